@@ -1,0 +1,3 @@
+from mockgpt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Where the data that ships with mockgpt lives.
+
+In a wheel, `schemas/` and `fixtures/` are copied into `mockgpt/_data/`; in a
+source checkout (editable install) they stay at the top of the repository.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _locate(name: str) -> Path:
+    bundled = _PACKAGE / "_data" / name
+    if bundled.is_dir():
+        return bundled
+    checkout = _PACKAGE.parent / name
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError(f"mockgpt data folder {name!r} not found beside the package")
+
+
+@cache
+def schemas_dir() -> Path:
+    return _locate("schemas")
+
+
+@cache
+def fixtures_dir() -> Path:
+    return _locate("fixtures")
+
+
+def catalogue_path() -> Path:
+    return _PACKAGE / "catalogue.json"
+
+
+def read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def fixture_path(relative: str) -> Path:
+    return fixtures_dir() / relative
+
+
+def schema_path(relative: str) -> Path:
+    return schemas_dir() / relative

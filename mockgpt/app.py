@@ -1,0 +1,233 @@
+"""The ASGI app: routing built from the catalogue, checks, and dispatch by kind.
+
+`create_app(config)` builds one app; everything it keeps (the seed's world,
+the rendered answers, later the store, clock and journal) hangs off the app,
+so two apps in one process share nothing.
+
+A request goes: read the body (413 past the limit) → find the route (404, or
+405 when only the method is wrong) → auth rule → query and body checks (422 on
+the web backend, 400 on `/v1`) → the handler of the route's kind. Anything a
+handler raises becomes a plain 500 body; no traceback reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers, State
+from starlette.types import Message, Receive, Scope, Send
+
+from mockgpt import errors
+from mockgpt.catalogue import Catalogue, Route, load_catalogue
+from mockgpt.config import Config
+from mockgpt.fakedata import Varier
+from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.responses import Prepared, json_response
+from mockgpt.validation import (
+    Problem,
+    body_problems,
+    fastapi_detail,
+    openai_error_body,
+    query_problems,
+)
+
+access_log = logging.getLogger("mockgpt.access")
+error_log = logging.getLogger("mockgpt.error")
+
+_NOT_FOUND = json_response(404, errors.NOT_FOUND)
+_TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
+_INTERNAL = json_response(500, errors.INTERNAL_ERROR)
+
+
+@dataclass(slots=True)
+class Call:
+    """One request, as a handler sees it."""
+
+    app: MockApp
+    route: Route
+    scope: Scope
+    params: dict[str, str]
+    query: dict[str, list[str]]
+    headers: Headers
+    body: bytes
+    json: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def is_openai(route: Route) -> bool:
+    return route.path.startswith("/v1/") and route.group == "OpenAI API"
+
+
+class MockApp:
+    """The mockgpt ASGI application. Build it with `create_app`."""
+
+    def __init__(self, config: Config, catalogue: Catalogue) -> None:
+        self.config = config
+        self.catalogue = catalogue
+        self.state = State()
+        self.varier = Varier(config.seed)
+        self.renderer = Renderer(self.varier, validate=config.validate_responses)
+        self._static: dict[tuple[str, str], Route] = {}
+        self._templated: list[Route] = []
+        self._methods: dict[str, set[str]] = {}
+        for route in catalogue:
+            if route.pattern is None:
+                self._static[(route.method, route.path)] = route
+                self._methods.setdefault(route.path, set()).add(route.method)
+            else:
+                self._templated.append(route)
+        self._meta: dict[tuple[str, str], Prepared] = {}
+        missing = catalogue.kinds - HANDLERS.keys()
+        if missing:
+            raise errors.MockGPTError(f"no handler for route kinds {sorted(missing)}")
+
+    def add_meta(self, method: str, path: str, response: Prepared) -> None:
+        """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
+        self._meta[(method, path)] = response
+        self._methods.setdefault(path, set()).add(method)
+
+    # -- routing ----------------------------------------------------------------
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
+        """The route for a request, its path parameters, and the methods the path allows."""
+        route = self._static.get((method, path))
+        if route is not None:
+            return route, {}, set()
+        allowed = set(self._methods.get(path, ()))
+        for candidate in self._templated:
+            found = candidate.pattern.match(path) if candidate.pattern else None
+            if found is None:
+                continue
+            if candidate.method == method:
+                return candidate, found.groupdict(), set()
+            allowed.add(candidate.method)
+        return None, {}, allowed
+
+    # -- ASGI -------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if self.config.log_requests:
+                await self._logged(scope, receive, send)
+            else:
+                await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._http(scope, receive, watch)
+        finally:
+            query = scope.get("query_string", b"").decode("latin-1")
+            target = scope["path"] + (f"?{query}" if query else "")
+            elapsed = (time.perf_counter() - started) * 1000
+            access_log.info("%s %s %s %.1fms", scope["method"], target, status, elapsed)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.config.max_body_bytes
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    if int(value) > limit:
+                        raise _BodyTooLarge
+                except ValueError:
+                    pass
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await self._read_body(scope, receive)
+        except _BodyTooLarge:
+            await _TOO_LARGE(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        meta = self._meta.get((method, path))
+        if meta is not None:
+            await meta(scope, receive, send)
+            return
+        route, params, allowed = self.match(method, path)
+        if route is None:
+            if allowed:
+                answer = json_response(
+                    405, errors.METHOD_NOT_ALLOWED, [("allow", ", ".join(sorted(allowed)))]
+                )
+                await answer(scope, receive, send)
+            else:
+                await _NOT_FOUND(scope, receive, send)
+            return
+        try:
+            response = await self._answer(route, scope, params, body)
+        except Exception:
+            error_log.exception("handler for %s failed", route.key)
+            response = _INTERNAL
+        await response(scope, receive, send)
+
+    async def _answer(self, route: Route, scope: Scope, params: dict[str, str], body: bytes) -> Any:
+        headers = Headers(scope=scope)
+        denied = auth_failure(self, route, headers)
+        if denied is not None:
+            return denied
+        raw_query = scope.get("query_string", b"")
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
+        problems: list[Problem] = query_problems(route.query, query) if route.query else []
+        parsed: Any = None
+        if route.request is not None and not problems:
+            parsed, problems = body_problems(route.request, body)
+        if problems:
+            if is_openai(route):
+                return json_response(400, openai_error_body(problems[0]))
+            return json_response(422, fastapi_detail(problems))
+        call = Call(self, route, scope, params, query, headers, body, parsed)
+        return await HANDLERS[route.kind](call)
+
+
+def create_app(config: Config | None = None, *, catalogue: Catalogue | None = None) -> MockApp:
+    """Build a mockgpt app. Each call gives an independent app with its own state."""
+    from mockgpt.openapi import openapi_document
+
+    app = MockApp(config or Config(), catalogue or load_catalogue())
+    app.add_meta("GET", "/openapi.json", json_response(200, openapi_document(app.catalogue)))
+    return app

@@ -1,0 +1,110 @@
+"""The `mockgpt` command: `serve`, `routes`, `openapi`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from mockgpt import __version__
+from mockgpt.catalogue import Catalogue, load_catalogue
+from mockgpt.config import Config
+from mockgpt.jsonfmt import dumps
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockgpt",
+        description="Offline mock of the ChatGPT web backend and the OpenAI chat completions API.",
+    )
+    parser.add_argument("--version", action="version", version=f"mockgpt {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the mock server")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--seed", type=int, default=0, help="seed of all generated data (default: %(default)s)"
+    )
+    serve.add_argument("--quiet", action="store_true", help="no log line per request")
+
+    routes = commands.add_parser("routes", help="list every route with its status and description")
+    routes.add_argument("--format", choices=("table", "json"), default="table")
+
+    commands.add_parser("openapi", help="print the OpenAPI document")
+    return parser
+
+
+def routes_table(catalogue: Catalogue) -> str:
+    """A plain-text table of the catalogue, one route a line."""
+    rows = [("METHOD", "PATH", "STATUS", "DESCRIPTION")]
+    rows += [(r.method, r.path, str(r.status), r.description) for r in catalogue]
+    width_method = max(len(row[0]) for row in rows)
+    width_path = max(len(row[1]) for row in rows)
+    lines = [f"{m:<{width_method}}  {p:<{width_path}}  {s:<6}  {d}".rstrip() for m, p, s, d in rows]
+    lines.append(f"{len(catalogue)} routes")
+    return "\n".join(lines)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mockgpt.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    config = Config(seed=args.seed, log_requests=not args.quiet)
+    app = create_app(config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"mockgpt {__version__}: {len(app.catalogue)} routes, seed {args.seed}")
+    print(f"listening on http://{host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            http="h11",
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+        )
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    print("mockgpt stopped")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "routes":
+        catalogue = load_catalogue()
+        if args.format == "json":
+            print(
+                dumps(
+                    [
+                        {
+                            "method": r.method,
+                            "path": r.path,
+                            "status": r.status,
+                            "description": r.description,
+                        }
+                        for r in catalogue
+                    ]
+                )
+            )
+        else:
+            print(routes_table(catalogue))
+        return 0
+    if args.command == "openapi":
+        from mockgpt.openapi import openapi_document
+
+        print(dumps(openapi_document(load_catalogue())))
+        return 0
+    return 2

@@ -1,0 +1,214 @@
+"""Seeded fake data: one consistent world per seed.
+
+Fixtures are written with one canonical identity (`fixtures/identity.json`).
+`Varier` rewrites a fixture for a seed: each canonical value, each UUID, each
+prefixed id (`user-…`, `org-…`, `file-…`) and each text listed in the identity
+file is replaced by a value drawn from `(seed, original value)` alone, and every
+timestamp moves by one offset. Because the draw depends on the value and not
+on the order of calls, the same seed gives the same bytes whatever order
+routes are asked in, and the same object gets the same id on every route.
+
+The replacement rules form a table (`_RULES`), from a kind of value to its
+generator; a test checks the table covers every kind of the identity file.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from faker import Faker
+
+from mockgpt._resources import fixtures_dir, read_json
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_PREFIXED_ID = re.compile(
+    r"\b(user|org|file|g-p|g|chatcmpl|modr|call|cus|sub|req|task|conn|asst|proj)-([A-Za-z0-9]{12,})\b"
+)
+_ISO = re.compile(
+    r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?(?![\d.])"
+)
+_EPOCH_KEY = re.compile(r"(^|_)(time|created|timestamp|at|iat|exp|expires|since)$")
+_EPOCH_SECONDS = (1.3e9, 2.6e9)
+#: Fixtures are written as if "now" were this moment; a seed moves it with everything else.
+FIXTURE_EPOCH = datetime(2025, 11, 15, 12, 0, 0, tzinfo=UTC)
+_EPOCH_MILLIS = (1.3e12, 2.6e12)
+
+
+def _rng(seed: int, kind: str, original: str) -> random.Random:
+    return random.Random(f"{seed}\x1f{kind}\x1f{original}")
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The user mockgpt plays for a seed."""
+
+    name: str
+    email: str
+    phone_number: str
+
+
+def _person(seed: int, faker: Faker) -> Person:
+    faker.seed_instance(_rng(seed, "person", "").getrandbits(64))
+    first, last = faker.first_name(), faker.last_name()
+    local = f"{first}.{last}".lower()
+    local = "".join(ch for ch in local if ch in string.ascii_lowercase + ".") or "user"
+    domain = faker.random_element(("example.com", "example.org", "example.net"))
+    number = "+1555555" + "".join(faker.random_choices(string.digits, length=4))
+    return Person(name=f"{first} {last}", email=f"{local}@{domain}", phone_number=number)
+
+
+def _same_shape(rng: random.Random, body: str) -> str:
+    """Random characters of the same classes as `body` (hex stays hex)."""
+    if all(ch in "0123456789abcdef" for ch in body):
+        alphabet = "0123456789abcdef"
+    elif all(ch in string.digits for ch in body):
+        alphabet = string.digits
+    else:
+        alphabet = string.ascii_letters + string.digits
+    return "".join(rng.choice(alphabet) for _ in body)
+
+
+class Varier:
+    """Rewrites canonical fixture values into the values of one seed's world."""
+
+    def __init__(self, seed: int, identity: dict[str, Any] | None = None) -> None:
+        self.seed = seed
+        self.identity = identity if identity is not None else load_identity()
+        self._faker = Faker("en_US")
+        self.person = _person(seed, self._faker)
+        shift_rng = _rng(seed, "clock", "")
+        self.shift = timedelta(
+            days=shift_rng.randint(-120, 20),
+            seconds=shift_rng.randint(0, 86399),
+            microseconds=shift_rng.randint(0, 999999),
+        )
+        self._memo: dict[tuple[str, str], str] = {}
+        self._literals = self._literal_table()
+        self._literal_pattern = re.compile(
+            "|".join(re.escape(value) for value in sorted(self._literals, key=len, reverse=True))
+        )
+
+    # -- the rule table -------------------------------------------------------
+
+    def _literal_table(self) -> dict[str, Callable[[str], str]]:
+        ident = self.identity
+        table: dict[str, Callable[[str], str]] = {
+            ident["user_name"]: lambda _: self.person.name,
+            ident["email"]: lambda _: self.person.email,
+            ident["phone_number"]: lambda _: self.person.phone_number,
+            ident["picture"]: lambda value: self._picture(value),
+        }
+        for title in ident["titles"]:
+            table[title] = lambda value: self._memoised("title", value, self._title)
+        for text in ident["texts"]:
+            table[text] = lambda value: self._memoised("text", value, self._text)
+        return table
+
+    def _memoised(self, kind: str, original: str, make: Callable[[str], str]) -> str:
+        key = (kind, original)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make(original)
+        return found
+
+    def _picture(self, original: str) -> str:
+        digest = _same_shape(_rng(self.seed, "picture", original), "0" * 32)
+        return original.replace("0" * 32, digest)
+
+    def _title(self, original: str) -> str:
+        self._faker.seed_instance(_rng(self.seed, "title", original).getrandbits(64))
+        words = self._faker.words(nb=self._faker.random_int(2, 5))
+        return " ".join(words).capitalize()
+
+    def _text(self, original: str) -> str:
+        self._faker.seed_instance(_rng(self.seed, "text", original).getrandbits(64))
+        count = max(1, len(original) // 60)
+        return " ".join(self._faker.sentences(nb=count))
+
+    def uuid_for(self, original: str) -> str:
+        """The seed's UUID standing for a canonical UUID."""
+        return self._memoised(
+            "uuid",
+            original,
+            lambda value: str(
+                uuid.UUID(int=_rng(self.seed, "uuid", value).getrandbits(128), version=4)
+            ),
+        )
+
+    def _prefixed(self, match: re.Match[str]) -> str:
+        prefix, body = match.group(1), match.group(2)
+        return self._memoised(
+            "id",
+            match.group(0),
+            lambda value: f"{prefix}-{_same_shape(_rng(self.seed, 'id', value), body)}",
+        )
+
+    def _iso(self, match: re.Match[str]) -> str:
+        date, clock, fraction, zone = match.groups()
+        moment = datetime.fromisoformat(f"{date}T{clock}") + self.shift
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        if fraction:
+            digits = len(fraction) - 1
+            text += "." + f"{moment.microsecond:06d}"[:digits]
+        return text + (zone or "")
+
+    # -- walking a document ---------------------------------------------------
+
+    def text(self, value: str) -> str:
+        """Rewrite one string: literals, prefixed ids, UUIDs and ISO times inside it."""
+        literal = self._literals.get(value)
+        if literal is not None:
+            return literal(value)
+        if self._literal_pattern.search(value):
+            value = self._literal_pattern.sub(
+                lambda m: self._literals[m.group(0)](m.group(0)), value
+            )
+        if "-" in value:
+            value = _PREFIXED_ID.sub(self._prefixed, value)
+            value = _UUID.sub(lambda m: self.uuid_for(m.group(0)), value)
+            value = _ISO.sub(self._iso, value)
+        return value
+
+    def number(self, key: str, value: float) -> float:
+        if not _EPOCH_KEY.search(key):
+            return value
+        seconds = self.shift.total_seconds()
+        if _EPOCH_SECONDS[0] <= value <= _EPOCH_SECONDS[1]:
+            return int(value + seconds) if isinstance(value, int) else round(value + seconds, 6)
+        if _EPOCH_MILLIS[0] <= value <= _EPOCH_MILLIS[1]:
+            shifted = value + seconds * 1000
+            return int(shifted) if isinstance(value, int) else round(shifted, 3)
+        return value
+
+    def vary(self, document: Any, key: str = "") -> Any:
+        """A copy of `document` in this seed's world."""
+        if isinstance(document, str):
+            return self.text(document)
+        if isinstance(document, dict):
+            return {self.text(k): self.vary(v, k) for k, v in document.items()}
+        if isinstance(document, list):
+            return [self.vary(item, key) for item in document]
+        if isinstance(document, bool) or document is None:
+            return document
+        if isinstance(document, int | float):
+            return self.number(key, document)
+        return document
+
+    def shifted(self, moment: datetime) -> datetime:
+        return moment + self.shift
+
+    def now(self) -> datetime:
+        """The moment the seed's world starts at (fixtures are written around it)."""
+        return self.shifted(FIXTURE_EPOCH)
+
+
+def load_identity() -> dict[str, Any]:
+    identity: dict[str, Any] = read_json(fixtures_dir() / "identity.json")
+    return identity

@@ -1,0 +1,234 @@
+"""Behaviour kinds: what a route does once routing and checks have passed.
+
+`HANDLERS` maps each catalogue `kind` to one coroutine; the app refuses to
+start when a catalogue kind has no handler. `Renderer` turns fixtures into
+the seed's answers once and keeps them as bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+
+from mockgpt import errors, tokens
+from mockgpt._resources import fixture_path, read_json
+from mockgpt.catalogue import ResponseSpec, Route
+from mockgpt.fakedata import Varier
+from mockgpt.jsonfmt import dumps
+from mockgpt.responses import Prepared, json_response
+from mockgpt.schemas import schema_errors
+
+if TYPE_CHECKING:
+    from mockgpt.app import Call, MockApp
+
+Handler = Callable[["Call"], Awaitable[Any]]
+
+
+class ResponseMismatch(errors.MockGPTError):
+    """An answer mockgpt was about to send does not match its own schema."""
+
+
+class Renderer:
+    """The seed's version of every fixture, rendered once."""
+
+    def __init__(self, varier: Varier, *, validate: bool) -> None:
+        self.varier = varier
+        self.validate = validate
+        self._documents: dict[str, Any] = {}
+        self._prepared: dict[tuple[str, int], Prepared] = {}
+
+    def document(self, fixture: str) -> Any:
+        """The fixture as this seed's world has it (a fresh copy each call)."""
+        found = self._documents.get(fixture)
+        if found is None:
+            found = self._documents[fixture] = self.varier.vary(read_json(fixture_path(fixture)))
+        return copy.deepcopy(found)
+
+    def check(self, spec: ResponseSpec, document: Any) -> None:
+        if self.validate and spec.schema is not None:
+            problems = schema_errors(spec.schema, document)
+            if problems:
+                raise ResponseMismatch(
+                    f"{spec.fixture} breaks {spec.schema}: {problems[0].message}"
+                )
+
+    def prepared(
+        self,
+        route: Route,
+        status: int | None = None,
+        build: Callable[[Any], Any] | None = None,
+    ) -> Prepared:
+        """The route's answer for `status` (default: documented), as ready bytes."""
+        spec = route.response(route.status if status is None else status)
+        key = (route.key, spec.status)
+        found = self._prepared.get(key)
+        if found is not None:
+            return found
+        if spec.fixture is None:
+            found = Prepared(spec.status, b"", spec.media)
+        elif spec.is_json:
+            document = self.document(spec.fixture)
+            if build is not None:
+                document = build(document)
+            self.check(spec, document)
+            found = json_response(spec.status, document)
+        else:
+            found = Prepared(spec.status, fixture_path(spec.fixture).read_bytes(), spec.media)
+        self._prepared[key] = found
+        return found
+
+
+# -- auth ----------------------------------------------------------------------
+
+
+def bearer_token(headers: Headers) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _unauthorized(app: MockApp, route: Route) -> Prepared:
+    if any(spec.status == 401 for spec in route.responses):
+        return app.renderer.prepared(route, 401)
+    if route.path.startswith("/v1/"):
+        return json_response(401, read_json(fixture_path("errors/openai_invalid_api_key.json")))
+    return json_response(401, errors.INVALID_JWT)
+
+
+def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | None:
+    """The 401 answer when the request lacks what the route's auth rule needs, else None."""
+    rule = route.auth
+    if rule in ("none", "account"):
+        return None
+    if bearer_token(headers) is not None:
+        return None
+    if rule == "device" and headers.get("oai-device-id", "").strip():
+        return None
+    return _unauthorized(app, route)
+
+
+# -- kinds -----------------------------------------------------------------------
+
+
+async def fixture(call: Call) -> Prepared:
+    return call.app.renderer.prepared(call.route)
+
+
+async def account_settings(call: Call) -> Prepared:
+    account = call.headers.get("chatgpt-account-id", "")
+    allowed = bearer_token(call.headers) is not None and account == call.params["account_uuid"]
+    return call.app.renderer.prepared(call.route, 200 if allowed else 401)
+
+
+async def session(call: Call) -> Prepared:
+    app = call.app
+
+    def sign(document: dict[str, Any]) -> dict[str, Any]:
+        varier = app.varier
+        now = int(varier.now().timestamp())
+        ident = varier.identity
+        user_id = varier.text(ident["user_id"])
+        claims = tokens.access_token_claims(
+            user_id=user_id,
+            email=varier.person.email,
+            account_id=varier.text(ident["account_id"]),
+            issued_at=now,
+            expires_at=now + 10 * 24 * 3600,
+            session_id=varier.uuid_for("00000000-0000-4000-8000-00000000feed"),
+        )
+        document["accessToken"] = tokens.encode_jwt(claims, tokens.signing_key(app.config.seed))
+        return document
+
+    return app.renderer.prepared(call.route, build=sign)
+
+
+def _sse(documents: list[Any]) -> bytes:
+    lines = [f"data: {dumps(document)}\n\n" for document in documents]
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode("ascii")
+
+
+def _snapshots(final: dict[str, Any], conversation_id: str | None) -> list[dict[str, Any]]:
+    """Legacy full snapshots growing to `final` (a placeholder stream)."""
+    if conversation_id:
+        final["conversation_id"] = conversation_id
+    text = final["message"]["content"]["parts"][0]
+    words = text.split(" ")
+    cut = max(1, len(words) // 4)
+    frames = []
+    for end in range(cut, len(words), cut):
+        partial = copy.deepcopy(final)
+        message = partial["message"]
+        message["content"]["parts"][0] = " ".join(words[:end])
+        message["status"] = "in_progress"
+        message["end_turn"] = None
+        for key in ("finish_details", "is_complete"):
+            message["metadata"].pop(key, None)
+        frames.append(partial)
+    frames.append(final)
+    return frames
+
+
+async def conversation_stream(call: Call) -> Prepared:
+    spec = call.route.response(200)
+    assert spec.fixture is not None
+    final = call.app.renderer.document(spec.fixture)
+    wanted = call.json.get("conversation_id") if isinstance(call.json, dict) else None
+    frames = _snapshots(final, wanted if isinstance(wanted, str) else None)
+    for frame in frames:
+        call.app.renderer.check(spec, frame)
+    return Prepared(200, _sse(frames), spec.media, [("cache-control", "no-cache")])
+
+
+async def chat_completions(call: Call) -> Prepared:
+    spec = call.route.response(200)
+    assert spec.fixture is not None
+    request = call.json
+    completion = call.app.renderer.document(spec.fixture)
+    completion["model"] = request["model"]
+    call.app.renderer.check(spec, completion)
+    if not request.get("stream"):
+        return json_response(200, completion)
+    return Prepared(200, _sse(_chunks(completion)), "text/event-stream; charset=utf-8")
+
+
+def _chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:
+    head: dict[str, Any] = {
+        key: completion[key]
+        for key in ("id", "created", "model", "system_fingerprint")
+        if key in completion
+    }
+    head["object"] = "chat.completion.chunk"
+
+    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {
+            "id": head["id"],
+            "object": head["object"],
+            "created": head["created"],
+            "model": head["model"],
+            "system_fingerprint": head.get("system_fingerprint"),
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+
+    choice = completion["choices"][0]
+    content = choice["message"].get("content") or ""
+    return [
+        chunk({"role": "assistant", "content": "", "refusal": None}, None),
+        chunk({"content": content}, None),
+        chunk({}, choice.get("finish_reason", "stop")),
+    ]
+
+
+HANDLERS: dict[str, Handler] = {
+    "fixture": fixture,
+    "empty": fixture,
+    "asset": fixture,
+    "telemetry": fixture,
+    "account_settings": account_settings,
+    "session": session,
+    "conversation_stream": conversation_stream,
+    "chat_completions": chat_completions,
+}

@@ -1,0 +1,157 @@
+"""The OpenAPI 3.1 document, generated from the catalogue and the schemas.
+
+Every schema file becomes a component (`parts/message.json` → `parts.message`)
+and `$ref`s between files become component references, so the document
+carries the same schemas the mock validates with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mockgpt import __version__
+from mockgpt._resources import fixture_path, read_json
+from mockgpt.catalogue import Catalogue, Param, ResponseSpec, Route
+from mockgpt.schemas import all_schema_files, component_name, load_schema
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "The `accessToken` of `/api/auth/session` (or, on `/v1`, an API key).",
+    },
+    "deviceId": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "OAI-Device-Id",
+        "description": "The anonymous device id that logged-out clients send.",
+    },
+    "accountId": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "ChatGPT-Account-Id",
+        "description": "The workspace account the request acts for.",
+    },
+}
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "bearer": [{"bearerAuth": []}],
+    "device": [{"deviceId": []}, {"bearerAuth": []}],
+    "account": [{"bearerAuth": [], "accountId": []}],
+}
+
+
+def _rewrite(node: Any) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return {"$ref": f"#/components/schemas/{component_name(ref)}"}
+        return {key: _rewrite(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rewrite(value) for value in node]
+    return node
+
+
+def _ref(relative: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{component_name(relative)}"}
+
+
+def _parameter(param: Param, where: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": param.name, "in": where, "required": param.required}
+    item["schema"] = param.schema
+    if param.example is not None:
+        item["example"] = param.example
+    if where == "query" and param.schema.get("type") == "array":
+        item["style"] = "form"
+        item["explode"] = True
+    return item
+
+
+def _content(spec: ResponseSpec) -> dict[str, Any] | None:
+    if spec.media is None:
+        return None
+    if spec.is_json and spec.schema:
+        return {spec.media: {"schema": _ref(spec.schema)}}
+    if spec.is_stream:
+        body: dict[str, Any] = {"schema": {"type": "string"}}
+        if spec.schema:
+            body["x-event-schema"] = _ref(spec.schema)
+        return {spec.media: body}
+    if spec.media.startswith("text/") or "javascript" in spec.media:
+        return {spec.media: {"schema": {"type": "string"}}}
+    return {spec.media: {"schema": {"type": "string", "contentMediaType": spec.media}}}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": route.id,
+        "summary": route.description,
+        "tags": [route.group],
+    }
+    parameters = [_parameter(p, "path") for p in route.params]
+    parameters += [_parameter(p, "query") for p in route.query]
+    if parameters:
+        operation["parameters"] = parameters
+    if route.request:
+        media: dict[str, Any] = {"schema": _ref(route.request)}
+        if route.request_example:
+            media["example"] = read_json(fixture_path(route.request_example))
+        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+    responses: dict[str, Any] = {}
+    for spec in route.responses:
+        answer: dict[str, Any] = {"description": _REASONS.get(spec.status, "Answer")}
+        content = _content(spec)
+        if content is not None:
+            answer["content"] = content
+        responses[str(spec.status)] = answer
+    operation["responses"] = responses
+    if route.auth in _SECURITY:
+        operation["security"] = _SECURITY[route.auth]
+    operation["x-mockgpt"] = {
+        "kind": route.kind,
+        "auth": route.auth,
+        "origin": route.origin,
+        "documented-status": route.status,
+    }
+    return operation
+
+
+def openapi_document(catalogue: Catalogue) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every catalogue route."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in catalogue:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    tags = sorted({route.group for route in catalogue})
+    schemas = {
+        component_name(relative): _rewrite(load_schema(relative)) for relative in all_schema_files()
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "mockgpt",
+            "version": __version__,
+            "summary": "Offline mock of the ChatGPT web backend and the OpenAI chat API.",
+        },
+        "servers": [{"url": "http://127.0.0.1:8000"}],
+        "tags": [{"name": tag} for tag in tags],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+    }

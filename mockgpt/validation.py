@@ -1,0 +1,326 @@
+"""Checking request bodies and query strings, and wording the errors.
+
+A problem found by jsonschema becomes a `Problem` (where, what kind, the
+schema's figures); `fastapi_detail` words problems the way the web backend's
+pydantic validators do (the 422 `detail` list), and `openai_error_body` the
+way the platform API words its 400s.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from mockgpt.catalogue import Param
+from mockgpt.errors import openai_error
+from mockgpt.schemas import schema_errors
+
+_TYPE_WORDS = {
+    "string": ("str type expected", "type_error.str"),
+    "integer": ("value is not a valid integer", "type_error.integer"),
+    "number": ("value is not a valid float", "type_error.float"),
+    "boolean": ("value could not be parsed to a boolean", "type_error.bool"),
+    "array": ("value is not a valid list", "type_error.list"),
+    "object": ("value is not a valid dict", "type_error.dict"),
+    "null": ("none is not an allowed value", "type_error.none.allowed"),
+}
+_OPENAI_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a request, located by `loc` (`("body", "messages", 0)`)."""
+
+    loc: tuple[str | int, ...]
+    msg: str
+    type: str
+    ctx: dict[str, Any] | None = None
+    validator: str = ""
+    expected: Any = None
+    value: Any = field(default=None, compare=False)
+
+    def as_detail(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"loc": list(self.loc), "msg": self.msg, "type": self.type}
+        if self.ctx is not None:
+            item["ctx"] = self.ctx
+        return item
+
+
+def _expected_type(expected: Any) -> str:
+    if isinstance(expected, list):
+        non_null = [name for name in expected if name != "null"]
+        return str(non_null[0] if non_null else expected[0])
+    return str(expected)
+
+
+def _problem(error: jsonschema.ValidationError, where: tuple[str | int, ...]) -> list[Problem]:
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        deepest = max(error.context, key=lambda sub: len(sub.absolute_path))
+        return _problem(deepest, where)
+    loc = (*where, *error.absolute_path)
+    kind, expected = str(error.validator), error.validator_value
+    if kind == "required":
+        present = error.instance if isinstance(error.instance, dict) else {}
+        return [
+            Problem((*loc, name), "field required", "value_error.missing", validator=kind)
+            for name in expected
+            if name not in present
+        ]
+    if kind == "type":
+        msg, type_ = _TYPE_WORDS.get(_expected_type(expected), (error.message, "type_error"))
+        return [Problem(loc, msg, type_, None, kind, expected, error.instance)]
+    if kind == "enum":
+        permitted = ", ".join(repr(value) for value in expected)
+        return [
+            Problem(
+                loc,
+                f"value is not a valid enumeration member; permitted: {permitted}",
+                "type_error.enum",
+                {"enum_values": list(expected)},
+                kind,
+                expected,
+                error.instance,
+            )
+        ]
+    if kind == "const":
+        return [
+            Problem(
+                loc,
+                f"unexpected value; permitted: {expected!r}",
+                "value_error.const",
+                {"given": error.instance, "permitted": [expected]},
+                kind,
+                expected,
+                error.instance,
+            )
+        ]
+    words = {
+        "minimum": (
+            "ensure this value is greater than or equal to {}",
+            "value_error.number.not_ge",
+        ),
+        "maximum": ("ensure this value is less than or equal to {}", "value_error.number.not_le"),
+        "minLength": (
+            "ensure this value has at least {} characters",
+            "value_error.any_str.min_length",
+        ),
+        "maxLength": (
+            "ensure this value has at most {} characters",
+            "value_error.any_str.max_length",
+        ),
+        "minItems": ("ensure this value has at least {} items", "value_error.list.min_items"),
+        "maxItems": ("ensure this value has at most {} items", "value_error.list.max_items"),
+    }
+    if kind in words:
+        template, type_ = words[kind]
+        return [
+            Problem(
+                loc,
+                template.format(expected),
+                type_,
+                {"limit_value": expected},
+                kind,
+                expected,
+                error.instance,
+            )
+        ]
+    if kind == "pattern":
+        return [
+            Problem(
+                loc,
+                f'string does not match regex "{expected}"',
+                "value_error.str.regex",
+                {"pattern": expected},
+                kind,
+                expected,
+                error.instance,
+            )
+        ]
+    if kind == "format":
+        return [
+            Problem(
+                loc,
+                f"value is not a valid {expected}",
+                f"type_error.{expected}",
+                None,
+                kind,
+                expected,
+                error.instance,
+            )
+        ]
+    if kind == "additionalProperties":
+        return [Problem(loc, "extra fields not permitted", "value_error.extra", None, kind)]
+    return [Problem(loc, error.message, "value_error", None, kind, expected, error.instance)]
+
+
+def body_problems(schema: str, raw: bytes) -> tuple[Any, list[Problem]]:
+    """Parse and check a JSON body; return the parsed value (or None) and what is wrong."""
+    if not raw.strip():
+        return None, [
+            Problem(("body",), "field required", "value_error.missing", validator="required")
+        ]
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text)
+    except UnicodeDecodeError as exc:
+        return None, [
+            Problem(
+                ("body", exc.start),
+                "body is not valid UTF-8",
+                "value_error.jsondecode",
+                validator="json",
+            )
+        ]
+    except json.JSONDecodeError as exc:
+        ctx = {
+            "msg": exc.msg,
+            "doc": exc.doc,
+            "pos": exc.pos,
+            "lineno": exc.lineno,
+            "colno": exc.colno,
+        }
+        return None, [Problem(("body", exc.pos), str(exc), "value_error.jsondecode", ctx, "json")]
+    problems = [p for error in schema_errors(schema, value) for p in _problem(error, ("body",))]
+    return value, problems
+
+
+_TRUE = {"1", "true", "on", "yes", "y", "t"}
+_FALSE = {"0", "false", "off", "no", "n", "f"}
+
+
+def _coerce(raw: str, kind: str) -> tuple[bool, Any]:
+    if kind == "integer":
+        try:
+            return True, int(raw)
+        except ValueError:
+            return False, raw
+    if kind == "number":
+        try:
+            return True, float(raw)
+        except ValueError:
+            return False, raw
+    if kind == "boolean":
+        lowered = raw.lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return True, lowered in _TRUE
+        return False, raw
+    return True, raw
+
+
+def query_problems(params: tuple[Param, ...], query: dict[str, list[str]]) -> list[Problem]:
+    """Check a parsed query string against the route's declared parameters."""
+    problems: list[Problem] = []
+    for param in params:
+        values = query.get(param.name)
+        loc: tuple[str | int, ...] = ("query", param.name)
+        if not values:
+            if param.required:
+                problems.append(
+                    Problem(loc, "field required", "value_error.missing", validator="required")
+                )
+            continue
+        schema = param.schema
+        if schema.get("type") == "array":
+            item_kind = str(schema.get("items", {}).get("type", "string"))
+            converted = []
+            for index, raw in enumerate(values):
+                ok, value = _coerce(raw, item_kind)
+                if not ok:
+                    msg, type_ = _TYPE_WORDS[item_kind]
+                    problems.append(Problem((*loc, index), msg, type_, validator="type"))
+                converted.append(value)
+            candidate: Any = converted
+        else:
+            kind = _expected_type(schema.get("type", "string"))
+            ok, candidate = _coerce(values[-1], kind)
+            if not ok:
+                msg, type_ = _TYPE_WORDS[kind]
+                problems.append(Problem(loc, msg, type_, validator="type"))
+                continue
+        for error in jsonschema.Draft7Validator(
+            schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+        ).iter_errors(candidate):
+            problems.extend(_problem(error, loc))
+    return problems
+
+
+def fastapi_detail(problems: list[Problem]) -> dict[str, Any]:
+    return {"detail": [problem.as_detail() for problem in problems]}
+
+
+def _param_name(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc[1:]:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _openai_value(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def openai_error_body(problem: Problem) -> dict[str, Any]:
+    """The platform API's 400 body for the first problem of a request."""
+    if problem.validator == "json":
+        return openai_error(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+            "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what "
+            "was "
+            "sent was not valid JSON. If you have trouble figuring out how to fix this, please "
+            "contact us through our help center at help.openai.com.)"
+        )
+    param = _param_name(problem.loc)
+    if problem.validator == "required":
+        if not param:
+            return openai_error("you must provide a model parameter", param=None)
+        return openai_error(
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
+        )
+    if problem.validator == "type":
+        expected = _OPENAI_TYPE_WORDS.get(_expected_type(problem.expected), "a valid value")
+        got = _OPENAI_TYPE_WORDS.get(_json_type(problem.value), "a value")
+        return openai_error(
+            f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
+            param=param,
+            code="invalid_type",
+        )
+    if problem.validator == "enum":
+        allowed = [f"'{value}'" for value in problem.expected]
+        listed = ", ".join(allowed[:-1]) + (
+            f", and {allowed[-1]}" if len(allowed) > 1 else allowed[0]
+        )
+        return openai_error(
+            f"Invalid value: {_openai_value(problem.value)}. Supported values are: {listed}.",
+            param=param,
+            code="invalid_value",
+        )
+    return openai_error(f"Invalid '{param}': {problem.msg}.", param=param, code="invalid_value")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
