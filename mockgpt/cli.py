@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -33,9 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
 
     routes = commands.add_parser("routes", help="list every route with its status and description")
-    routes.add_argument("--format", choices=("table", "json"), default="table")
+    routes.add_argument("--format", choices=("table", "json", "markdown"), default="table")
 
-    commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
     return parser
 
 
@@ -47,6 +49,19 @@ def routes_table(catalogue: Catalogue) -> str:
     width_path = max(len(row[1]) for row in rows)
     lines = [f"{m:<{width_method}}  {p:<{width_path}}  {s:<6}  {d}".rstrip() for m, p, s, d in rows]
     lines.append(f"{len(catalogue)} routes")
+    return "\n".join(lines)
+
+
+def routes_markdown(catalogue: Catalogue) -> str:
+    """The route table of the README, one row a route."""
+    lines = ["| Method | Path | Status | Auth | Description |", "|---|---|---|---|---|"]
+    for route in catalogue:
+        path = route.path
+        if route.query:
+            path += "?" + "&".join(param.name for param in route.query)
+        lines.append(
+            f"| {route.method} | `{path}` | {route.status} | {route.auth} | {route.description} |"
+        )
     return "\n".join(lines)
 
 
@@ -85,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     if args.command == "routes":
         catalogue = load_catalogue()
-        if args.format == "json":
+        if args.format == "markdown":
+            print(routes_markdown(catalogue))
+        elif args.format == "json":
             print(
                 dumps(
                     [
@@ -105,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "openapi":
         from mockgpt.openapi import openapi_document
 
-        print(dumps(openapi_document(load_catalogue())))
+        document = openapi_document(load_catalogue())
+        print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
     return 2

@@ -29,7 +29,8 @@ from mockgpt._resources import fixtures_dir, read_json
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PREFIXED_ID = re.compile(
-    r"\b(user|org|file|g-p|g|chatcmpl|modr|call|cus|sub|req|task|conn|asst|proj)-([A-Za-z0-9]{12,})\b"
+    r"(?<![A-Za-z0-9])(user|org|file|g-p|g|chatcmpl|modr|call|cus|sub|req|task|conn|asst|proj)"
+    r"-([A-Za-z0-9]{12,})(?![A-Za-z0-9])"
 )
 _ISO = re.compile(
     r"\b(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?(?![\d.])"
@@ -120,7 +121,8 @@ class Varier:
 
     def _picture(self, original: str) -> str:
         digest = _same_shape(_rng(self.seed, "picture", original), "0" * 32)
-        return original.replace("0" * 32, digest)
+        initials = "".join(word[0] for word in self.person.name.split()[:2]).lower()
+        return original.replace("0" * 32, digest).replace("/jr.png", f"/{initials}.png")
 
     def _title(self, original: str) -> str:
         self._faker.seed_instance(_rng(self.seed, "title", original).getrandbits(64))

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import seed_rows
+
+from mockgpt import load_catalogue
+from mockgpt.cli import main
+
+
+def test_routes_lists_every_route(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[-1] == f"{len(load_catalogue())} routes"
+    for row in seed_rows():
+        plain = row["path"].split("?", 1)[0]
+        if "{" in plain or "g-p-" in plain or plain.endswith("/USD"):
+            continue
+        assert any(line.split()[:2] == [row["method"], plain] for line in lines), (
+            f"{row['method']} {plain} missing from mockgpt routes"
+        )
+
+
+def test_routes_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["method"], r["path"]) for r in rows] == [
+        (r.method, r.path) for r in load_catalogue()
+    ]
+
+
+def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["openapi"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["openapi"] == "3.1.0"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_for(url: str, process: subprocess.Popen[str], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited early: {process.stdout.read() if process.stdout else ''}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("server did not become ready")
+
+
+def test_serve_starts_logs_and_stops_cleanly() -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockgpt", "serve", "--port", str(port), "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/backend-api/edge", process, time.monotonic() + 20)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/backend-api/me", headers={"Authorization": "Bearer t"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert f"{len(load_catalogue())} routes, seed 3" in out
+    assert f"http://127.0.0.1:{port}" in out
+    assert "GET /backend-api/me 200" in out
+    assert "Traceback" not in out
+    assert out.rstrip().endswith("mockgpt stopped")
+
+
+def test_readme_route_table_matches_the_catalogue() -> None:
+    from pathlib import Path
+
+    from mockgpt.cli import routes_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("<!-- routes:start -->\n", 1)[1].split("\n<!-- routes:end -->", 1)[0]
+    assert table == routes_markdown(load_catalogue()), (
+        "regenerate: mockgpt routes --format markdown"
+    )

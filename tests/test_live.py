@@ -1,0 +1,72 @@
+"""The app behind a real socket: uvicorn with the options `mockgpt serve` uses."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+from conftest import SEEDS, documented_request
+from test_app import check_answer, sse_events
+
+from mockgpt import Config, LiveServer, create_app, load_catalogue
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_route_over_a_socket(seed: int) -> None:
+    with (
+        LiveServer(create_app(Config(seed=seed, validate_responses=True))) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        for route in load_catalogue():
+            check_answer(route, documented_request(route).send(client), route.status)
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _upgrade_request(path: str, body: bytes, *extra: str) -> bytes:
+    head = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: Upgrade, HTTP2-Settings, close",
+        "Upgrade: h2c",
+        "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *extra,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def test_h2c_upgrade_headers_keep_the_body() -> None:
+    conversation = "5f0c2d9e-6b1a-4c3f-8e7d-2a9b0c1d3e4f"
+    body = json.dumps(
+        {"action": "next", "model": "auto", "messages": [], "conversation_id": conversation}
+    ).encode()
+    with LiveServer(create_app()) as server:
+        streamed = _raw(
+            server.port,
+            _upgrade_request("/backend-api/conversation", body, "Authorization: Bearer t"),
+        )
+        refused = _raw(
+            server.port,
+            _upgrade_request("/backend-api/lat/r", b'{"model": 5}', "Authorization: Bearer t"),
+        )
+    head, _, payload = streamed.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    frames = [json.loads(e) for e in sse_events(payload)[:-1]]
+    assert frames
+    assert {frame["conversation_id"] for frame in frames} == {conversation}
+    assert refused.startswith(b"HTTP/1.1 422")
+    assert b'"loc": ["body", "model"]' in refused

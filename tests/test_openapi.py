@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+
+from mockgpt import load_catalogue
+from mockgpt._resources import schemas_dir
+from mockgpt.openapi import openapi_document
+from mockgpt.schemas import all_schema_files, component_name
+
+DOCUMENT = openapi_document(load_catalogue())
+
+
+def test_committed_document_matches_the_catalogue() -> None:
+    committed = json.loads((schemas_dir() / "openapi.json").read_text())
+    assert committed == DOCUMENT, (
+        "regenerate with: mockgpt openapi --indent 1 > schemas/openapi.json"
+    )
+
+
+def test_every_route_is_an_operation_with_its_statuses() -> None:
+    for route in load_catalogue():
+        operation = DOCUMENT["paths"][route.path][route.method.lower()]
+        assert operation["operationId"] == route.id
+        assert set(operation["responses"]) == {str(spec.status) for spec in route.responses}
+        assert operation["x-mockgpt"]["documented-status"] == route.status
+        names = {p["name"] for p in operation.get("parameters", [])}
+        assert names == {p.name for p in route.params} | {p.name for p in route.query}
+
+
+def test_protected_routes_declare_the_bearer_scheme() -> None:
+    for route in load_catalogue():
+        operation = DOCUMENT["paths"][route.path][route.method.lower()]
+        if route.auth in ("bearer", "account"):
+            assert any("bearerAuth" in option for option in operation["security"]), route.key
+        if route.auth == "none":
+            assert "security" not in operation, route.key
+
+
+def test_references_point_at_components() -> None:
+    components = DOCUMENT["components"]["schemas"]
+    assert set(components) == {component_name(name) for name in all_schema_files()}
+    text = json.dumps(DOCUMENT)
+    for chunk in text.split('"$ref": "')[1:]:
+        target = chunk.split('"', 1)[0]
+        assert target.startswith("#/components/schemas/")
+        assert target.removeprefix("#/components/schemas/") in components
