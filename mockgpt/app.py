@@ -32,6 +32,7 @@ from mockgpt.validation import (
     body_problems,
     fastapi_detail,
     openai_error_body,
+    path_problems,
     query_problems,
 )
 
@@ -60,10 +61,6 @@ class Call:
 
 class _BodyTooLarge(Exception):
     pass
-
-
-def is_openai(route: Route) -> bool:
-    return route.path.startswith("/v1/") and route.group == "OpenAI API"
 
 
 class MockApp:
@@ -101,7 +98,11 @@ class MockApp:
         route = self._static.get((method, path))
         if route is not None:
             return route, {}, set()
-        allowed = set(self._methods.get(path, ()))
+        allowed = self._methods.get(path)
+        if allowed:
+            # A fixed path answers only its own methods, even if a template would match it.
+            return None, {}, set(allowed)
+        allowed = set()
         for candidate in self._templated:
             found = candidate.pattern.match(path) if candidate.pattern else None
             if found is None:
@@ -212,12 +213,14 @@ class MockApp:
             return denied
         raw_query = scope.get("query_string", b"")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
-        problems: list[Problem] = query_problems(route.query, query) if route.query else []
+        problems: list[Problem] = path_problems(route.params, params) if params else []
+        if route.query:
+            problems += query_problems(route.query, query)
         parsed: Any = None
         if route.request is not None and not problems:
-            parsed, problems = body_problems(route.request, body)
+            parsed, problems = body_problems(route.request, body, optional=route.request_optional)
         if problems:
-            if is_openai(route):
+            if route.platform:
                 return json_response(400, openai_error_body(problems[0]))
             return json_response(422, fastapi_detail(problems))
         call = Call(self, route, scope, params, query, headers, body, parsed)

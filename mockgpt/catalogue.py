@@ -45,6 +45,8 @@ class ResponseSpec:
     media: str | None
     schema: str | None
     fixture: str | None
+    #: When set, the same status can also answer as an event stream of this schema's events.
+    stream_schema: str | None = None
 
     @property
     def is_json(self) -> bool:
@@ -72,6 +74,7 @@ class Route:
     params: tuple[Param, ...] = ()
     request: str | None = None
     request_example: str | None = None
+    request_optional: bool = False
     responses: tuple[ResponseSpec, ...] = ()
     pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
@@ -79,6 +82,11 @@ class Route:
     def key(self) -> str:
         """`"METHOD /path"`, the name tests and the admin API use for a route."""
         return f"{self.method} {self.path}"
+
+    @property
+    def platform(self) -> bool:
+        """True for the OpenAI platform API, which words its errors its own way."""
+        return self.group == "OpenAI API"
 
     @property
     def is_templated(self) -> bool:
@@ -133,6 +141,7 @@ def _route(entry: dict[str, Any]) -> Route:
             spec.get("media", "application/json") if "media" in spec else "application/json",
             spec.get("schema"),
             spec.get("fixture"),
+            spec.get("stream_schema"),
         )
         for status, spec in entry["responses"].items()
     )
@@ -150,6 +159,7 @@ def _route(entry: dict[str, Any]) -> Route:
         params=_params(entry.get("params"), in_path=True),
         request=entry.get("request"),
         request_example=entry.get("request_example"),
+        request_optional=bool(entry.get("request_optional", False)),
         responses=responses,
         pattern=_compile(entry["path"]),
     )

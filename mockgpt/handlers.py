@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 
 from mockgpt import errors, tokens
 from mockgpt._resources import fixture_path, read_json
-from mockgpt.catalogue import ResponseSpec, Route
+from mockgpt.catalogue import Route
 from mockgpt.fakedata import Varier
 from mockgpt.jsonfmt import dumps
 from mockgpt.responses import Prepared, json_response
@@ -47,13 +47,12 @@ class Renderer:
             found = self._documents[fixture] = self.varier.vary(read_json(fixture_path(fixture)))
         return copy.deepcopy(found)
 
-    def check(self, spec: ResponseSpec, document: Any) -> None:
-        if self.validate and spec.schema is not None:
-            problems = schema_errors(spec.schema, document)
+    def check(self, schema: str | None, document: Any) -> None:
+        """In validating mode, refuse to send a document that breaks its schema."""
+        if self.validate and schema is not None:
+            problems = schema_errors(schema, document)
             if problems:
-                raise ResponseMismatch(
-                    f"{spec.fixture} breaks {spec.schema}: {problems[0].message}"
-                )
+                raise ResponseMismatch(f"answer breaks {schema}: {problems[0].message}")
 
     def prepared(
         self,
@@ -73,7 +72,7 @@ class Renderer:
             document = self.document(spec.fixture)
             if build is not None:
                 document = build(document)
-            self.check(spec, document)
+            self.check(spec.schema, document)
             found = json_response(spec.status, document)
         else:
             found = Prepared(spec.status, fixture_path(spec.fixture).read_bytes(), spec.media)
@@ -93,7 +92,7 @@ def bearer_token(headers: Headers) -> str | None:
 def _unauthorized(app: MockApp, route: Route) -> Prepared:
     if any(spec.status == 401 for spec in route.responses):
         return app.renderer.prepared(route, 401)
-    if route.path.startswith("/v1/"):
+    if route.platform:
         return json_response(401, read_json(fixture_path("errors/openai_invalid_api_key.json")))
     return json_response(401, errors.INVALID_JWT)
 
@@ -179,7 +178,7 @@ async def conversation_stream(call: Call) -> Prepared:
     wanted = call.json.get("conversation_id") if isinstance(call.json, dict) else None
     frames = _snapshots(final, wanted if isinstance(wanted, str) else None)
     for frame in frames:
-        call.app.renderer.check(spec, frame)
+        call.app.renderer.check(spec.schema, frame)
     return Prepared(200, _sse(frames), spec.media, [("cache-control", "no-cache")])
 
 
@@ -189,10 +188,13 @@ async def chat_completions(call: Call) -> Prepared:
     request = call.json
     completion = call.app.renderer.document(spec.fixture)
     completion["model"] = request["model"]
-    call.app.renderer.check(spec, completion)
+    call.app.renderer.check(spec.schema, completion)
     if not request.get("stream"):
         return json_response(200, completion)
-    return Prepared(200, _sse(_chunks(completion)), "text/event-stream; charset=utf-8")
+    chunks = _chunks(completion)
+    for chunk in chunks:
+        call.app.renderer.check(spec.stream_schema, chunk)
+    return Prepared(200, _sse(chunks), "text/event-stream; charset=utf-8")
 
 
 def _chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from mockgpt._resources import fixture_path, read_json
 from mockgpt.catalogue import Catalogue, Param, ResponseSpec, Route
 from mockgpt.schemas import all_schema_files, component_name, load_schema
 
+STREAM_MEDIA = "text/event-stream; charset=utf-8"
 _REASONS = {
     200: "OK",
     201: "Created",
@@ -85,19 +86,62 @@ def _parameter(param: Param, where: str) -> dict[str, Any]:
     return item
 
 
+def _event_schema(data_schema: str | None) -> dict[str, Any]:
+    """One server-sent event: its `data` is JSON valid against the schema, or `[DONE]`.
+
+    In OpenAPI 3.1 the `schema` of an event-stream media type describes each event.
+    """
+    data: dict[str, Any] = {"type": "string"}
+    if data_schema:
+        data = {
+            "anyOf": [
+                {"const": "[DONE]"},
+                {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": _ref(data_schema),
+                },
+            ]
+        }
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"event": {"type": "string"}, "data": data, "id": {"type": "string"}},
+    }
+
+
 def _content(spec: ResponseSpec) -> dict[str, Any] | None:
     if spec.media is None:
         return None
     if spec.is_json and spec.schema:
-        return {spec.media: {"schema": _ref(spec.schema)}}
+        content = {spec.media: {"schema": _ref(spec.schema)}}
+        if spec.stream_schema:
+            content[STREAM_MEDIA] = {"schema": _event_schema(spec.stream_schema)}
+        return content
     if spec.is_stream:
-        body: dict[str, Any] = {"schema": {"type": "string"}}
-        if spec.schema:
-            body["x-event-schema"] = _ref(spec.schema)
-        return {spec.media: body}
+        return {spec.media: {"schema": _event_schema(spec.schema)}}
     if spec.media.startswith("text/") or "javascript" in spec.media:
         return {spec.media: {"schema": {"type": "string"}}}
     return {spec.media: {"schema": {"type": "string", "contentMediaType": spec.media}}}
+
+
+def implied_responses(route: Route) -> list[ResponseSpec]:
+    """Statuses every route of its kind can answer besides the declared ones.
+
+    A route with an auth rule can refuse (401); a route that checks its body,
+    query or path parameters can reject them (422 on the web backend, 400 on
+    the platform API).
+    """
+    declared = {spec.status for spec in route.responses}
+    platform = route.platform
+    error = "parts/openai_error.json" if platform else "parts/error_detail.json"
+    implied = []
+    if route.auth in ("bearer", "device", "account") and 401 not in declared:
+        implied.append(ResponseSpec(401, "application/json", error, None))
+    rejected = 400 if platform else 422
+    if (route.request or route.query or route.params) and rejected not in declared:
+        implied.append(ResponseSpec(rejected, "application/json", error, None))
+    return implied
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -114,9 +158,12 @@ def _operation(route: Route) -> dict[str, Any]:
         media: dict[str, Any] = {"schema": _ref(route.request)}
         if route.request_example:
             media["example"] = read_json(fixture_path(route.request_example))
-        operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+        operation["requestBody"] = {
+            "required": not route.request_optional,
+            "content": {"application/json": media},
+        }
     responses: dict[str, Any] = {}
-    for spec in route.responses:
+    for spec in (*route.responses, *implied_responses(route)):
         answer: dict[str, Any] = {"description": _REASONS.get(spec.status, "Answer")}
         content = _content(spec)
         if content is not None:

@@ -9,7 +9,10 @@ rewritten to component references for the third.
 from __future__ import annotations
 
 import copy
+import re
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,37 @@ import jsonschema
 from mockgpt._resources import read_json, schemas_dir
 
 Schema = dict[str, Any]
+
+#: Draft-07's format checks, plus `uuid` (jsonschema checks it only for later drafts) and
+#: `date-time` and `uri` (jsonschema checks them only with optional packages installed).
+FORMAT_CHECKER = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.match(value):
+        return False
+    datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(" ", "T"))
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or _URI.match(value) is not None
+
+
+def _is_uuid(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return str(uuid.UUID(value)) == value.lower() and len(value) == 36
+
+
+FORMAT_CHECKER.checks("date-time", raises=ValueError)(_is_date_time)
+FORMAT_CHECKER.checks("uri")(_is_uri)
+FORMAT_CHECKER.checks("uuid", raises=ValueError)(_is_uuid)
 
 
 @cache
@@ -59,9 +93,7 @@ def resolved_schema(relative: str) -> Schema:
 @cache
 def validator(relative: str) -> jsonschema.Draft7Validator:
     """A draft-07 validator for the schema, checking formats too."""
-    return jsonschema.Draft7Validator(
-        _inlined(relative), format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
-    )
+    return jsonschema.Draft7Validator(_inlined(relative), format_checker=FORMAT_CHECKER)
 
 
 def schema_errors(relative: str, instance: Any) -> list[jsonschema.ValidationError]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import jsonschema
 
 from mockgpt.catalogue import Param
 from mockgpt.errors import openai_error
-from mockgpt.schemas import schema_errors
+from mockgpt.schemas import FORMAT_CHECKER, schema_errors
 
 _TYPE_WORDS = {
     "string": ("str type expected", "type_error.str"),
@@ -164,9 +165,11 @@ def _problem(error: jsonschema.ValidationError, where: tuple[str | int, ...]) ->
     return [Problem(loc, error.message, "value_error", None, kind, expected, error.instance)]
 
 
-def body_problems(schema: str, raw: bytes) -> tuple[Any, list[Problem]]:
+def body_problems(schema: str, raw: bytes, *, optional: bool = False) -> tuple[Any, list[Problem]]:
     """Parse and check a JSON body; return the parsed value (or None) and what is wrong."""
     if not raw.strip():
+        if optional:
+            return None, []
         return None, [
             Problem(("body",), "field required", "value_error.missing", validator="required")
         ]
@@ -218,12 +221,24 @@ def _coerce(raw: str, kind: str) -> tuple[bool, Any]:
     return True, raw
 
 
-def query_problems(params: tuple[Param, ...], query: dict[str, list[str]]) -> list[Problem]:
+@cache
+def _param_validator(schema_text: str) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(json.loads(schema_text), format_checker=FORMAT_CHECKER)
+
+
+def path_problems(params: tuple[Param, ...], values: dict[str, str]) -> list[Problem]:
+    """Check path parameters against their declared schemas."""
+    return query_problems(params, {name: [value] for name, value in values.items()}, where="path")
+
+
+def query_problems(
+    params: tuple[Param, ...], query: dict[str, list[str]], *, where: str = "query"
+) -> list[Problem]:
     """Check a parsed query string against the route's declared parameters."""
     problems: list[Problem] = []
     for param in params:
         values = query.get(param.name)
-        loc: tuple[str | int, ...] = ("query", param.name)
+        loc: tuple[str | int, ...] = (where, param.name)
         if not values:
             if param.required:
                 problems.append(
@@ -248,9 +263,7 @@ def query_problems(params: tuple[Param, ...], query: dict[str, list[str]]) -> li
                 msg, type_ = _TYPE_WORDS[kind]
                 problems.append(Problem(loc, msg, type_, validator="type"))
                 continue
-        for error in jsonschema.Draft7Validator(
-            schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
-        ).iter_errors(candidate):
+        for error in _param_validator(json.dumps(schema, sort_keys=True)).iter_errors(candidate):
             problems.extend(_problem(error, loc))
     return problems
 
@@ -306,6 +319,13 @@ def openai_error_body(problem: Problem) -> dict[str, Any]:
             f"Invalid value: {_openai_value(problem.value)}. Supported values are: {listed}.",
             param=param,
             code="invalid_value",
+        )
+    if problem.validator == "minItems" and problem.value == []:
+        return openai_error(
+            f"Invalid '{param}': empty array. Expected an array with minimum length "
+            f"{problem.expected}, but got an empty array instead.",
+            param=param,
+            code="empty_array",
         )
     return openai_error(f"Invalid '{param}': {problem.msg}.", param=param, code="invalid_value")
 

@@ -334,3 +334,18 @@ def test_openapi_is_served(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     assert len([op for item in document["paths"].values() for op in item]) == len(ROUTES)
+
+
+def test_chat_completion_streams_when_asked(client: TestClient) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    response = client.post("/v1/chat/completions", json=body, headers={"authorization": "Bearer k"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(response.content)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    for chunk in chunks:
+        assert not schema_errors("openai/chat_completion_chunk.json", chunk)
+    assert {chunk["model"] for chunk in chunks} == {"gpt-4o-mini"}
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

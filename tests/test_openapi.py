@@ -4,7 +4,7 @@ import json
 
 from mockgpt import load_catalogue
 from mockgpt._resources import schemas_dir
-from mockgpt.openapi import openapi_document
+from mockgpt.openapi import implied_responses, openapi_document
 from mockgpt.schemas import all_schema_files, component_name
 
 DOCUMENT = openapi_document(load_catalogue())
@@ -21,7 +21,8 @@ def test_every_route_is_an_operation_with_its_statuses() -> None:
     for route in load_catalogue():
         operation = DOCUMENT["paths"][route.path][route.method.lower()]
         assert operation["operationId"] == route.id
-        assert set(operation["responses"]) == {str(spec.status) for spec in route.responses}
+        statuses = {spec.status for spec in (*route.responses, *implied_responses(route))}
+        assert set(operation["responses"]) == {str(status) for status in statuses}
         assert operation["x-mockgpt"]["documented-status"] == route.status
         names = {p["name"] for p in operation.get("parameters", [])}
         assert names == {p.name for p in route.params} | {p.name for p in route.query}
@@ -34,6 +35,19 @@ def test_protected_routes_declare_the_bearer_scheme() -> None:
             assert any("bearerAuth" in option for option in operation["security"]), route.key
         if route.auth == "none":
             assert "security" not in operation, route.key
+
+
+def test_refusals_are_documented() -> None:
+    me = DOCUMENT["paths"]["/backend-api/me"]["get"]["responses"]
+    assert "401" in me
+    assert "422" not in me
+    conversations = DOCUMENT["paths"]["/backend-api/conversations"]["get"]["responses"]
+    assert "422" in conversations
+    completions = DOCUMENT["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert "400" in completions
+    assert "422" not in completions
+    edge = DOCUMENT["paths"]["/backend-api/edge"]["get"]["responses"]
+    assert set(edge) == {"204"}
 
 
 def test_references_point_at_components() -> None:

@@ -12,10 +12,11 @@ from hypothesis_jsonschema import from_schema
 from mockgpt._resources import fixture_path, read_json
 from mockgpt.catalogue import load_catalogue
 from mockgpt.openapi import openapi_document
-from mockgpt.schemas import all_schema_files, resolved_schema, schema_errors
+from mockgpt.schemas import FORMAT_CHECKER, all_schema_files, resolved_schema, schema_errors
 
 SCHEMAS = list(all_schema_files())
-FORMAT_CHECKER = jsonschema.Draft7Validator.FORMAT_CHECKER
+# hypothesis-jsonschema knows the draft-07 formats; uuid (OpenAPI's) is taught here.
+CUSTOM_FORMATS = {"uuid": st.uuids().map(str)}
 
 
 def test_there_are_schemas() -> None:
@@ -44,7 +45,7 @@ def test_hypothesis_draws_valid_instances(relative: str) -> None:
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(from_schema(schema))
+    @given(from_schema(schema, custom_formats=CUSTOM_FORMATS))
     def draws(instance: object) -> None:
         validator.validate(instance)
 
