@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import ignored_auth
 from mockgpt import Config, create_app, load_catalogue
 
 EXAMPLES = int(os.environ.get("MOCKGPT_CONTRACT_EXAMPLES", "12"))
-APP = create_app(Config(seed=0, validate_responses=True))
+APP = create_app(Config(seed=0, validate_responses=True, clock="virtual", sample_conversations=3))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 DOCUMENTED_FAILURES = {route.key for route in load_catalogue() if route.status >= 500}
 

@@ -13,6 +13,7 @@ handler raises becomes a plain 500 body; no traceback reaches the client.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +24,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
+from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
 from mockgpt.responses import Prepared, json_response
+from mockgpt.scripts import generate_reply, generate_title
+from mockgpt.service import ConversationService, IdFactory
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -40,6 +44,19 @@ access_log = logging.getLogger("mockgpt.access")
 error_log = logging.getLogger("mockgpt.error")
 
 _NOT_FOUND = json_response(404, errors.NOT_FOUND)
+SAMPLE_FIXTURE = "conversation/detail.json"
+INIT_FIXTURE = "conversation/init.json"
+#: What the generated sample conversations are about.
+PROMPTS = (
+    "How do I read a CSV file in Python?",
+    "Give me three ideas for a rainy Sunday.",
+    "Explain how vaccines train the immune system.",
+    "Write a haiku about autumn in the city.",
+    "What is the difference between TCP and UDP?",
+    "Suggest a name for a small bakery.",
+    "Summarise the plot of Hamlet in five sentences.",
+    "How can I make my morning routine more productive?",
+)
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
 _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
 
@@ -66,12 +83,23 @@ class _BodyTooLarge(Exception):
 class MockApp:
     """The mockgpt ASGI application. Build it with `create_app`."""
 
-    def __init__(self, config: Config, catalogue: Catalogue) -> None:
+    def __init__(self, config: Config, catalogue: Catalogue, clock: Clock | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
         self.state = State()
         self.varier = Varier(config.seed)
         self.renderer = Renderer(self.varier, validate=config.validate_responses)
+        self.clock: Clock = clock or (
+            VirtualClock(self.varier.now().timestamp())
+            if config.clock == "virtual"
+            else SystemClock()
+        )
+        self.conversations = ConversationService(
+            seed=config.seed, clock=self.clock, new_id=IdFactory(config.seed)
+        )
+        self.conversations.limits = self.renderer.document(INIT_FIXTURE).get("limits_progress")
+        if config.sample_conversations:
+            self._load_samples(config.sample_conversations)
         self._static: dict[tuple[str, str], Route] = {}
         self._templated: list[Route] = []
         self._methods: dict[str, set[str]] = {}
@@ -85,6 +113,19 @@ class MockApp:
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
             raise errors.MockGPTError(f"no handler for route kinds {sorted(missing)}")
+
+    def _load_samples(self, count: int) -> None:
+        """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
+        store = self.conversations.store
+        store.load_detail(self.renderer.document(SAMPLE_FIXTURE))
+        if count > 1:
+            seed = self.config.seed
+
+            def texts(rng: random.Random) -> tuple[str, str, str]:
+                prompt = rng.choice(PROMPTS)
+                return generate_title(seed, prompt), prompt, generate_reply(seed, prompt, "gpt-5")
+
+            store.seed_samples(count - 1, rng=random.Random(f"{seed}\x1fsamples"), texts=texts)
 
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
@@ -227,10 +268,15 @@ class MockApp:
         return await HANDLERS[route.kind](call)
 
 
-def create_app(config: Config | None = None, *, catalogue: Catalogue | None = None) -> MockApp:
+def create_app(
+    config: Config | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    clock: Clock | None = None,
+) -> MockApp:
     """Build a mockgpt app. Each call gives an independent app with its own state."""
     from mockgpt.openapi import openapi_document
 
-    app = MockApp(config or Config(), catalogue or load_catalogue())
+    app = MockApp(config or Config(), catalogue or load_catalogue(), clock)
     app.add_meta("GET", "/openapi.json", json_response(200, openapi_document(app.catalogue)))
     return app

@@ -50,3 +50,7 @@ NOT_FOUND = detail("Not Found")
 METHOD_NOT_ALLOWED = detail("Method Not Allowed")
 PAYLOAD_TOO_LARGE = detail("Request Entity Too Large")
 INTERNAL_ERROR = detail("Internal Server Error")
+ONLY_ONE_MESSAGE = detail(
+    "Only one message at a time. Please allow any other responses to complete "
+    "before sending another message, or wait one minute."
+)

@@ -16,10 +16,12 @@ from starlette.datastructures import Headers
 from mockgpt import errors, tokens
 from mockgpt._resources import fixture_path, read_json
 from mockgpt.catalogue import Route
+from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
 from mockgpt.jsonfmt import dumps
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
+from mockgpt.scripts import generate_title
 
 if TYPE_CHECKING:
     from mockgpt.app import Call, MockApp
@@ -144,42 +146,86 @@ async def session(call: Call) -> Prepared:
     return app.renderer.prepared(call.route, build=sign)
 
 
+async def conversation_stream(call: Call) -> Any:
+    return await call.app.conversations.converse(call)
+
+
+async def conversation_resume(call: Call) -> Any:
+    return await call.app.conversations.resume(call)
+
+
+async def conversation_detail(call: Call) -> Prepared:
+    return call.app.conversations.detail(call.params["conversation_id"])
+
+
+async def conversation_scoped(call: Call) -> Prepared:
+    """A fixture answer about one conversation: 404 when the conversation is unknown."""
+    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
+    return found if isinstance(found, Prepared) else call.app.renderer.prepared(call.route)
+
+
+async def stream_status(call: Call) -> Prepared:
+    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
+    if isinstance(found, Prepared):
+        return found
+    return call.app.conversations.stream_status(found.id)
+
+
+def _flag(query: dict[str, list[str]], name: str) -> bool | None:
+    values = query.get(name)
+    return None if not values else values[-1].lower() in ("1", "true", "on", "yes", "y", "t")
+
+
+async def conversation_list(call: Call) -> Prepared:
+    query = call.query
+    page = call.app.conversations.store.page(
+        offset=int(query.get("offset", ["0"])[-1]),
+        limit=int(query.get("limit", ["28"])[-1]),
+        order=query.get("order", ["updated"])[-1],
+        is_archived=_flag(query, "is_archived"),
+        is_starred=_flag(query, "is_starred"),
+    )
+    return json_response(200, page)
+
+
+async def conversation_patch(call: Call) -> Prepared:
+    changed = call.app.conversations.store.patch(call.params["conversation_id"], call.json or {})
+    if not changed:
+        return call.app.renderer.prepared(call.route, 404)
+    return call.app.renderer.prepared(call.route)
+
+
+async def conversation_patch_all(call: Call) -> Prepared:
+    if isinstance(call.json, dict) and call.json.get("is_visible") is False:
+        call.app.conversations.store.hide_all()
+    return call.app.renderer.prepared(call.route)
+
+
+async def conversation_title(call: Call) -> Prepared:
+    service = call.app.conversations
+    found = service.conversation_or_404(call.params["conversation_id"])
+    if isinstance(found, Prepared):
+        return found
+    node = found.mapping.get(str((call.json or {}).get("message_id")))
+    source = text_of(node.message) if node is not None and node.message else found.title or ""
+    found.title = generate_title(service.seed, source)
+    return json_response(200, {"title": found.title})
+
+
+async def autocompletions(call: Call) -> Prepared:
+    body = call.json if isinstance(call.json, dict) else {}
+    count = body.get("num_suggestions", 3)
+    count = count if isinstance(count, int) and 0 <= count <= 20 else 3
+    seed = call.app.conversations.seed
+    context = str(body.get("conversation_id", "")) + str(body.get("message_id", ""))
+    completions = [generate_title(seed, f"{context} suggestion {n}") for n in range(count)]
+    return json_response(200, {"completions": completions})
+
+
 def _sse(documents: list[Any]) -> bytes:
     lines = [f"data: {dumps(document)}\n\n" for document in documents]
     lines.append("data: [DONE]\n\n")
     return "".join(lines).encode("ascii")
-
-
-def _snapshots(final: dict[str, Any], conversation_id: str | None) -> list[dict[str, Any]]:
-    """Legacy full snapshots growing to `final` (a placeholder stream)."""
-    if conversation_id:
-        final["conversation_id"] = conversation_id
-    text = final["message"]["content"]["parts"][0]
-    words = text.split(" ")
-    cut = max(1, len(words) // 4)
-    frames = []
-    for end in range(cut, len(words), cut):
-        partial = copy.deepcopy(final)
-        message = partial["message"]
-        message["content"]["parts"][0] = " ".join(words[:end])
-        message["status"] = "in_progress"
-        message["end_turn"] = None
-        for key in ("finish_details", "is_complete"):
-            message["metadata"].pop(key, None)
-        frames.append(partial)
-    frames.append(final)
-    return frames
-
-
-async def conversation_stream(call: Call) -> Prepared:
-    spec = call.route.response(200)
-    assert spec.fixture is not None
-    final = call.app.renderer.document(spec.fixture)
-    wanted = call.json.get("conversation_id") if isinstance(call.json, dict) else None
-    frames = _snapshots(final, wanted if isinstance(wanted, str) else None)
-    for frame in frames:
-        call.app.renderer.check(spec.schema, frame)
-    return Prepared(200, _sse(frames), spec.media, [("cache-control", "no-cache")])
 
 
 async def chat_completions(call: Call) -> Prepared:
@@ -232,5 +278,14 @@ HANDLERS: dict[str, Handler] = {
     "account_settings": account_settings,
     "session": session,
     "conversation_stream": conversation_stream,
+    "conversation_resume": conversation_resume,
+    "conversation_detail": conversation_detail,
+    "conversation_scoped": conversation_scoped,
+    "conversation_list": conversation_list,
+    "conversation_patch": conversation_patch,
+    "conversation_patch_all": conversation_patch_all,
+    "conversation_title": conversation_title,
+    "stream_status": stream_status,
+    "autocompletions": autocompletions,
     "chat_completions": chat_completions,
 }

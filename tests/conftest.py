@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from mockgpt import Config, create_app, load_catalogue
 from mockgpt._resources import fixture_path
 from mockgpt.catalogue import Route
+from mockgpt.fakedata import Varier
 
 DATA = Path(__file__).parent / "data"
 SEEDS = (0, 1, 20261123)
@@ -34,17 +35,22 @@ class ExampleRequest:
         )
 
 
-def example_request(route: Route, *, credentials: bool = True) -> ExampleRequest:
-    request = ExampleRequest(route.method, route.example_path())
+def example_request(
+    route: Route, varier: Varier | None = None, *, credentials: bool = True
+) -> ExampleRequest:
+    """The route's example request, its ids moved into the seed's world when a varier is given."""
+    vary: Any = varier.vary if varier is not None else (lambda value: value)
+    request = ExampleRequest(route.method, vary(route.example_path()))
     for param in route.query:
         if param.example is None:
             continue
         values = param.example if isinstance(param.example, list) else [param.example]
         for value in values:
             text = json.dumps(value) if isinstance(value, bool) else str(value)
-            request.params.append((param.name, text))
+            request.params.append((param.name, vary(text)))
     if route.request_example:
-        request.body = fixture_path(route.request_example).read_bytes()
+        body = vary(json.loads(fixture_path(route.request_example).read_bytes()))
+        request.body = json.dumps(body).encode()
         request.headers["content-type"] = "application/json"
     if credentials:
         if route.auth in ("bearer", "account"):
@@ -52,13 +58,13 @@ def example_request(route: Route, *, credentials: bool = True) -> ExampleRequest
         if route.auth == "device":
             request.headers["oai-device-id"] = "2b6c5f3e-2a51-4d8e-9d86-0c4f1e6b7a90"
         if route.auth == "account":
-            request.headers["chatgpt-account-id"] = route.example_path().split("/")[3]
+            request.headers["chatgpt-account-id"] = request.path.split("/")[3]
     return request
 
 
-def documented_request(route: Route) -> ExampleRequest:
+def documented_request(route: Route, varier: Varier | None = None) -> ExampleRequest:
     """The request that gets the documented status (documented 401s go without credentials)."""
-    return example_request(route, credentials=route.status != 401)
+    return example_request(route, varier, credentials=route.status != 401)
 
 
 @pytest.fixture(scope="session")
@@ -66,14 +72,36 @@ def catalogue() -> Any:
     return load_catalogue()
 
 
+def make_config(seed: int = 0, **changes: Any) -> Config:
+    """Validating, on a virtual clock, with the canonical conversation and two more."""
+    settings: dict[str, Any] = {
+        "seed": seed,
+        "validate_responses": True,
+        "clock": "virtual",
+        "sample_conversations": 3,
+    }
+    settings.update(changes)
+    return Config(**settings)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Config(validate_responses=True))) as test_client:
+    with TestClient(create_app(make_config())) as test_client:
         yield test_client
 
 
 def client_for(seed: int) -> TestClient:
-    return TestClient(create_app(Config(seed=seed, validate_responses=True)))
+    return TestClient(create_app(make_config(seed)))
+
+
+def varier_of(client: Any) -> Varier:
+    varier: Varier = client.app.varier
+    return varier
 
 
 def seed_rows() -> list[dict[str, str]]:

@@ -7,20 +7,18 @@ import socket
 
 import httpx
 import pytest
-from conftest import SEEDS, documented_request
-from test_app import check_answer, sse_events
+from conftest import SEEDS, documented_request, make_config
+from test_app import ROUTES, check_answer, sse_events
 
-from mockgpt import Config, LiveServer, create_app, load_catalogue
+from mockgpt import LiveServer, create_app
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_route_over_a_socket(seed: int) -> None:
-    with (
-        LiveServer(create_app(Config(seed=seed, validate_responses=True))) as server,
-        httpx.Client(base_url=server.url) as client,
-    ):
-        for route in load_catalogue():
-            check_answer(route, documented_request(route).send(client), route.status)
+    app = create_app(make_config(seed))
+    with LiveServer(app) as server, httpx.Client(base_url=server.url) as client:
+        for route in ROUTES:
+            check_answer(route, documented_request(route, app.varier).send(client), route.status)
 
 
 def _raw(port: int, request: bytes) -> bytes:
@@ -50,10 +48,13 @@ def _upgrade_request(path: str, body: bytes, *extra: str) -> bytes:
 
 
 def test_h2c_upgrade_headers_keep_the_body() -> None:
-    conversation = "5f0c2d9e-6b1a-4c3f-8e7d-2a9b0c1d3e4f"
-    body = json.dumps(
-        {"action": "next", "model": "auto", "messages": [], "conversation_id": conversation}
-    ).encode()
+    message_id = "5f0c2d9e-6b1a-4c3f-8e7d-2a9b0c1d3e4f"
+    message = {
+        "id": message_id,
+        "author": {"role": "user"},
+        "content": {"content_type": "text", "parts": ["Is my body intact?"]},
+    }
+    body = json.dumps({"action": "next", "model": "auto", "messages": [message]}).encode()
     with LiveServer(create_app()) as server:
         streamed = _raw(
             server.port,
@@ -66,7 +67,10 @@ def test_h2c_upgrade_headers_keep_the_body() -> None:
     head, _, payload = streamed.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     frames = [json.loads(e) for e in sse_events(payload)[:-1]]
-    assert frames
-    assert {frame["conversation_id"] for frame in frames} == {conversation}
+    user = next(
+        frame["message"] for frame in frames if frame["message"]["author"]["role"] == "user"
+    )
+    assert user["id"] == message_id
+    assert user["content"]["parts"] == ["Is my body intact?"]
     assert refused.startswith(b"HTTP/1.1 422")
     assert b'"loc": ["body", "model"]' in refused

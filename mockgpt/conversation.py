@@ -1,0 +1,610 @@
+"""The conversation engine: turns, their encodings, and the streams that carry them.
+
+Layers, each testable alone:
+
+- a *turn* (`plan_turn`) says what happens: the echoed system and user
+  messages, the assistant message as it grows chunk by chunk, the typed frames,
+  the pacing and the scripted fault;
+- an *encoding* turns the turn into events: legacy full snapshots, or delta
+  encoding `v1` (`mockgpt.delta`), chosen by the request's `supported_encodings`;
+- *framing* (`mockgpt.framing`) writes the bytes.
+
+Every event of a turn is planned before the first byte is sent, so a resume is
+a slice of the same list, and what is stored is exactly what was streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from mockgpt import tokens
+from mockgpt.clock import Clock
+from mockgpt.delta import DeltaEncoder
+from mockgpt.framing import DONE, EMPTY, Event, Framing
+from mockgpt.scripts import Fault, Script, chunk_text, generate_reply, generate_title
+from mockgpt.store import Conversation, new_message
+
+STOP_TOKENS = [200002]
+STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """The visible text of a message (its text parts joined, or its code text)."""
+    content = message.get("content")
+    if not isinstance(content, dict):
+        return ""
+    parts = content.get("parts")
+    if isinstance(parts, list):
+        return "".join(part for part in parts if isinstance(part, str))
+    text = content.get("text")
+    return text if isinstance(text, str) else ""
+
+
+@dataclass(slots=True)
+class Step:
+    """One planned event, the pause before it, and the assistant message it leaves behind."""
+
+    event: Event
+    delay: float = 0.0
+    message: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Turn:
+    """A planned turn: its steps (the counted events) and how the stream ends."""
+
+    conversation_id: str
+    assistant_id: str
+    model_slug: str
+    started_at: float
+    steps: list[Step]
+    final: dict[str, Any]
+    encoding: str
+    framing: Framing
+    fault: Fault | None = None
+    pings: int = 0
+    sent: int = 0
+    live: bool = True
+    watchers: list[Callable[[Turn], None]] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [step.event for step in self.steps]
+
+
+# -- planning ----------------------------------------------------------------------
+
+
+class TurnPlanner:
+    """Builds turns for one app: ids from the seed, times from the clock."""
+
+    def __init__(self, seed: int, clock: Clock, new_id: Callable[[], str]) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.new_id = new_id
+
+    def _rng(self, *parts: str) -> random.Random:
+        return random.Random("\x1f".join((str(self.seed), *parts)))
+
+    def assistant_message(
+        self, *, message_id: str, parent_id: str, model: str, message_type: str
+    ) -> dict[str, Any]:
+        return new_message(
+            id=message_id,
+            role="assistant",
+            text="",
+            create_time=self.clock.now(),
+            status="in_progress",
+            end_turn=None,
+            metadata={
+                "citations": [],
+                "content_references": [],
+                "gizmo_id": None,
+                "message_type": message_type,
+                "model_slug": model,
+                "default_model_slug": "auto",
+                "parent_id": parent_id,
+                "model_switcher_deny": [],
+            },
+        )
+
+    def plan(
+        self,
+        *,
+        conversation: Conversation,
+        echoes: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        assistant: dict[str, Any],
+        script: Script | None,
+        prompt: str,
+        v1: bool,
+        first_turn: bool,
+        limits: list[dict[str, Any]] | None,
+    ) -> Turn:
+        cid = conversation.id
+        model = assistant["metadata"]["model_slug"]
+        text = _script_text(script) if script is not None else None
+        if text is None and (script is None or script.content is None):
+            text = generate_reply(self.seed, prompt, model)
+        chunks = _chunks(script, text)
+        frames = _frames(script)
+        finish = script.finish if script is not None else "stop"
+        final = _finished(assistant, script, text, finish)
+        title = None
+        if first_turn and frames.get("title_generation", True):
+            title = (script.title if script and script.title else None) or generate_title(
+                self.seed, prompt or text or ""
+            )
+        pacing_rng = self._rng("pacing", cid, assistant["id"])
+        delays = _delays(script, chunks, pacing_rng)
+        envelope = _envelope_for(cid)
+        if v1:
+            steps = self._v1_steps(
+                cid, echoes, tools, assistant, final, chunks, delays, frames, title, model, limits
+            )
+        else:
+            steps = _legacy_steps(
+                cid, [*echoes, *tools], assistant, final, chunks, delays, envelope
+            )
+            if frames.get("moderation", False):
+                steps.append(Step(Event(None, _legacy_moderation(cid, assistant["id"]))))
+        realism = script.realism if script is not None else None
+        framing = Framing(
+            crlf=bool(realism and realism.crlf),
+            padding=bool(realism and realism.padding),
+            pad_block=8 if v1 else 32,
+        )
+        return Turn(
+            conversation_id=cid,
+            assistant_id=assistant["id"],
+            model_slug=model,
+            started_at=self.clock.now(),
+            steps=steps,
+            final=final,
+            encoding="v1" if v1 else "legacy",
+            framing=framing,
+            fault=script.fault if script is not None else None,
+            pings=realism.pings if realism is not None else 0,
+        )
+
+    def _v1_steps(
+        self,
+        cid: str,
+        echoes: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        assistant: dict[str, Any],
+        final: dict[str, Any],
+        chunks: list[str],
+        delays: list[float],
+        frames: dict[str, bool],
+        title: str | None,
+        model: str,
+        limits: list[dict[str, Any]] | None,
+    ) -> list[Step]:
+        encoder = DeltaEncoder()
+        steps = [Step(Event(name, data)) for name, data in encoder.start()]
+        if frames.get("resume_conversation_token", True):
+            steps.append(Step(Event(None, self._resume_token(cid))))
+        user = next((m for m in reversed(echoes) if m["author"]["role"] == "user"), None)
+        if user is not None and frames.get("input_message", True):
+            steps.append(
+                Step(
+                    Event(
+                        None,
+                        {"type": "input_message", "input_message": user, "conversation_id": cid},
+                    )
+                )
+            )
+        for message in echoes:
+            steps += [Step(Event(n, d)) for n, d in encoder.add(_envelope(message, cid))]
+        for message in tools:
+            steps += [Step(Event(n, d)) for n, d in encoder.add(_envelope(message, cid))]
+        current = copy.deepcopy(assistant)
+        steps += [
+            Step(Event(n, d), message=copy.deepcopy(current))
+            for n, d in encoder.add(_envelope(current, cid))
+        ]
+        marker = {"type": "message_marker", "conversation_id": cid, "message_id": assistant["id"]}
+        body = chunks[:-1] if chunks else []
+        for index, chunk in enumerate(body):
+            _grow(current, chunk)
+            for name, data in encoder.update(_envelope(current, cid)):
+                steps.append(Step(Event(name, data), delays[index], copy.deepcopy(current)))
+            if index == 0 and frames.get("message_marker", True):
+                steps.append(
+                    Step(Event(None, {**marker, "marker": "user_visible_token", "event": "first"}))
+                )
+        last_delay = delays[len(body)] if len(delays) > len(body) else 0.0
+        for name, data in encoder.update(_envelope(final, cid), batch=True):
+            steps.append(Step(Event(name, data), last_delay, copy.deepcopy(final)))
+        if frames.get("message_marker", True):
+            steps.append(Step(Event(None, {**marker, "marker": "last_token", "event": "last"})))
+        if frames.get("server_ste_metadata", True):
+            steps.append(Step(Event(None, self._ste_metadata(cid, assistant, model))))
+        if frames.get("message_stream_complete", True):
+            steps.append(
+                Step(Event(None, {"type": "message_stream_complete", "conversation_id": cid}))
+            )
+        if title is not None:
+            steps.append(
+                Step(
+                    Event(
+                        None, {"type": "title_generation", "title": title, "conversation_id": cid}
+                    )
+                )
+            )
+        if frames.get("conversation_detail_metadata", True):
+            steps.append(
+                Step(
+                    Event(
+                        None,
+                        {
+                            "type": "conversation_detail_metadata",
+                            "banner_info": None,
+                            "blocked_features": [],
+                            "model_limits": [],
+                            "limits_progress": limits,
+                            "default_model_slug": "auto",
+                            "conversation_id": cid,
+                        },
+                    )
+                )
+            )
+        if frames.get("moderation", False):
+            steps.append(
+                Step(
+                    Event(
+                        None,
+                        {
+                            "type": "moderation",
+                            "moderation_response": {"blocked": False},
+                            "conversation_id": cid,
+                        },
+                    )
+                )
+            )
+        return steps
+
+    def _resume_token(self, cid: str) -> dict[str, Any]:
+        now = int(self.clock.now())
+        claims = {
+            "conduit_uuid": uuid.UUID(int=self._rng("conduit", cid).getrandbits(128)).hex,
+            "conduit_location": "10.0.0.1:8304",
+            "cluster": "mockgpt-1",
+            "iat": now,
+            "exp": now + 3600,
+            "turn_topic_id": f"conversation-turn-{cid}",
+        }
+        token = tokens.encode_jwt(claims, tokens.signing_key(self.seed))
+        return {
+            "type": "resume_conversation_token",
+            "kind": "topic",
+            "token": token,
+            "conversation_id": cid,
+        }
+
+    def _ste_metadata(self, cid: str, assistant: dict[str, Any], model: str) -> dict[str, Any]:
+        rng = self._rng("ste", cid, assistant["id"])
+        return {
+            "type": "server_ste_metadata",
+            "metadata": {
+                "conduit_prewarmed": False,
+                "plan_type": "free",
+                "plan_type_bucket": "free",
+                "user_agent": "web",
+                "service": None,
+                "tool_name": None,
+                "tool_invoked": False,
+                "fast_convo": True,
+                "warmup_state": rng.choice(["warm", "rewarm", "cold"]),
+                "is_first_turn": assistant["metadata"].get("message_type") == "next",
+                "cluster_region": rng.choice(["westus3", "eastus2", "centralus"]),
+                "model_slug": model,
+                "region": None,
+                "is_multimodal": None,
+                "did_auto_switch_to_reasoning": False,
+                "message_id": assistant["id"],
+                "request_id": f"{rng.getrandbits(64):016x}-SJC",
+                "turn_exchange_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "resume_with_websockets": False,
+            },
+            "conversation_id": cid,
+        }
+
+
+def _script_text(script: Script) -> str | None:
+    if script.content is not None:
+        return text_of({"content": script.content}) or None
+    return script.text
+
+
+def _chunks(script: Script | None, text: str | None) -> list[str]:
+    if script is not None and (script.text is not None or script.chunks is not None):
+        return list(script.chunked())
+    return chunk_text(text) if text else []
+
+
+def _frames(script: Script | None) -> dict[str, bool]:
+    return dict(script.frames) if script is not None else {}
+
+
+def _delays(script: Script | None, chunks: list[str], rng: random.Random) -> list[float]:
+    """The pause before each chunk: time to first token, then tokens over the rate."""
+    if script is None:
+        return [0.0] * max(1, len(chunks))
+    pacing = script.pacing
+    delays = []
+    for index, chunk in enumerate(chunks or [""]):
+        delay = 0.0
+        if pacing.tokens_per_second:
+            tokens_in_chunk = max(1, len(chunk) // 4)
+            delay = tokens_in_chunk / pacing.tokens_per_second
+            if pacing.jitter:
+                delay *= 1 + rng.uniform(-pacing.jitter, pacing.jitter)
+        if index == 0:
+            delay += pacing.ttft_ms / 1000
+        delays.append(max(0.0, delay))
+    return delays
+
+
+def _grow(message: dict[str, Any], chunk: str) -> None:
+    content = message["content"]
+    if "parts" in content:
+        content["parts"][0] = content["parts"][0] + chunk
+    else:
+        content["text"] = content.get("text", "") + chunk
+
+
+def _finished(
+    assistant: dict[str, Any], script: Script | None, text: str | None, finish: str
+) -> dict[str, Any]:
+    final = copy.deepcopy(assistant)
+    if script is not None and script.content is not None:
+        final["content"] = copy.deepcopy(script.content)
+    else:
+        final["content"]["parts"][0] = text or ""
+    final["status"] = "finished_successfully"
+    final["end_turn"] = finish == "stop"
+    details: dict[str, Any] = {"type": "stop", "stop_tokens": STOP_TOKENS}
+    if finish == "max_tokens":
+        details = {"type": "max_tokens"}
+    final["metadata"]["finish_details"] = details
+    final["metadata"]["is_complete"] = True
+    return final
+
+
+def _envelope(message: dict[str, Any], cid: str) -> dict[str, Any]:
+    return {"message": message, "conversation_id": cid, "error": None}
+
+
+def _envelope_for(cid: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda message: _envelope(message, cid)
+
+
+def _legacy_steps(
+    cid: str,
+    echoes: list[dict[str, Any]],
+    assistant: dict[str, Any],
+    final: dict[str, Any],
+    chunks: list[str],
+    delays: list[float],
+    envelope: Callable[[dict[str, Any]], dict[str, Any]],
+) -> list[Step]:
+    steps = [Step(Event(None, envelope(message))) for message in echoes]
+    current = copy.deepcopy(assistant)
+    body = chunks[:-1] if chunks else []
+    for index, chunk in enumerate(body):
+        _grow(current, chunk)
+        steps.append(
+            Step(
+                Event(None, envelope(copy.deepcopy(current))), delays[index], copy.deepcopy(current)
+            )
+        )
+    last_delay = delays[len(body)] if len(delays) > len(body) else 0.0
+    steps.append(Step(Event(None, envelope(final)), last_delay, copy.deepcopy(final)))
+    return steps
+
+
+def _legacy_moderation(cid: str, message_id: str) -> dict[str, Any]:
+    return {
+        "conversation_id": cid,
+        "message_id": message_id,
+        "is_completion": True,
+        "moderation_response": {
+            "flagged": False,
+            "blocked": False,
+            "moderation_id": f"modr-{uuid.UUID(message_id).hex[:24]}",
+        },
+    }
+
+
+def tool_messages(
+    script: Script | None, assistant: dict[str, Any], new_id: Callable[[], str], now: float
+) -> list[dict[str, Any]]:
+    """The assistant's calls to tools and the tools' answers, before the final reply."""
+    if script is None or not script.tool_messages:
+        return []
+    messages = []
+    for tool in script.tool_messages:
+        call = new_message(
+            id=new_id(),
+            role="assistant",
+            text=tool.text,
+            create_time=now,
+            status="finished_successfully",
+            end_turn=False,
+            recipient=tool.recipient,
+            metadata={
+                "model_slug": assistant["metadata"]["model_slug"],
+                "parent_id": assistant["metadata"]["parent_id"],
+            },
+        )
+        answer = new_message(
+            id=new_id(),
+            role="tool",
+            author_name=tool.author_name,
+            text="",
+            create_time=now,
+            status="finished_successfully",
+            end_turn=None,
+            metadata={},
+        )
+        messages += [call, answer]
+    return messages
+
+
+# -- streaming ---------------------------------------------------------------------
+
+
+class TurnStream:
+    """The ASGI response that sends a turn's events from `start`, paced on the clock.
+
+    It stops promptly when the client goes away. A scripted fault strikes after
+    its number of counted events, on the first delivery only: a resume gets the
+    rest of the turn intact.
+    """
+
+    def __init__(
+        self,
+        turn: Turn,
+        clock: Clock,
+        *,
+        start: int = 0,
+        restart_encoding: bool = False,
+        on_step: Callable[[Turn, Step], None] | None = None,
+        on_end: Callable[[Turn, bool], None] | None = None,
+    ) -> None:
+        self.turn = turn
+        self.fault = turn.fault if start == 0 else None
+        self.clock = clock
+        self.start = start
+        self.restart_encoding = restart_encoding
+        self.on_step = on_step
+        self.on_end = on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        completed = False
+        try:
+            completed = await self._send_all(send, gone)
+        except OSError:
+            completed = False
+        finally:
+            watcher.cancel()
+            if self.on_end is not None:
+                self.on_end(self.turn, completed)
+
+    async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
+        """Wait on the clock; False when the client left meanwhile."""
+        if seconds <= 0:
+            return not gone.is_set()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waiter = asyncio.ensure_future(gone.wait())
+        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        sleeper.cancel()
+        waiter.cancel()
+        return not gone.is_set()
+
+    async def _send_all(self, send: Send, gone: asyncio.Event) -> bool:
+        turn, framing, fault = self.turn, self.turn.framing, self.fault
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+
+        async def emit(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        if self.restart_encoding and turn.encoding == "v1":
+            await emit(framing.encode(turn.steps[0].event))
+        pings_left = turn.pings
+        for index in range(self.start, len(turn.steps)):
+            step = turn.steps[index]
+            if not await self._pause(step.delay, gone):
+                return False
+            if fault is not None and index == fault.after:
+                return await self._strike(fault, emit, send, gone)
+            if pings_left and index > 0:
+                await emit(framing.ping(self.clock.now()))
+                pings_left -= 1
+            await emit(framing.encode(step.event))
+            turn.sent = max(turn.sent, index + 1)
+            if self.on_step is not None:
+                self.on_step(turn, step)
+            if gone.is_set():
+                return False
+        if fault is not None and fault.after >= len(turn.steps):
+            return await self._strike(fault, emit, send, gone)
+        if turn.encoding == "legacy" and framing.padding:
+            await emit(framing.encode(EMPTY))
+        await send({"type": "http.response.body", "body": framing.encode(DONE)})
+        return True
+
+    async def _strike(
+        self, fault: Fault, emit: Callable[[bytes], Any], send: Send, gone: asyncio.Event
+    ) -> bool:
+        turn, framing = self.turn, self.turn.framing
+        kind = fault.kind
+        if kind == "close_after":
+            # Returning without finishing the body makes the server drop the connection.
+            return False
+        if kind == "no_done":
+            await send({"type": "http.response.body", "body": b""})
+            return False
+        if kind == "stall":
+            await self._pause(fault.seconds, gone)
+            return False
+        if kind == "malformed_frame":
+            await emit(b'data: {"message": {"id": "' + framing.newline.encode() * 2)
+            await send({"type": "http.response.body", "body": framing.encode(DONE)})
+            return False
+        if kind == "error_envelope":
+            error = {
+                "message": None,
+                "conversation_id": turn.conversation_id,
+                "error": fault.message or "Something went wrong while generating the response.",
+            }
+            if turn.encoding == "v1":
+                error["error_code"] = "stream_error"
+            await emit(framing.encode(Event(None, error)))
+        elif kind == "moderation_block":
+            if turn.encoding == "v1":
+                block: dict[str, Any] = {
+                    "type": "moderation",
+                    "moderation_response": {"blocked": True},
+                    "conversation_id": turn.conversation_id,
+                }
+            else:
+                block = _legacy_moderation(turn.conversation_id, turn.assistant_id)
+                block["moderation_response"].update({"flagged": True, "blocked": True})
+            await emit(framing.encode(Event(None, block)))
+        await send({"type": "http.response.body", "body": framing.encode(DONE)})
+        return False
+
+
+__all__ = [
+    "STREAM_HEADERS",
+    "Step",
+    "Turn",
+    "TurnPlanner",
+    "TurnStream",
+    "text_of",
+]

@@ -1,0 +1,246 @@
+"""The conversation routes: one service over the store, the scripts and the turns.
+
+Every conversation route goes through `ConversationService`, so a stream, the
+conversation detail, the list, `stream_status` and a resume all read the same
+state: what was streamed is what is stored.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mockgpt import errors
+from mockgpt.clock import Clock
+from mockgpt.conversation import Step, Turn, TurnPlanner, TurnStream, text_of, tool_messages
+from mockgpt.jsonfmt import dumpb
+from mockgpt.responses import Prepared, json_response
+from mockgpt.schemas import schema_errors
+from mockgpt.scripts import ScriptBook, generate_title
+from mockgpt.store import (
+    CLIENT_CREATED_ROOT,
+    Conversation,
+    ConversationStore,
+    iso_time,
+    new_message,
+)
+
+if TYPE_CHECKING:
+    from mockgpt.app import Call
+
+MESSAGE_SCHEMA = "parts/message.json"
+CONVERSATION_NOT_FOUND = errors.detail(
+    {"message": "Conversation not found", "code": "conversation_not_found"}
+)
+
+
+class IdFactory:
+    """Seeded UUIDs: the n-th id of a seed is always the same."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"{seed}\x1fids")
+
+    def __call__(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+class ConversationService:
+    """State and behaviour of the conversation routes of one app."""
+
+    def __init__(self, *, seed: int, clock: Clock, new_id: Callable[[], str]) -> None:
+        self.seed = seed
+        self.clock = clock
+        self.new_id = new_id
+        self.store = ConversationStore(now=clock.now, new_id=new_id)
+        self.book = ScriptBook()
+        self.planner = TurnPlanner(seed, clock, new_id)
+        self.turns: dict[str, Turn] = {}
+        self.limits: list[dict[str, Any]] | None = None
+
+    # -- a turn ------------------------------------------------------------------
+
+    async def converse(self, call: Call) -> Any:
+        body: dict[str, Any] = call.json
+        action = body.get("action", "next")
+        model = body.get("model") or "auto"
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        conversation_id = body.get("conversation_id")
+        conversation: Conversation | None = None
+        if conversation_id:
+            conversation = self.store.get(conversation_id)
+            if conversation is None:
+                return json_response(404, CONVERSATION_NOT_FOUND)
+            running = self.turns.get(conversation.id)
+            if running is not None and running.live:
+                return json_response(409, errors.ONLY_ONE_MESSAGE)
+        prompt = _prompt(messages)
+        script = self.book.pick(prompt, model)
+        if script is not None and script.http_error is not None:
+            refusal = script.http_error
+            return Prepared(
+                refusal.status,
+                dumpb(dict(refusal.body)),
+                "application/json",
+                list(refusal.headers.items()),
+            )
+        first_turn = conversation is None
+        if conversation is None:
+            conversation = self.store.create(self.new_id(), model_slug=model)
+        parent_id = body.get("parent_message_id") or CLIENT_CREATED_ROOT
+        echoes: list[dict[str, Any]] = []
+        if first_turn:
+            echoes.append(conversation.system_node.message or {})
+        message_type = "continue" if action == "continue" else "next"
+        if action == "continue":
+            anchor = parent_id if parent_id in conversation.mapping else conversation.current_node
+        elif action == "variant" and messages and messages[-1].get("id") in conversation.mapping:
+            anchor = messages[-1]["id"]
+        else:
+            nodes = self.store.append_turn(conversation, messages, parent_id)
+            for node in nodes:
+                node.message = self._repaired(node.message)
+            echoes += [node.message for node in nodes if node.message is not None]
+            anchor = nodes[-1].id if nodes else conversation.current_node
+        slug = (script.model_slug if script and script.model_slug else None) or _slug(model)
+        now = self.clock.now()
+        assistant_id = self.new_id()
+        probe = self.planner.assistant_message(
+            message_id=assistant_id, parent_id=anchor, model=slug, message_type=message_type
+        )
+        tools = tool_messages(script, probe, self.new_id, now)
+        for tool in tools:
+            conversation.add_message(tool, anchor)
+            anchor = tool["id"]
+        assistant = self.planner.assistant_message(
+            message_id=assistant_id, parent_id=anchor, model=slug, message_type=message_type
+        )
+        conversation.add_message(assistant, anchor)
+        self.store.set_current(conversation, assistant_id)
+        self.store.touch(conversation)
+        turn = self.planner.plan(
+            conversation=conversation,
+            echoes=echoes,
+            tools=tools,
+            assistant=assistant,
+            script=script,
+            prompt=prompt,
+            v1="v1" in (body.get("supported_encodings") or []),
+            first_turn=first_turn,
+            limits=self.limits,
+        )
+        if first_turn:
+            title = next(
+                (
+                    s.event.data["title"]
+                    for s in turn.steps
+                    if isinstance(s.event.data, dict)
+                    and s.event.data.get("type") == "title_generation"
+                ),
+                None,
+            )
+            conversation.title = title or generate_title(self.seed, prompt or text_of(turn.final))
+        self.turns[conversation.id] = turn
+        return TurnStream(turn, self.clock, on_step=self._stored, on_end=self._ended)
+
+    def _repaired(self, message: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A client's message as the service would store it: schema-valid, text kept.
+
+        Clients send loose shapes (missing metadata, odd parts); what the mock
+        stores and echoes must still be a valid message.
+        """
+        if message is None or not schema_errors(MESSAGE_SCHEMA, message):
+            return message
+        return new_message(
+            id=str(message.get("id") or self.new_id()),
+            role="user",
+            text=text_of(message),
+            create_time=self.clock.now(),
+        )
+
+    def _stored(self, turn: Turn, step: Step) -> None:
+        """Keep the stored assistant message equal to what has been streamed."""
+        if step.message is None:
+            return
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None and turn.assistant_id in conversation.mapping:
+            conversation.mapping[turn.assistant_id].message = step.message
+
+    def _ended(self, turn: Turn, completed: bool) -> None:
+        """The stream is over (finished, faulted or left): the turn finishes server-side.
+
+        Like the real service, generation does not depend on the client staying:
+        the full answer is stored, and a resume can fetch the events the client missed.
+        A scripted in-stream failure leaves the partial answer as it was streamed.
+        """
+        turn.live = False
+        fault = turn.fault
+        broken = fault is not None and fault.kind in (
+            "error_envelope",
+            "moderation_block",
+            "malformed_frame",
+        )
+        if broken:
+            return
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None and turn.assistant_id in conversation.mapping:
+            conversation.mapping[turn.assistant_id].message = turn.final
+            self.store.touch(conversation)
+
+    # -- the other conversation routes -------------------------------------------
+
+    async def resume(self, call: Call) -> Any:
+        body = call.json
+        turn = self.turns.get(body["conversation_id"])
+        if turn is None or self.store.get(turn.conversation_id) is None:
+            return json_response(404, CONVERSATION_NOT_FOUND)
+        offset = max(0, int(body.get("offset") or 0))
+        offset = min(offset, len(turn.steps))
+        return TurnStream(
+            turn,
+            self.clock,
+            start=max(offset, 1 if turn.encoding == "v1" else 0),
+            restart_encoding=turn.encoding == "v1",
+            on_step=self._stored,
+        )
+
+    def detail(self, conversation_id: str) -> Prepared:
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            return json_response(404, CONVERSATION_NOT_FOUND)
+        return json_response(200, self.store.detail(conversation))
+
+    def stream_status(self, conversation_id: str) -> Prepared:
+        turn = self.turns.get(conversation_id)
+        live = turn is not None and turn.live
+        return json_response(
+            200,
+            {
+                "status": "IS_STREAMING" if live else "COMPLETE",
+                "streaming": live,
+                "model": turn.model_slug if turn is not None else None,
+                "started_at": iso_time(turn.started_at) if turn is not None and live else None,
+            },
+        )
+
+    def conversation_or_404(self, conversation_id: str) -> Conversation | Prepared:
+        conversation = self.store.get(conversation_id)
+        return json_response(404, CONVERSATION_NOT_FOUND) if conversation is None else conversation
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.book.reset()
+        self.turns.clear()
+
+
+def _prompt(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if (message.get("author") or {}).get("role", "user") == "user":
+            return text_of(message)
+    return ""
+
+
+def _slug(model: str) -> str:
+    """The model the assistant message names: `auto` resolves to a concrete one."""
+    return "gpt-5" if model in ("auto", "") else model
