@@ -32,6 +32,19 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="seed of all generated data (default: %(default)s)"
     )
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
+    serve.add_argument(
+        "--samples",
+        type=int,
+        default=5,
+        help="sample conversations to start with, for the sidebar (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a JSON script file whose scripts answer the next turns, in order (repeatable)",
+    )
 
     routes = commands.add_parser("routes", help="list every route with its status and description")
     routes.add_argument("--format", choices=("table", "json", "markdown"), default="table")
@@ -71,11 +84,26 @@ def _serve(args: argparse.Namespace) -> int:
     from mockgpt.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    config = Config(seed=args.seed, log_requests=not args.quiet)
+    from mockgpt.scripts import load_script
+
+    try:
+        scripts = [script for path in args.script for script in load_script(path)]
+        config = Config(
+            seed=args.seed, log_requests=not args.quiet, sample_conversations=args.samples
+        )
+    except (OSError, ValueError) as error:
+        print(f"mockgpt: {error}", file=sys.stderr)
+        return 2
     app = create_app(config)
+    app.conversations.book.queue(*scripts)
     host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{args.port}"
     print(f"mockgpt {__version__}: {len(app.catalogue)} routes, seed {args.seed}")
-    print(f"listening on http://{host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    if scripts:
+        print(f"{len(scripts)} scripted turns queued")
+    print(f"listening on {base}  (Ctrl-C to stop)")
+    print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
+    print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")', flush=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -4,7 +4,10 @@ Exception hierarchy::
 
     MockGPTError                 base of everything mockgpt raises
     ├── CatalogueError           the catalogue data is inconsistent (also a ValueError)
-    └── ConfigError              a Config value is out of range (also a ValueError)
+    ├── ConfigError              a Config value is out of range (also a ValueError)
+    ├── DeltaError               a v1 delta stream cannot be decoded (also a ValueError)
+    ├── ScriptError              a script is malformed; names the bad key (also a ValueError)
+    └── ResponseMismatch         an answer breaks its own schema (validating mode only)
 
 Bodies: the web backend speaks FastAPI (`{"detail": ...}`), the platform API
 speaks `{"error": {"message", "type", "param", "code"}}`.

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from mockgpt import errors
 from mockgpt.clock import Clock
 from mockgpt.conversation import Step, Turn, TurnPlanner, TurnStream, text_of, tool_messages
+from mockgpt.delta import DeltaEncoder
+from mockgpt.framing import Event, Framing
 from mockgpt.jsonfmt import dumpb
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
@@ -192,9 +194,10 @@ class ConversationService:
 
     async def resume(self, call: Call) -> Any:
         body = call.json
-        turn = self.turns.get(body["conversation_id"])
-        if turn is None or self.store.get(turn.conversation_id) is None:
+        conversation = self.store.get(body["conversation_id"])
+        if conversation is None:
             return json_response(404, CONVERSATION_NOT_FOUND)
+        turn = self.turns.get(conversation.id) or self._replay(conversation)
         offset = max(0, int(body.get("offset") or 0))
         offset = min(offset, len(turn.steps))
         return TurnStream(
@@ -203,6 +206,26 @@ class ConversationService:
             start=max(offset, 1 if turn.encoding == "v1" else 0),
             restart_encoding=turn.encoding == "v1",
             on_step=self._stored,
+        )
+
+    def _replay(self, conversation: Conversation) -> Turn:
+        """A finished turn rebuilt from the store, for a conversation streamed before
+        this app started (the sample conversations): one `v1` add of the current message."""
+        node = conversation.mapping[conversation.current_node]
+        message = node.message or {}
+        envelope = {"message": message, "conversation_id": conversation.id, "error": None}
+        encoder = DeltaEncoder()
+        events = [*encoder.start(), *encoder.add(envelope)]
+        return Turn(
+            conversation_id=conversation.id,
+            assistant_id=node.id,
+            model_slug=str((message.get("metadata") or {}).get("model_slug") or "auto"),
+            started_at=self.clock.now(),
+            steps=[Step(Event(name, data)) for name, data in events],
+            final=message,
+            encoding="v1",
+            framing=Framing(),
+            live=False,
         )
 
     def detail(self, conversation_id: str) -> Prepared:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import seed_rows
@@ -106,3 +107,59 @@ def test_readme_route_table_matches_the_catalogue() -> None:
     assert table == routes_markdown(load_catalogue()), (
         "regenerate: mockgpt routes --format markdown"
     )
+
+
+def test_serve_refuses_a_broken_script_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"txet": "typo"}')
+    assert main(["serve", "--script", str(broken), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "txet" in err
+    assert "Traceback" not in err
+
+
+def test_serve_answers_with_a_script_file_and_samples() -> None:
+    port = _free_port()
+    script = Path(__file__).resolve().parent.parent / "fixtures" / "scripts" / "example.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mockgpt",
+            "serve",
+            "--port",
+            str(port),
+            "--samples",
+            "4",
+            "--script",
+            str(script),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/backend-api/edge", process, time.monotonic() + 20)
+        headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+        listing = urllib.request.Request(
+            f"http://127.0.0.1:{port}/backend-api/conversations", headers=headers
+        )
+        with urllib.request.urlopen(listing, timeout=5) as response:
+            assert json.load(response)["total"] == 4
+        body = json.dumps({"action": "next", "model": "auto", "messages": []}).encode()
+        turn = urllib.request.Request(
+            f"http://127.0.0.1:{port}/backend-api/conversation", data=body, headers=headers
+        )
+        with urllib.request.urlopen(turn, timeout=30) as response:
+            stream = response.read().decode()
+        expected = json.loads(script.read_text())[0]["text"]
+        assert json.dumps(expected)[1:-1] in stream
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    assert "2 scripted turns queued" in out
+    assert 'OpenAI(base_url="http://127.0.0.1' in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import time
 from typing import Any
 
@@ -576,3 +577,58 @@ async def test_hundreds_of_concurrent_streams_and_disconnects() -> None:
     assert sum(1 for result in results if result == -1) == 40
     assert len(app.conversations.store) == 200
     assert not any(turn.live for turn in app.conversations.turns.values())
+
+
+def test_resume_of_a_conversation_streamed_before_replays_its_answer() -> None:
+    with TestClient(create_app(make_config(5))) as client:
+        cid = client.get("/backend-api/conversations", headers=AUTH).json()["items"][0]["id"]
+        detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+        response = client.post(
+            "/backend-api/f/conversation/resume",
+            headers=AUTH,
+            json={"conversation_id": cid, "offset": 0},
+        )
+        missing = client.post(
+            "/backend-api/f/conversation/resume",
+            headers=AUTH,
+            json={"conversation_id": USER_ID, "offset": 0},
+        )
+    assert response.status_code == 200
+    decoded = decode_sse(response.text)
+    assert decoded.messages[-1] == detail["mapping"][detail["current_node"]]["message"]
+    assert missing.status_code == 404
+
+
+def _dechunk(payload: bytes) -> bytes:
+    body = b""
+    while payload:
+        size_line, _, rest = payload.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        body += rest[:size]
+        payload = rest[size + 2 :]
+    return body
+
+
+def test_a_raw_socket_client_reads_and_decodes_the_stream() -> None:
+    app = create_app(make_config(0, sample_conversations=0))
+    body = json.dumps(turn_body(v1=True)).encode()
+    request = (
+        b"POST /backend-api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer raw\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    with LiveServer(app) as server:
+        app.conversations.book.queue(Script(text=TEXT))
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(request)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+    head, _, payload = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"transfer-encoding: chunked" in head.lower()
+    stream = _dechunk(payload)
+    assert stream.endswith(b"data: [DONE]\n\n")
+    assert decode_sse(stream.decode()).messages[-1]["content"]["parts"][0] == TEXT
