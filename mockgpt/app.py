@@ -28,8 +28,8 @@ from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
-from mockgpt.scripts import generate_reply, generate_title
 from mockgpt.service import ConversationService, IdFactory
 from mockgpt.validation import (
     Problem,

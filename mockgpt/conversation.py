@@ -29,7 +29,8 @@ from mockgpt import tokens
 from mockgpt.clock import Clock
 from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import DONE, EMPTY, Event, Framing
-from mockgpt.scripts import Fault, Script, chunk_text, generate_reply, generate_title
+from mockgpt.replies import generate_reply, generate_title
+from mockgpt.scripts import Fault, Script, chunk_text
 from mockgpt.store import Conversation, new_message
 
 STOP_TOKENS = [200002]

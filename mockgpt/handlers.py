@@ -19,9 +19,9 @@ from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
 from mockgpt.jsonfmt import dumps
+from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
-from mockgpt.scripts import generate_title
 
 if TYPE_CHECKING:
     from mockgpt.app import Call, MockApp

@@ -18,9 +18,10 @@ from mockgpt.conversation import Step, Turn, TurnPlanner, TurnStream, text_of, t
 from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import Event, Framing
 from mockgpt.jsonfmt import dumpb
+from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
-from mockgpt.scripts import ScriptBook, generate_title
+from mockgpt.scripts import ScriptBook
 from mockgpt.store import (
     CLIENT_CREATED_ROOT,
     Conversation,

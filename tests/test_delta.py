@@ -356,7 +356,7 @@ def _envelope(text: str = "") -> dict[str, Any]:
     }
 
 
-# WIRE 1.7 item 7: the real final batch, byte for byte as json.dumps writes it.
+# The real final batch (public 2024-26 captures), byte for byte as json.dumps writes it.
 REAL_FINAL_BATCH = (
     '{"p": "", "o": "patch", "v": [{"p": "/message/content/parts/0", "o": "append", '
     '"v": ". \\ud83d\\ude80"}, {"p": "/message/status", "o": "replace", '

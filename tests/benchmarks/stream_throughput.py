@@ -1,0 +1,584 @@
+"""Stream throughput of mockgpt against a bare Starlette app streaming the same bytes.
+
+What it measures, on `POST /backend-api/conversation` (delta encoding v1, a new
+conversation per request), served by
+
+- `mockgpt`: `create_app(Config(seed=0, clock="virtual"))` whose every turn answers
+  one long unpaced scripted text (`--words` words, one word per delta event);
+- `bare`: a one-route Starlette app whose `StreamingResponse` yields the very
+  event chunks of one mockgpt stream (fetched from mockgpt once at start and
+  split on blank lines), so it sends the same bytes in the same number of writes;
+
+1. events per second of one stream at a time, on one keep-alive connection:
+   `\\n\\n`-terminated events received inside the timed window / window length;
+2. time to first byte (request written → first body byte), p50 and p99;
+3. streams per second with N keep-alive connections streaming at once.
+
+Both run under uvicorn with the options `mockgpt serve` uses (h11, lifespan on,
+no access log, no server header), each in its own subprocess on 127.0.0.1, so
+the client here never shares a GIL with a server. The client is asyncio raw
+sockets parsing HTTP/1.1 chunked transfer-encoding by hand. Rounds alternate
+mockgpt/bare/mockgpt/bare… so machine noise falls on both alike; each phase of a
+round has a short warm-up, then a timed window. The report gives the medians
+over rounds and the ratio of the median events/s (target: mockgpt at 0.80 of
+bare or better). Before measuring, one mockgpt stream is decoded with
+`mockgpt.delta.decode_sse` and its last message must be the scripted text.
+
+Run it from the repository root:
+
+    python tests/benchmarks/stream_throughput.py [--seconds 3] [--rounds 3] [--connections 8]
+        [--words 2000]
+
+It only talks to 127.0.0.1, stops by itself and ends both servers it started.
+mockgpt keeps every conversation it streamed, so its memory grows over the run
+(the `server MB` column shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+PATH = "/backend-api/conversation"
+WARMUP_SECONDS = 0.5
+STARTUP_TIMEOUT = 20.0
+IO_TIMEOUT = 10.0
+READ_SIZE = 1 << 16
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs in each server subprocess: argv is [port, target, words]; the bare target
+# reads the stream body to serve from stdin and yields it one event per chunk.
+SERVER_CODE = """
+import sys
+
+import uvicorn
+
+port, target, words = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if target == "mockgpt":
+    from mockgpt import Config, create_app
+    from mockgpt.scripts import Script
+
+    app = create_app(Config(seed=0, clock="virtual"))
+    text = " ".join(f"word{i}" for i in range(words))
+    app.conversations.book.fixed(Script(text=text))
+else:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    body = sys.stdin.buffer.read()
+    events = [part + b"\\n\\n" for part in body.split(b"\\n\\n")[:-1]]
+    assert b"".join(events) == body, "the stream does not end with a blank line"
+    headers = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
+
+    async def conversation(request: Request) -> StreamingResponse:
+        await request.body()
+
+        async def chunks():
+            for event in events:
+                yield event
+
+        return StreamingResponse(
+            chunks(), media_type="text/event-stream; charset=utf-8", headers=headers
+        )
+
+    app = Starlette(routes=[Route("/backend-api/conversation", conversation, methods=["POST"])])
+uvicorn.Server(
+    uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http="h11",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+).run()
+"""
+
+
+def long_text(words: int) -> str:
+    """The scripted answer: `word0 word1 …`, the same in the parent and the server."""
+    return " ".join(f"word{i}" for i in range(words))
+
+
+def request_bytes() -> bytes:
+    """One conversation request, with a fresh message id (so a new conversation each time)."""
+    body = json.dumps(
+        {
+            "action": "next",
+            "model": "auto",
+            "messages": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "author": {"role": "user"},
+                    "content": {"content_type": "text", "parts": ["benchmark"]},
+                }
+            ],
+            "parent_message_id": "client-created-root",
+            "supported_encodings": ["v1"],
+        }
+    ).encode("ascii")
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer bench\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+@dataclass(slots=True)
+class Server:
+    """A server subprocess and the port it listens on."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+@dataclass(slots=True)
+class Stream:
+    """One streamed response as the client saw it."""
+
+    status: int
+    headers: dict[str, str]
+    sent: float  # when the request was written
+    first_byte: float  # when the first body byte arrived
+    done: float  # when the last chunk arrived
+    chunks: int  # chunks of the chunked body (one per server write)
+    events: int  # `\n\n`-terminated events in the whole body
+    in_window: int  # of which arrived inside the timed window
+    body: bytes = b""  # only when asked to keep it
+
+    @property
+    def ttfb(self) -> float:
+        return self.first_byte - self.sent
+
+
+@dataclass(slots=True)
+class Phase:
+    """The outcome of one timed window against one server."""
+
+    seconds: float
+    events: int = 0
+    streams: int = 0
+    ttfb: list[float] = field(default_factory=list)
+    client_cpu: float = 0.0  # share of one core the client used over the phase
+
+    @property
+    def event_rate(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def stream_rate(self) -> float:
+        return self.streams / self.seconds
+
+
+@dataclass(slots=True)
+class Round:
+    """One round against one server: a sequential phase, then a concurrent one."""
+
+    target: str
+    sequential: Phase
+    concurrent: Phase
+    server_mb: float | None
+
+
+# -- servers ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def start_server(name: str, words: int, stdin: bytes | None = None) -> Server:
+    """Start a server subprocess and return once its port accepts connections."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER_CODE, str(port), name, str(words)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    )
+    server = Server(name, port, process)
+    try:
+        if stdin is not None:
+            assert process.stdin is not None
+            process.stdin.write(stdin)
+            process.stdin.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} server exited with code {process.returncode}")
+            try:
+                socket.create_connection((HOST, port), timeout=0.5).close()
+                return server
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} server not listening on {HOST}:{port}") from None
+                time.sleep(0.02)
+    except BaseException:
+        stop_server(server)
+        raise
+
+
+def stop_server(server: Server) -> None:
+    process = server.process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def resident_mb(server: Server) -> float | None:
+    """The server's resident memory in MB (Linux `/proc`), or None when unknown."""
+    try:
+        status = Path(f"/proc/{server.process.pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+# -- client ----------------------------------------------------------------------
+
+
+def count_terminators(data: bytes, pending: bool) -> tuple[int, bool]:
+    """`\\n\\n` in the stream so far, counted chunk by chunk as one scan of the whole would.
+
+    `pending` says the stream so far ends with a newline no pair has used yet.
+    Pairs only form inside runs of newlines, so carrying that one newline over
+    makes the count exact whatever the chunk boundaries.
+    """
+    text = b"\n" + data if pending else data
+    run = len(text) - len(text.rstrip(b"\n"))
+    return text.count(b"\n\n"), run % 2 == 1
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, one request in flight at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buffer = bytearray()
+        self.read_at = 0.0  # when the last bytes arrived
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        return cls(reader, writer)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+    async def _fill(self) -> None:
+        async with asyncio.timeout(IO_TIMEOUT):
+            data = await self.reader.read(READ_SIZE)
+        self.read_at = time.perf_counter()
+        if not data:
+            raise ConnectionError("the server closed the connection in the middle of a response")
+        self.buffer += data
+
+    async def stream(self, start: float, end: float, *, keep: bool = False) -> Stream:
+        """Send one request and read its whole answer, counting events in [start, end]."""
+        clock, buffer = time.perf_counter, self.buffer
+        sent = clock()
+        self.writer.write(request_bytes())
+        while (head_end := buffer.find(b"\r\n\r\n")) < 0:
+            await self._fill()
+        lines = buffer[:head_end].decode("latin-1").split("\r\n")
+        del buffer[: head_end + 4]
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() != "chunked":
+            length = int(headers.get("content-length", "0"))
+            while len(buffer) < length:
+                await self._fill()
+            body = bytes(buffer[:length])
+            del buffer[:length]
+            raise RuntimeError(f"status {status} without a chunked stream: {body[:200]!r}")
+        if not buffer:
+            await self._fill()
+        first_byte = self.read_at
+        chunks = events = in_window = 0
+        pending = False
+        parts: list[bytes] = []
+        pos = 0
+        while True:
+            line_end = buffer.find(b"\r\n", pos)
+            if line_end >= 0:
+                size = int(buffer[pos:line_end].split(b";", 1)[0], 16)
+                if size == 0:
+                    trailer_end = buffer.find(b"\r\n\r\n", line_end)
+                    if trailer_end >= 0:
+                        del buffer[: trailer_end + 4]
+                        break
+                else:
+                    stop = line_end + 2 + size
+                    if len(buffer) >= stop + 2:
+                        data = bytes(buffer[line_end + 2 : stop])
+                        pos = stop + 2
+                        chunks += 1
+                        count, pending = count_terminators(data, pending)
+                        events += count
+                        if start <= self.read_at <= end:
+                            in_window += count
+                        if keep:
+                            parts.append(data)
+                        continue
+            del buffer[:pos]
+            pos = 0
+            await self._fill()
+        return Stream(
+            status,
+            headers,
+            sent,
+            first_byte,
+            self.read_at,
+            chunks,
+            events,
+            in_window,
+            b"".join(parts),
+        )
+
+
+async def fetch_stream(port: int) -> Stream:
+    connection = await Connection.open(port)
+    try:
+        return await connection.stream(0.0, 0.0, keep=True)
+    finally:
+        await connection.close()
+
+
+async def streamer(
+    port: int, start: float, end: float, phase: Phase, on_stream: Callable[[Stream], None]
+) -> None:
+    """Stream one answer after another on one connection until `end`; count what fell inside."""
+    connection = await Connection.open(port)
+    try:
+        while time.perf_counter() < end:
+            result = await connection.stream(start, end)
+            if result.status != 200:
+                raise RuntimeError(f"status {result.status}, expected 200")
+            phase.events += result.in_window
+            if start <= result.done <= end:
+                phase.streams += 1
+            on_stream(result)
+    finally:
+        await connection.close()
+
+
+async def measure(server: Server, connections: int, seconds: float) -> Phase:
+    began, cpu = time.perf_counter(), time.process_time()
+    start = began + WARMUP_SECONDS
+    end = start + seconds
+    phase = Phase(seconds)
+
+    def record(result: Stream) -> None:
+        if start <= result.sent <= end:
+            phase.ttfb.append(result.ttfb)
+
+    await asyncio.gather(
+        *(streamer(server.port, start, end, phase, record) for _ in range(connections))
+    )
+    phase.client_cpu = (time.process_time() - cpu) / (time.perf_counter() - began)
+    return phase
+
+
+# -- report ----------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def report_line(cells: list[str], widths: list[int]) -> str:
+    """Cells padded to `widths`: a negative width left-aligns the cell."""
+    padded = [
+        cell.ljust(-width) if width < 0 else cell.rjust(width)
+        for cell, width in zip(cells, widths, strict=True)
+    ]
+    return "  ".join(padded).rstrip()
+
+
+def check_reference(reference: Stream, text: str) -> None:
+    """The mockgpt stream must be a 200 v1 stream whose decoded answer is `text`."""
+    from mockgpt.delta import decode_sse
+
+    if reference.status != 200:
+        raise RuntimeError(f"mockgpt answered {reference.status} on {PATH}")
+    decoder = decode_sse(reference.body.decode("utf-8"))
+    if not decoder.messages:
+        raise RuntimeError("the mockgpt stream decodes to no message")
+    parts = decoder.messages[-1]["content"]["parts"]
+    if "".join(parts) != text:
+        raise RuntimeError("the decoded last message is not the scripted text")
+    if decoder.frames[-1:] != ["[DONE]"]:
+        raise RuntimeError("the mockgpt stream does not end with data: [DONE]")
+
+
+async def run(args: argparse.Namespace) -> None:
+    text = long_text(args.words)
+    servers: list[Server] = []
+    try:
+        mock = start_server("mockgpt", args.words)
+        servers.append(mock)
+        reference = await fetch_stream(mock.port)
+        check_reference(reference, text)
+        media = reference.headers.get("content-type", "")
+        bare = start_server("bare", args.words, stdin=reference.body)
+        servers.append(bare)
+        check = await fetch_stream(bare.port)
+        same = (check.status, check.headers.get("content-type"), check.body) == (
+            reference.status,
+            media,
+            reference.body,
+        )
+        if not same:
+            raise RuntimeError("the bare app does not answer the same status, type and body")
+
+        print(
+            f"POST {PATH}: {reference.status} {media}, {args.words} words, "
+            f"{reference.events} events, {len(reference.body)} bytes per stream"
+        )
+        print(
+            f"  decode_sse: last message == scripted text; chunks: mockgpt {reference.chunks}, "
+            f"bare {check.chunks}; bare body identical ({len(check.body)} bytes)"
+        )
+        print(
+            f"uvicorn h11, keep-alive, {WARMUP_SECONDS} s warm-up + {args.seconds} s window "
+            f"per phase (1 connection, then {args.connections}), {args.rounds} rounds each "
+            f"(alternating), cpus {os.cpu_count()}"
+        )
+        print()
+
+        n = args.connections
+        widths = [5, -8, 9, 9, 8, 10, 6, 6, 9]
+        header = [
+            "round",
+            "target",
+            "events/s",
+            "streams/s",
+            "ttfb ms",
+            f"streams/s{n}",
+            "cpu 1",
+            f"cpu {n}",
+            "server MB",
+        ]
+        print(report_line(header, widths))
+        rounds: dict[str, list[Round]] = {mock.name: [], bare.name: []}
+        for number in range(1, args.rounds + 1):
+            for server in (mock, bare):
+                sequential = await measure(server, 1, args.seconds)
+                concurrent = await measure(server, n, args.seconds)
+                result = Round(server.name, sequential, concurrent, resident_mb(server))
+                rounds[server.name].append(result)
+                ttfb = statistics.median(sequential.ttfb) * 1000 if sequential.ttfb else 0.0
+                cells = [
+                    str(number),
+                    server.name,
+                    f"{sequential.event_rate:.0f}",
+                    f"{sequential.stream_rate:.2f}",
+                    f"{ttfb:.2f}",
+                    f"{concurrent.stream_rate:.2f}",
+                    f"{sequential.client_cpu:.0%}",
+                    f"{concurrent.client_cpu:.0%}",
+                    "-" if result.server_mb is None else f"{result.server_mb:.0f}",
+                ]
+                print(report_line(cells, widths))
+        print()
+
+        widths = [-8, 15, 16, 10, 13, 13]
+        header = [
+            "target",
+            "median events/s",
+            "median streams/s",
+            f"streams/s{n}",
+            "ttfb p50 ms",
+            "ttfb p99 ms",
+        ]
+        print(report_line(header, widths))
+        events: dict[str, float] = {}
+        ttfb_p50: dict[str, float] = {}
+        for name, results in rounds.items():
+            events[name] = statistics.median(r.sequential.event_rate for r in results)
+            samples = [value for r in results for value in r.sequential.ttfb]
+            ttfb_p50[name] = percentile(samples, 0.50) * 1000
+            cells = [
+                name,
+                f"{events[name]:.0f}",
+                f"{statistics.median(r.sequential.stream_rate for r in results):.2f}",
+                f"{statistics.median(r.concurrent.stream_rate for r in results):.2f}",
+                f"{ttfb_p50[name]:.2f}",
+                f"{percentile(samples, 0.99) * 1000:.2f}",
+            ]
+            print(report_line(cells, widths))
+        print(
+            f"median ttfb: mockgpt {ttfb_p50[mock.name]:.2f} ms, bare {ttfb_p50[bare.name]:.2f} ms "
+            f"(1 connection; {sum(len(r.sequential.ttfb) for r in rounds[mock.name])} and "
+            f"{sum(len(r.sequential.ttfb) for r in rounds[bare.name])} streams)"
+        )
+        ratio = events[mock.name] / events[bare.name]
+        print(f"ratio mockgpt/bare events/s: {ratio:.2f} (target >= 0.80)")
+    finally:
+        for server in reversed(servers):
+            stop_server(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="timed window per phase (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per target (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=8,
+        help="concurrent keep-alive connections of the second phase (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--words",
+        type=int,
+        default=2000,
+        help="words of the scripted answer, one delta event each (default: %(default)s)",
+    )
+    args = parser.parse_args()
+    if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.words < 1:
+        parser.error(
+            "--seconds must be positive, --rounds and --connections at least 1, --words at least 1"
+        )
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
