@@ -31,7 +31,7 @@ from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import DONE, EMPTY, Event, Framing
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.scripts import Fault, Script, chunk_text
-from mockgpt.store import Conversation, new_message
+from mockgpt.store import Conversation, iso_time, new_message
 
 STOP_TOKENS = [200002]
 STREAM_HEADERS = [
@@ -259,6 +259,21 @@ class TurnPlanner:
                             "limits_progress": limits,
                             "default_model_slug": "auto",
                             "conversation_id": cid,
+                        },
+                    )
+                )
+            )
+        if frames.get("conversation_async_status", False):
+            steps.append(
+                Step(
+                    Event(
+                        None,
+                        {
+                            "type": "conversation_async_status",
+                            "conversation_id": cid,
+                            "message_id": assistant["id"],
+                            "async_status": 2,
+                            "update_time": iso_time(self.clock.now()),
                         },
                     )
                 )

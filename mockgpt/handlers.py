@@ -150,6 +150,21 @@ async def conversation_stream(call: Call) -> Any:
     return await call.app.conversations.converse(call)
 
 
+async def conversation_prepare(call: Call) -> Prepared:
+    """The pre-flight answer with a fresh conduit token: a signed JWT that lives 60 seconds."""
+    document = call.app.renderer.document(call.route.documented.fixture or "")
+    now = int(call.app.clock.now())
+    claims = {
+        "conduit_uuid": call.app.conversations.new_id().replace("-", ""),
+        "conduit_location": "10.0.0.1:8304",
+        "cluster": "mockgpt-1",
+        "iat": now,
+        "exp": now + 60,
+    }
+    document["conduit_token"] = tokens.encode_jwt(claims, tokens.signing_key(call.app.config.seed))
+    return json_response(200, document)
+
+
 async def conversation_resume(call: Call) -> Any:
     return await call.app.conversations.resume(call)
 
@@ -278,6 +293,7 @@ HANDLERS: dict[str, Handler] = {
     "account_settings": account_settings,
     "session": session,
     "conversation_stream": conversation_stream,
+    "conversation_prepare": conversation_prepare,
     "conversation_resume": conversation_resume,
     "conversation_detail": conversation_detail,
     "conversation_scoped": conversation_scoped,

@@ -75,10 +75,14 @@ FRAME_NAMES: tuple[str, ...] = (
     "input_message",
     "message_stream_complete",
     "moderation",
+    "conversation_async_status",
 )
-#: The real 2025-26 stream sends all of them except the (2023) moderation frame.
+#: Frames a plain turn does not send: the 2023 moderation frame, and the async status
+#: of long-running tasks (deep research, image generation).
+OPTIONAL_FRAMES = frozenset({"moderation", "conversation_async_status"})
+#: The real 2025-26 stream sends all of them except the optional ones.
 DEFAULT_FRAMES: Mapping[str, bool] = MappingProxyType(
-    {name: name != "moderation" for name in FRAME_NAMES}
+    {name: name not in OPTIONAL_FRAMES for name in FRAME_NAMES}
 )
 #: Named refusals accepted as `{"http_error": {"kind": ...}}` in JSON.
 HTTP_ERROR_KINDS: tuple[str, ...] = (

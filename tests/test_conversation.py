@@ -632,3 +632,36 @@ def test_a_raw_socket_client_reads_and_decodes_the_stream() -> None:
     stream = _dechunk(payload)
     assert stream.endswith(b"data: [DONE]\n\n")
     assert decode_sse(stream.decode()).messages[-1]["content"]["parts"][0] == TEXT
+
+
+def test_prepare_issues_a_short_lived_signed_conduit_token(client: TestClient) -> None:
+    import base64
+
+    answer = client.post(
+        "/backend-api/f/conversation/prepare",
+        headers=AUTH,
+        json={"action": "next", "model": "auto"},
+    ).json()
+    assert answer["status"] == "ok"
+    _head, payload, signature = answer["conduit_token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["exp"] - claims["iat"] == 60
+    assert claims["iat"] == int(client.app.clock.now())
+    assert signature
+
+
+def test_async_status_frame_when_asked() -> None:
+    script = Script.from_dict(
+        {"text": "Research done.", "frames": {"conversation_async_status": True}}
+    )
+    with new_client() as client:
+        client.app.conversations.book.queue(script)
+        events = parse(converse(client, turn_body(v1=True)).content)
+    frame = next(json.loads(d) for _, d in events if '"conversation_async_status"' in d)
+    assert not schema_errors(EVENT_SCHEMA, frame)
+    assert frame["message_id"] == decode_sse_events(events).messages[-1]["id"]
+
+
+def decode_sse_events(events: list[tuple[str | None, str]]) -> Any:
+    text = "".join((f"event: {n}\n" if n else "") + f"data: {d}\n\n" for n, d in events)
+    return decode_sse(text)
