@@ -23,6 +23,7 @@ from starlette.datastructures import Headers, State
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
+from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
@@ -45,7 +46,6 @@ error_log = logging.getLogger("mockgpt.error")
 
 _NOT_FOUND = json_response(404, errors.NOT_FOUND)
 SAMPLE_FIXTURE = "conversation/detail.json"
-INIT_FIXTURE = "conversation/init.json"
 #: What the generated sample conversations are about.
 PROMPTS = (
     "How do I read a CSV file in Python?",
@@ -97,7 +97,19 @@ class MockApp:
         self.conversations = ConversationService(
             seed=config.seed, clock=self.clock, new_id=IdFactory(config.seed)
         )
-        self.conversations.limits = self.renderer.document(INIT_FIXTURE).get("limits_progress")
+        ident = self.varier.identity
+        self.authority = Authority(
+            seed=config.seed,
+            clock=self.clock,
+            user_id=self.varier.text(ident["user_id"]),
+            email=self.varier.person.email,
+            account_id=self.varier.text(ident["account_id"]),
+            policy=config.auth,
+            sentinel=config.sentinel,
+            difficulty=config.pow_difficulty,
+            account=config.account,
+        )
+        self.conversations.authority = self.authority
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
         self._static: dict[tuple[str, str], Route] = {}

@@ -21,6 +21,10 @@ class Config:
       (time starts at the seed's moment and jumps instead of waiting).
     - `sample_conversations`: how many conversations the app starts with (the
       canonical fixture conversation first, then generated ones), for a sidebar.
+    - `auth`: `"lenient"` (any bearer value) or `"strict"` (only live tokens the
+      mock signed); `sentinel`: `"off"`, `"token"` or `"pow"`; `pow_difficulty`:
+      the hex difficulty of issued puzzles; `account`: `"personal"` or
+      `"workspace"` (which requires `ChatGPT-Account-Id` on `/f/conversation`).
     """
 
     seed: int = 0
@@ -29,12 +33,30 @@ class Config:
     validate_responses: bool = False
     clock: Literal["system", "virtual"] = "system"
     sample_conversations: int = 0
+    auth: Literal["lenient", "strict"] = "lenient"
+    sentinel: Literal["off", "token", "pow"] = "off"
+    pow_difficulty: str = "0fffff"
+    account: Literal["personal", "workspace"] = "personal"
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
             raise ConfigError(f"clock must be 'system' or 'virtual', not {self.clock!r}")
         if not 0 <= self.sample_conversations <= 1000:
             raise ConfigError("sample_conversations must be between 0 and 1000")
+        for name, value, allowed in (
+            ("auth", self.auth, ("lenient", "strict")),
+            ("sentinel", self.sentinel, ("off", "token", "pow")),
+            ("account", self.account, ("personal", "workspace")),
+        ):
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        difficulty = self.pow_difficulty
+        if (
+            not difficulty
+            or len(difficulty) > 16
+            or any(c not in "0123456789abcdef" for c in difficulty)
+        ):
+            raise ConfigError(f"pow_difficulty must be lowercase hex, not {difficulty!r}")
         if self.seed < 0:
             raise ConfigError(f"seed must be zero or more, not {self.seed}")
         if self.max_body_bytes < 1024:

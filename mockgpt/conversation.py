@@ -133,6 +133,7 @@ class TurnPlanner:
         v1: bool,
         first_turn: bool,
         limits: list[dict[str, Any]] | None,
+        banner: dict[str, Any] | None = None,
     ) -> Turn:
         cid = conversation.id
         model = assistant["metadata"]["model_slug"]
@@ -153,7 +154,18 @@ class TurnPlanner:
         envelope = _envelope_for(cid)
         if v1:
             steps = self._v1_steps(
-                cid, echoes, tools, assistant, final, chunks, delays, frames, title, model, limits
+                cid,
+                echoes,
+                tools,
+                assistant,
+                final,
+                chunks,
+                delays,
+                frames,
+                title,
+                model,
+                limits,
+                banner,
             )
         else:
             steps = _legacy_steps(
@@ -193,6 +205,7 @@ class TurnPlanner:
         title: str | None,
         model: str,
         limits: list[dict[str, Any]] | None,
+        banner: dict[str, Any] | None,
     ) -> list[Step]:
         encoder = DeltaEncoder()
         steps = [Step(Event(name, data)) for name, data in encoder.start()]
@@ -253,7 +266,7 @@ class TurnPlanner:
                         None,
                         {
                             "type": "conversation_detail_metadata",
-                            "banner_info": None,
+                            "banner_info": banner,
                             "blocked_features": [],
                             "model_limits": [],
                             "limits_progress": limits,

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 
 from mockgpt import errors, tokens
 from mockgpt._resources import fixture_path, read_json
+from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
@@ -91,24 +92,26 @@ def bearer_token(headers: Headers) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _unauthorized(app: MockApp, route: Route) -> Prepared:
-    if any(spec.status == 401 for spec in route.responses):
-        return app.renderer.prepared(route, 401)
+def _unauthorized(app: MockApp, route: Route, body: dict[str, Any]) -> Prepared:
     if route.platform:
         return json_response(401, read_json(fixture_path("errors/openai_invalid_api_key.json")))
-    return json_response(401, errors.INVALID_JWT)
+    return json_response(401, body)
 
 
 def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | None:
-    """The 401 answer when the request lacks what the route's auth rule needs, else None."""
+    """The 401 answer when the request lacks what the route's auth rule needs, else None.
+
+    Under the `lenient` policy any bearer value passes; under `strict` only a
+    live token the mock signed. Anonymous routes also take an `OAI-Device-Id`.
+    """
     rule = route.auth
     if rule in ("none", "account"):
         return None
-    if bearer_token(headers) is not None:
+    token = bearer_token(headers)
+    if token is None and rule == "device" and headers.get("oai-device-id", "").strip():
         return None
-    if rule == "device" and headers.get("oai-device-id", "").strip():
-        return None
-    return _unauthorized(app, route)
+    refusal = app.authority.bearer_refusal(token)
+    return None if refusal is None else _unauthorized(app, route, refusal.body)
 
 
 # -- kinds -----------------------------------------------------------------------
@@ -119,31 +122,54 @@ async def fixture(call: Call) -> Prepared:
 
 
 async def account_settings(call: Call) -> Prepared:
+    """200 only with a good token and a `ChatGPT-Account-Id` naming the path's account."""
     account = call.headers.get("chatgpt-account-id", "")
-    allowed = bearer_token(call.headers) is not None and account == call.params["account_uuid"]
+    token_ok = call.app.authority.bearer_refusal(bearer_token(call.headers)) is None
+    allowed = token_ok and account == call.params["account_uuid"]
     return call.app.renderer.prepared(call.route, 200 if allowed else 401)
 
 
+def _document(call: Call) -> Any:
+    return call.app.renderer.document(call.route.documented.fixture or "")
+
+
 async def session(call: Call) -> Prepared:
-    app = call.app
+    """The session with a freshly signed access token (or logged out, or expired)."""
+    return json_response(200, call.app.authority.session(_document(call)))
 
-    def sign(document: dict[str, Any]) -> dict[str, Any]:
-        varier = app.varier
-        now = int(varier.now().timestamp())
-        ident = varier.identity
-        user_id = varier.text(ident["user_id"])
-        claims = tokens.access_token_claims(
-            user_id=user_id,
-            email=varier.person.email,
-            account_id=varier.text(ident["account_id"]),
-            issued_at=now,
-            expires_at=now + 10 * 24 * 3600,
-            session_id=varier.uuid_for("00000000-0000-4000-8000-00000000feed"),
-        )
-        document["accessToken"] = tokens.encode_jwt(claims, tokens.signing_key(app.config.seed))
-        return document
 
-    return app.renderer.prepared(call.route, build=sign)
+async def sentinel_requirements(call: Call) -> Prepared:
+    return json_response(200, call.app.authority.grant(_document(call)))
+
+
+async def sentinel_prepare(call: Call) -> Prepared:
+    return json_response(200, call.app.authority.prepare(_document(call)))
+
+
+async def sentinel_finalize(call: Call) -> Prepared:
+    answer = call.app.authority.finalize(_document(call), call.json or {})
+    if isinstance(answer, Refusal):
+        return json_response(answer.status, answer.body)
+    return json_response(200, answer)
+
+
+async def conversation_init(call: Call) -> Prepared:
+    document = _document(call)
+    document["limits_progress"] = call.app.authority.limits_progress()
+    return json_response(200, document)
+
+
+async def conversation_limit(call: Call) -> Prepared:
+    cap = call.app.authority.message_cap()
+    document = _document(call)
+    document.update(
+        {
+            "limit": cap.limit,
+            "remaining": cap.remaining,
+            "reset_interval_minutes": cap.reset_interval_minutes,
+        }
+    )
+    return json_response(200, document)
 
 
 async def conversation_stream(call: Call) -> Any:
@@ -292,6 +318,11 @@ HANDLERS: dict[str, Handler] = {
     "telemetry": fixture,
     "account_settings": account_settings,
     "session": session,
+    "sentinel_requirements": sentinel_requirements,
+    "sentinel_prepare": sentinel_prepare,
+    "sentinel_finalize": sentinel_finalize,
+    "conversation_init": conversation_init,
+    "conversation_limit": conversation_limit,
     "conversation_stream": conversation_stream,
     "conversation_prepare": conversation_prepare,
     "conversation_resume": conversation_resume,

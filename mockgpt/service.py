@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mockgpt import errors
+from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
 from mockgpt.conversation import Step, Turn, TurnPlanner, TurnStream, text_of, tool_messages
 from mockgpt.delta import DeltaEncoder
@@ -60,9 +61,37 @@ class ConversationService:
         self.book = ScriptBook()
         self.planner = TurnPlanner(seed, clock, new_id)
         self.turns: dict[str, Turn] = {}
-        self.limits: list[dict[str, Any]] | None = None
+        self.authority: Authority | None = None
 
     # -- a turn ------------------------------------------------------------------
+
+    def _gate(self, call: Call, body: dict[str, Any], model: str) -> Refusal | bool:
+        """Sentinel, account header, anonymous limits and quotas, checked in that order.
+
+        Returns the refusal, or whether the anonymous soft limit has been passed.
+        Nothing is spent unless every check passes.
+        """
+        authority = self.authority
+        if authority is None:
+            return False
+        refused = authority.sentinel_refusal(call.headers)
+        if refused is not None:
+            return refused
+        if (
+            authority.account == "workspace"
+            and call.route.path == "/backend-api/f/conversation"
+            and call.headers.get("chatgpt-account-id") != authority.account_id
+        ):
+            return Refusal(401, errors.INVALID_JWT)
+        soft = False
+        if call.route.path.startswith("/backend-anon/"):
+            device = call.headers.get("oai-device-id", "") or "anonymous"
+            refused, soft = authority.anonymous_turn(device)
+            if refused is not None:
+                return refused
+        hints = [h for h in body.get("system_hints") or [] if isinstance(h, str)]
+        refused = authority.spend(hints, model)
+        return refused if refused is not None else soft
 
     async def converse(self, call: Call) -> Any:
         body: dict[str, Any] = call.json
@@ -88,6 +117,9 @@ class ConversationService:
                 "application/json",
                 list(refusal.headers.items()),
             )
+        gate = self._gate(call, body, model)
+        if isinstance(gate, Refusal):
+            return json_response(gate.status, gate.body, list(gate.headers.items()))
         first_turn = conversation is None
         if conversation is None:
             conversation = self.store.create(self.new_id(), model_slug=model)
@@ -131,7 +163,8 @@ class ConversationService:
             prompt=prompt,
             v1="v1" in (body.get("supported_encodings") or []),
             first_turn=first_turn,
-            limits=self.limits,
+            limits=self.authority.limits_progress() if self.authority else None,
+            banner=_SOFT_LIMIT_BANNER if gate else None,
         )
         if first_turn:
             title = next(
@@ -256,6 +289,14 @@ class ConversationService:
         self.store.clear()
         self.book.reset()
         self.turns.clear()
+
+
+#: What a logged-out client is told once it passes the soft limit of free messages.
+_SOFT_LIMIT_BANNER = {
+    "type": "no_auth_rate_limit",
+    "limit_type": "soft",
+    "message": "You've reached the limit of free messages. Log in to keep chatting.",
+}
 
 
 def _prompt(messages: list[dict[str, Any]]) -> str:
