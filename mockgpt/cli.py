@@ -39,6 +39,24 @@ def _parser() -> argparse.ArgumentParser:
         help="sample conversations to start with, for the sidebar (default: %(default)s)",
     )
     serve.add_argument(
+        "--auth",
+        choices=("lenient", "strict"),
+        default="lenient",
+        help="which bearer tokens pass (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--sentinel",
+        choices=("off", "token", "pow"),
+        default="off",
+        help="what conversation requests must prove (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--account",
+        choices=("personal", "workspace"),
+        default="personal",
+        help="the kind of account the mock plays (default: %(default)s)",
+    )
+    serve.add_argument(
         "--script",
         action="append",
         default=[],
@@ -89,7 +107,12 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         scripts = [script for path in args.script for script in load_script(path)]
         config = Config(
-            seed=args.seed, log_requests=not args.quiet, sample_conversations=args.samples
+            seed=args.seed,
+            log_requests=not args.quiet,
+            sample_conversations=args.samples,
+            auth=args.auth,
+            sentinel=args.sentinel,
+            account=args.account,
         )
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
