@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import random
-import threading
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -412,17 +412,20 @@ def test_only_one_message_at_a_time() -> None:
         app.conversations.book.queue(
             Script.from_dict({"text": "slow " * 40, "pacing": {"tokens_per_second": 20}})
         )
-        started = threading.Event()
-        with client.stream(
-            "POST", "/backend-api/conversation", headers=bearer("t"), json=turn(conversation_id=cid)
-        ) as running:
-            for _chunk in running.iter_raw():
-                started.set()
-                break
+        body = json.dumps(turn(conversation_id=cid)).encode()
+        request = (
+            b"POST /backend-api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        # A raw socket keeps the first stream open while the second message arrives.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as running:
+            running.sendall(request)
+            assert running.recv(65536).startswith(b"HTTP/1.1 200")
+            assert app.conversations.turns[cid].live
             busy = client.post(
                 "/backend-api/conversation", json=turn(conversation_id=cid), headers=bearer("t")
             )
-    assert started.is_set()
     assert busy.status_code == 409
     assert busy.json()["detail"].startswith("Only one message at a time.")
 
