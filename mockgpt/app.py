@@ -29,6 +29,7 @@ from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.service import ConversationService, IdFactory
@@ -110,6 +111,7 @@ class MockApp:
             account=config.account,
         )
         self.conversations.authority = self.authority
+        self.platform = Platform(self)
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
         self._static: dict[tuple[str, str], Route] = {}
@@ -274,7 +276,7 @@ class MockApp:
             parsed, problems = body_problems(route.request, body, optional=route.request_optional)
         if problems:
             if route.platform:
-                return json_response(400, openai_error_body(problems[0]))
+                return self.platform.error(400, openai_error_body(problems[0]))
             return json_response(422, fastapi_detail(problems))
         call = Call(self, route, scope, params, query, headers, body, parsed)
         return await HANDLERS[route.kind](call)

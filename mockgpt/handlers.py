@@ -19,7 +19,6 @@ from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
-from mockgpt.jsonfmt import dumps
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
@@ -94,7 +93,9 @@ def bearer_token(headers: Headers) -> str | None:
 
 def _unauthorized(app: MockApp, route: Route, body: dict[str, Any]) -> Prepared:
     if route.platform:
-        return json_response(401, read_json(fixture_path("errors/openai_invalid_api_key.json")))
+        return app.platform.error(
+            401, read_json(fixture_path("errors/openai_invalid_api_key.json"))
+        )
     return json_response(401, body)
 
 
@@ -263,52 +264,16 @@ async def autocompletions(call: Call) -> Prepared:
     return json_response(200, {"completions": completions})
 
 
-def _sse(documents: list[Any]) -> bytes:
-    lines = [f"data: {dumps(document)}\n\n" for document in documents]
-    lines.append("data: [DONE]\n\n")
-    return "".join(lines).encode("ascii")
-
-
 async def chat_completions(call: Call) -> Prepared:
-    spec = call.route.response(200)
-    assert spec.fixture is not None
-    request = call.json
-    completion = call.app.renderer.document(spec.fixture)
-    completion["model"] = request["model"]
-    call.app.renderer.check(spec.schema, completion)
-    if not request.get("stream"):
-        return json_response(200, completion)
-    chunks = _chunks(completion)
-    for chunk in chunks:
-        call.app.renderer.check(spec.stream_schema, chunk)
-    return Prepared(200, _sse(chunks), "text/event-stream; charset=utf-8")
+    return await call.app.platform.complete(call)
 
 
-def _chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:
-    head: dict[str, Any] = {
-        key: completion[key]
-        for key in ("id", "created", "model", "system_fingerprint")
-        if key in completion
-    }
-    head["object"] = "chat.completion.chunk"
+async def models_list(call: Call) -> Prepared:
+    return call.app.platform.list_models()
 
-    def chunk(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        return {
-            "id": head["id"],
-            "object": head["object"],
-            "created": head["created"],
-            "model": head["model"],
-            "system_fingerprint": head.get("system_fingerprint"),
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
 
-    choice = completion["choices"][0]
-    content = choice["message"].get("content") or ""
-    return [
-        chunk({"role": "assistant", "content": "", "refusal": None}, None),
-        chunk({"content": content}, None),
-        chunk({}, choice.get("finish_reason", "stop")),
-    ]
+async def model_get(call: Call) -> Prepared:
+    return call.app.platform.get_model(call.params["model"])
 
 
 HANDLERS: dict[str, Handler] = {
@@ -335,4 +300,6 @@ HANDLERS: dict[str, Handler] = {
     "stream_status": stream_status,
     "autocompletions": autocompletions,
     "chat_completions": chat_completions,
+    "models_list": models_list,
+    "model_get": model_get,
 }

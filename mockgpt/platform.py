@@ -1,0 +1,500 @@
+"""The OpenAI platform API: `/v1/chat/completions` and `/v1/models`.
+
+Answers are shaped the way the official SDKs parse them: `chat.completion`
+objects, `chat.completion.chunk` streams ending in `data: [DONE]`, errors as
+`{"error": {"message", "type", "param", "code"}}`, an `x-request-id` on every
+answer. The same scripts that answer web turns answer here (`ScriptBook`), so a
+test scripts once and drives either API.
+
+Token counts are an approximation with no tokenizer to download: a run of
+letters, up to three digits, or any other non-space character counts as one
+token (close to what the real tokenizers give for English; each CJK character
+counts as one). Each message adds 3 tokens of framing and each prompt 3 more.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+from mockgpt.errors import openai_error
+from mockgpt.jsonfmt import dumpb, dumps
+from mockgpt.jsongen import instance
+from mockgpt.replies import generate_reply
+from mockgpt.responses import Prepared
+from mockgpt.scripts import Script, chunk_text
+
+if TYPE_CHECKING:
+    from mockgpt.app import Call
+
+DEFAULT_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-5",
+    "gpt-5-mini",
+    "o3",
+    "o4-mini",
+    "gpt-3.5-turbo",
+)
+FINGERPRINT = "fp_mockgpt01"
+ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+STREAM_MEDIA = "text/event-stream; charset=utf-8"
+_TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
+
+
+def count_tokens(text: str) -> int:
+    """The documented approximation of a tokenizer's count."""
+    return len(_TOKEN.findall(text))
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    total = 3
+    for message in messages:
+        total += 3 + count_tokens(_content_text(message.get("content")))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            total += count_tokens(
+                str(function.get("name", "")) + str(function.get("arguments", ""))
+            )
+    return total
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest prefix of `text` with at most `limit` tokens."""
+    if count_tokens(text) <= limit:
+        return text
+    end = 0
+    for index, match in enumerate(_TOKEN.finditer(text)):
+        if index == limit:
+            break
+        end = match.end()
+    return text[:end]
+
+
+class Platform:
+    """The `/v1` behaviour of one app."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.models: tuple[str, ...] | None = None
+        self._requests = random.Random(f"{app.config.seed}\x1fplatform")
+        self.created = int(app.varier.now().timestamp())
+
+    # -- helpers ------------------------------------------------------------------
+
+    def request_id(self) -> str:
+        return f"req_{self._requests.getrandbits(128):032x}"
+
+    def headers(self, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
+        return [("x-request-id", self.request_id()), *(extra or {}).items()]
+
+    def error(
+        self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> Prepared:
+        return Prepared(status, dumpb(body), "application/json", self.headers(extra))
+
+    def strict_models(self) -> bool:
+        return self.models is not None or self.app.authority.policy == "strict"
+
+    def known(self, model: str) -> bool:
+        return model in (self.models if self.models is not None else DEFAULT_MODELS)
+
+    def model_not_found(self, model: str) -> Prepared:
+        return self.error(
+            404,
+            openai_error(
+                f"The model `{model}` does not exist or you do not have access to it.",
+                param=None,
+                code="model_not_found",
+            ),
+        )
+
+    def model_object(self, model: str) -> dict[str, Any]:
+        owner = "system" if model.startswith(("gpt-", "o")) else "openai"
+        return {
+            "id": model,
+            "object": "model",
+            "created": self.created - 86400 * 30,
+            "owned_by": owner,
+        }
+
+    # -- models -------------------------------------------------------------------
+
+    def list_models(self) -> Prepared:
+        names = self.models if self.models is not None else DEFAULT_MODELS
+        body = {"object": "list", "data": [self.model_object(name) for name in names]}
+        return Prepared(200, dumpb(body), "application/json", self.headers())
+
+    def get_model(self, model: str) -> Prepared:
+        if self.strict_models() and not self.known(model):
+            return self.model_not_found(model)
+        return Prepared(200, dumpb(self.model_object(model)), "application/json", self.headers())
+
+    # -- chat completions ---------------------------------------------------------
+
+    def _scripted_refusal(self, script: Script) -> Prepared:
+        refusal = script.http_error
+        assert refusal is not None
+        status = refusal.status
+        if status == 429:
+            body = openai_error(
+                "Rate limit reached for requests. Please try again in 1s.",
+                type_="requests",
+                code="rate_limit_exceeded",
+            )
+            retry = str(refusal.headers.get("retry-after", "1"))
+            extra = {
+                "retry-after": retry,
+                "retry-after-ms": str(int(float(retry) * 1000)),
+                "x-ratelimit-limit-requests": "500",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": f"{retry}s",
+                **dict(refusal.headers),
+            }
+            return self.error(429, body, extra)
+        if status >= 500:
+            body = openai_error(
+                "The server had an error while processing your request. Sorry about that!",
+                type_="server_error",
+            )
+            return self.error(status, body, dict(refusal.headers))
+        if "error" in refusal.body:
+            return self.error(status, dict(refusal.body), dict(refusal.headers))
+        words = {
+            401: ("invalid_api_key", "Incorrect API key provided."),
+            403: ("unsupported_country_region_territory", "Request not allowed."),
+            404: ("model_not_found", "Not found."),
+            422: ("invalid_value", "Invalid request."),
+        }
+        code, message = words.get(status, ("invalid_request_error", "Request refused."))
+        return self.error(status, openai_error(message, code=code), dict(refusal.headers))
+
+    async def complete(self, call: Call) -> Prepared:
+        request: dict[str, Any] = call.json
+        model = str(request["model"])
+        if self.strict_models() and not self.known(model):
+            return self.model_not_found(model)
+        messages = [m for m in request["messages"] if isinstance(m, dict)]
+        prompt = next(
+            (
+                _content_text(m.get("content"))
+                for m in reversed(messages)
+                if m.get("role") == "user"
+            ),
+            "",
+        )
+        script = self.app.conversations.book.pick(prompt, model)
+        if script is not None and script.http_error is not None:
+            return self._scripted_refusal(script)
+        seed = request.get("seed")
+        rng = random.Random(
+            f"{self.app.config.seed}\x1f{seed}\x1f{model}\x1f{json.dumps(messages)}"
+        )
+        completion_id = "chatcmpl-" + "".join(rng.choice(ID_CHARS) for _ in range(29))
+        created = int(self.app.clock.now())
+        n = int(request.get("n") or 1)
+        choices = [
+            self._choice(index, request, messages, prompt, script, rng) for index in range(n)
+        ]
+        completion_tokens = sum(choice.pop("_tokens") for choice in choices)
+        usage = {
+            "prompt_tokens": prompt_tokens(messages),
+            "completion_tokens": completion_tokens,
+            "total_tokens": 0,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + completion_tokens
+        head = {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+        }
+        if request.get("stream"):
+            return self._stream(head, choices, usage, request, script)
+        body = {
+            **head,
+            "choices": choices,
+            "usage": usage,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }
+        self.app.renderer.check("openai/chat_completion.json", body)
+        return Prepared(200, dumpb(body), "application/json", self.headers())
+
+    def _choice(
+        self,
+        index: int,
+        request: dict[str, Any],
+        messages: list[dict[str, Any]],
+        prompt: str,
+        script: Script | None,
+        rng: random.Random,
+    ) -> dict[str, Any]:
+        tool_call = self._tool_call(request, messages, rng)
+        if tool_call is not None:
+            message = {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "annotations": [],
+                "tool_calls": [tool_call],
+            }
+            tokens = count_tokens(
+                tool_call["function"]["name"] + tool_call["function"]["arguments"]
+            )
+            return {
+                "index": index,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls",
+                "_tokens": tokens,
+            }
+        text = self._text(request, prompt, script, rng, index)
+        finish = "stop"
+        stops = request.get("stop")
+        for stop in [stops] if isinstance(stops, str) else (stops or []):
+            if stop and stop in text:
+                text = text[: text.index(stop)]
+        limit = request.get("max_completion_tokens") or request.get("max_tokens")
+        if isinstance(limit, int) and count_tokens(text) > limit:
+            text = _cut(text, limit)
+            finish = "length"
+        if script is not None and script.finish == "max_tokens":
+            finish = "length"
+        message = {"role": "assistant", "content": text, "refusal": None, "annotations": []}
+        logprobs = None
+        if request.get("logprobs"):
+            logprobs = {
+                "content": self._logprobs(text, int(request.get("top_logprobs") or 0), rng),
+                "refusal": None,
+            }
+        return {
+            "index": index,
+            "message": message,
+            "logprobs": logprobs,
+            "finish_reason": finish,
+            "_tokens": count_tokens(text),
+        }
+
+    def _text(
+        self,
+        request: dict[str, Any],
+        prompt: str,
+        script: Script | None,
+        rng: random.Random,
+        index: int,
+    ) -> str:
+        response_format = request.get("response_format") or {}
+        kind = response_format.get("type") if isinstance(response_format, dict) else None
+        if kind == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+            return dumps(instance(schema, rng))
+        if kind == "json_object":
+            if script is not None and script.text is not None:
+                return script.text
+            return dumps({"answer": generate_reply(rng.getrandbits(32), prompt, "json")[:120]})
+        if script is not None and script.text is not None:
+            return script.text
+        seed = request.get("seed")
+        if seed is not None:
+            # The same `seed` gives the same answer, whatever else differs in the request.
+            draw = random.Random(f"{self.app.config.seed}\x1f{seed}\x1f{index}").getrandbits(32)
+        else:
+            draw = rng.getrandbits(32)
+        return generate_reply(draw, prompt, str(request["model"]))
+
+    def _tool_call(
+        self, request: dict[str, Any], messages: list[dict[str, Any]], rng: random.Random
+    ) -> dict[str, Any] | None:
+        tools = [t for t in request.get("tools") or [] if isinstance(t, dict) and t.get("function")]
+        choice = request.get("tool_choice", "auto")
+        if not tools or choice == "none":
+            return None
+        answered = bool(messages) and messages[-1].get("role") == "tool"
+        if isinstance(choice, dict):
+            name = (choice.get("function") or {}).get("name")
+            tool = next((t for t in tools if t["function"].get("name") == name), None)
+            if tool is None:
+                return None
+        elif choice == "required" or (choice == "auto" and not answered):
+            tool = tools[0]
+        else:
+            return None
+        function = tool["function"]
+        parameters = function.get("parameters") or {"type": "object", "properties": {}}
+        arguments = dumps(instance(parameters, rng))
+        call_id = "call_" + "".join(rng.choice(ID_CHARS) for _ in range(24))
+        return {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": function.get("name", "function"), "arguments": arguments},
+        }
+
+    def _logprobs(self, text: str, top: int, rng: random.Random) -> list[dict[str, Any]]:
+        entries = []
+        for piece in _TOKEN.findall(text):
+            value = -round(rng.uniform(0.0, 2.5), 6)
+            entries.append(
+                {
+                    "token": piece,
+                    "logprob": value,
+                    "bytes": list(piece.encode()),
+                    "top_logprobs": [
+                        {
+                            "token": piece if k == 0 else f"{piece}{k}",
+                            "logprob": value - k,
+                            "bytes": list(piece.encode()),
+                        }
+                        for k in range(top)
+                    ],
+                }
+            )
+        return entries
+
+    # -- streaming ----------------------------------------------------------------
+
+    def _stream(
+        self,
+        head: dict[str, Any],
+        choices: list[dict[str, Any]],
+        usage: dict[str, Any],
+        request: dict[str, Any],
+        script: Script | None,
+    ) -> Prepared:
+        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        base = {
+            **head,
+            "object": "chat.completion.chunk",
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+            frame = {
+                **base,
+                "choices": [
+                    {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+            if include_usage:
+                frame["usage"] = None
+            return frame
+
+        frames: list[dict[str, Any]] = []
+        for choice in choices:
+            index, message = choice["index"], choice["message"]
+            calls = message.get("tool_calls")
+            if calls:
+                call = calls[0]
+                frames.append(
+                    chunk(
+                        index,
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": call["id"],
+                                    "type": "function",
+                                    "function": {"name": call["function"]["name"], "arguments": ""},
+                                }
+                            ],
+                            "refusal": None,
+                        },
+                        None,
+                    )
+                )
+                arguments = call["function"]["arguments"]
+                for start in range(0, len(arguments), 8):
+                    frames.append(
+                        chunk(
+                            index,
+                            {
+                                "tool_calls": [
+                                    {
+                                        "index": 0,
+                                        "function": {"arguments": arguments[start : start + 8]},
+                                    }
+                                ]
+                            },
+                            None,
+                        )
+                    )
+            else:
+                frames.append(
+                    chunk(index, {"role": "assistant", "content": "", "refusal": None}, None)
+                )
+                pieces = (
+                    script.chunked()
+                    if script is not None and script.text == message["content"]
+                    else chunk_text(message["content"] or "")
+                )
+                for piece in pieces:
+                    frames.append(chunk(index, {"content": piece}, None))
+            frames.append(chunk(index, {}, choice["finish_reason"]))
+        if include_usage:
+            frames.append({**base, "choices": [], "usage": usage})
+        for frame in frames:
+            self.app.renderer.check("openai/chat_completion_chunk.json", frame)
+        lines = [f"data: {dumps(frame)}\n\n" for frame in frames]
+        fault = script.fault if script is not None else None
+        if fault is not None:
+            cut = min(fault.after, len(lines))
+            if fault.kind == "error_envelope":
+                error = openai_error(
+                    fault.message
+                    or "The server had an error while processing your request. Sorry about that!",
+                    type_="server_error",
+                )
+                lines = [*lines[:cut], f"data: {dumps(error)}\n\n"]
+            elif fault.kind == "malformed_frame":
+                lines = [*lines[:cut], 'data: {"id": "chatcmpl-\n\n', *lines[cut:]]
+            else:
+                lines = lines[:cut]
+            if fault.kind != "close_after":
+                lines.append("data: [DONE]\n\n")
+            if fault.kind == "no_done":
+                lines.pop()
+            body = "".join(lines).encode()
+            return TruncatedStream(body, self.headers(), drop=fault.kind == "close_after")
+        lines.append("data: [DONE]\n\n")
+        return Prepared(200, "".join(lines).encode(), STREAM_MEDIA, self.headers())
+
+
+class TruncatedStream(Prepared):
+    """A stream that ends early; with `drop`, the connection is cut before the end."""
+
+    __slots__ = ("drop",)
+
+    def __init__(self, body: bytes, headers: list[tuple[str, str]], *, drop: bool) -> None:
+        super().__init__(200, body, STREAM_MEDIA, headers)
+        self.drop = drop
+        self.headers = [h for h in self.headers if h[0] != b"content-length"]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": self.drop})
