@@ -21,6 +21,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
@@ -29,6 +30,7 @@ from mockgpt import tokens
 from mockgpt.clock import Clock
 from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import DONE, EMPTY, Event, Framing
+from mockgpt.jsonfmt import dumps
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.scripts import Fault, Script, chunk_text
 from mockgpt.store import Conversation, iso_time, new_message
@@ -55,11 +57,17 @@ def text_of(message: dict[str, Any]) -> str:
 
 @dataclass(slots=True)
 class Step:
-    """One planned event, the pause before it, and the assistant message it leaves behind."""
+    """One planned event, the pause before it, and how much of the answer it has sent.
+
+    `text_end` is the length of the answer's text once this event is out (None for
+    events that do not grow it); `final` marks the event that completes the answer.
+    The store follows these marks instead of keeping a copy of the message per step.
+    """
 
     event: Event
     delay: float = 0.0
-    message: dict[str, Any] | None = None
+    text_end: int | None = None
+    final: bool = False
 
 
 @dataclass(slots=True)
@@ -74,6 +82,9 @@ class Turn:
     final: dict[str, Any]
     encoding: str
     framing: Framing
+    title: str | None = None
+    text: str = ""
+    text_end: int | None = None
     fault: Fault | None = None
     pings: int = 0
     sent: int = 0
@@ -190,6 +201,8 @@ class TurnPlanner:
             framing=framing,
             fault=script.fault if script is not None else None,
             pings=realism.pings if realism is not None else 0,
+            title=title,
+            text=text_of(final),
         )
 
     def _v1_steps(
@@ -225,24 +238,22 @@ class TurnPlanner:
             steps += [Step(Event(n, d)) for n, d in encoder.add(_envelope(message, cid))]
         for message in tools:
             steps += [Step(Event(n, d)) for n, d in encoder.add(_envelope(message, cid))]
-        current = copy.deepcopy(assistant)
-        steps += [
-            Step(Event(n, d), message=copy.deepcopy(current))
-            for n, d in encoder.add(_envelope(current, cid))
-        ]
+        steps += [Step(Event(n, d), text_end=0) for n, d in encoder.add(_envelope(assistant, cid))]
         marker = {"type": "message_marker", "conversation_id": cid, "message_id": assistant["id"]}
+        path = _text_path(assistant)
         body = chunks[:-1] if chunks else []
+        sent = 0
         for index, chunk in enumerate(body):
-            _grow(current, chunk)
-            for name, data in encoder.update(_envelope(current, cid)):
-                steps.append(Step(Event(name, data), delays[index], copy.deepcopy(current)))
+            sent += len(chunk)
+            for name, data in encoder.append(path, chunk):
+                steps.append(Step(_delta(name, data), delays[index], text_end=sent))
             if index == 0 and frames.get("message_marker", True):
                 steps.append(
                     Step(Event(None, {**marker, "marker": "user_visible_token", "event": "first"}))
                 )
         last_delay = delays[len(body)] if len(delays) > len(body) else 0.0
         for name, data in encoder.update(_envelope(final, cid), batch=True):
-            steps.append(Step(Event(name, data), last_delay, copy.deepcopy(final)))
+            steps.append(Step(Event(name, data), last_delay, final=True))
         if frames.get("message_marker", True):
             steps.append(Step(Event(None, {**marker, "marker": "last_token", "event": "last"})))
         if frames.get("server_ste_metadata", True):
@@ -388,12 +399,27 @@ def _delays(script: Script | None, chunks: list[str], rng: random.Random) -> lis
     return delays
 
 
-def _grow(message: dict[str, Any], chunk: str) -> None:
+_TEXT_MARK = "\u2063mockgpt-text\u2063"
+
+
+def _text_path(message: dict[str, Any]) -> str:
+    """Where the answer's text grows: the first part, or a code message's `text`."""
+    return "/message/content/parts/0" if "parts" in message["content"] else "/message/content/text"
+
+
+def _set_text(message: dict[str, Any], text: str) -> None:
     content = message["content"]
     if "parts" in content:
-        content["parts"][0] = content["parts"][0] + chunk
+        content["parts"][0] = text
     else:
-        content["text"] = content.get("text", "") + chunk
+        content["text"] = text
+
+
+def _delta(name: str, data: dict[str, Any]) -> Event:
+    """A delta event; a bare `{"v": text}` is serialised directly (most events of a turn)."""
+    if len(data) == 1 and isinstance(data.get("v"), str):
+        return Event(name, data, encoded='{"v": ' + encode_basestring_ascii(data["v"]) + "}")
+    return Event(name, data)
 
 
 def _finished(
@@ -432,17 +458,19 @@ def _legacy_steps(
     envelope: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> list[Step]:
     steps = [Step(Event(None, envelope(message))) for message in echoes]
-    current = copy.deepcopy(assistant)
+    # Every snapshot is the same JSON but for the text: serialise it once around a
+    # marker and splice each prefix of the answer in, instead of re-encoding it all.
+    probe = copy.deepcopy(assistant)
+    _set_text(probe, _TEXT_MARK)
+    before, after = dumps(envelope(probe)).split(dumps(_TEXT_MARK), 1)
     body = chunks[:-1] if chunks else []
+    text = ""
     for index, chunk in enumerate(body):
-        _grow(current, chunk)
-        steps.append(
-            Step(
-                Event(None, envelope(copy.deepcopy(current))), delays[index], copy.deepcopy(current)
-            )
-        )
+        text += chunk
+        encoded = before + encode_basestring_ascii(text) + after
+        steps.append(Step(Event(None, None, encoded=encoded), delays[index], text_end=len(text)))
     last_delay = delays[len(body)] if len(delays) > len(body) else 0.0
-    steps.append(Step(Event(None, envelope(final)), last_delay, copy.deepcopy(final)))
+    steps.append(Step(Event(None, envelope(final)), last_delay, final=True))
     return steps
 
 

@@ -397,13 +397,39 @@ class DeltaEncoder:
     def __init__(self) -> None:
         self._roots: list[Any] = []
         self._previous: tuple[Any, Any] = (None, None)  # p and o of the last delta
+        self._pending: tuple[str, list[str]] | None = None  # text appends not yet applied
 
     def start(self) -> list[Event]:
         """The opening event every v1 stream begins with."""
         return [("delta_encoding", ENCODING)]
 
+    def append(self, path: str, text: str) -> list[Event]:
+        """Append `text` to the string at `path` of the newest channel, without diffing.
+
+        Token by token the server only appends to the answer's text; this is the
+        fast path for that, giving the same events `update` would. The appends
+        are applied to the encoder's copy once, at the next `add` or `update`.
+        """
+        if not self._roots:
+            raise DeltaError("append() before add(): there is no channel to append to")
+        if self._pending is not None and self._pending[0] != path:
+            self._flush()
+        if self._pending is None:
+            self._pending = (path, [])
+        self._pending[1].append(text)
+        return self._emit({"p": path, "o": "append", "v": text})
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            path, pieces = self._pending
+            self._pending = None
+            self._roots[-1] = apply_op(
+                self._roots[-1], {"p": path, "o": "append", "v": "".join(pieces)}
+            )
+
     def add(self, root: Any) -> list[Event]:
         """Open the next channel with the full `root` (an envelope `{"message", ...}`)."""
+        self._flush()
         channel = len(self._roots)
         self._roots.append(_copy(root))
         return self._emit({"p": "", "o": "add", "v": _copy(root)}, channel)
@@ -416,6 +442,7 @@ class DeltaEncoder:
         """
         if not self._roots:
             raise DeltaError("update() before add(): there is no channel to diff against")
+        self._flush()
         ops = diff(self._roots[-1], root)
         if not ops:
             return []

@@ -19,15 +19,19 @@ from typing import Any
 from mockgpt.jsonfmt import dumps
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One SSE event: an optional `event:` name and its data (JSON, or a raw string)."""
 
     name: str | None
     data: Any
     raw: bool = False
+    #: The JSON text of `data`, when the planner already has it (the hot path).
+    encoded: str | None = None
 
     def text(self) -> str:
+        if self.encoded is not None:
+            return self.encoded
         return self.data if self.raw else dumps(self.data)
 
 
@@ -48,6 +52,10 @@ class Framing:
         return "\r\n" if self.crlf else "\n"
 
     def encode(self, event: Event) -> bytes:
+        if not self.padding and not self.crlf:  # the common case, once per event
+            if event.name is None:
+                return f"data: {event.text()}\n\n".encode()
+            return f"event: {event.name}\ndata: {event.text()}\n\n".encode()
         newline = self.newline
         lines = []
         if event.name is not None:

@@ -7,6 +7,7 @@ state: what was streamed is what is stored.
 
 from __future__ import annotations
 
+import copy
 import random
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from mockgpt.app import Call
 
 MESSAGE_SCHEMA = "parts/message.json"
+#: How many finished turns keep their events for resumes.
+MAX_TURNS = 512
 CONVERSATION_NOT_FOUND = errors.detail(
     {"message": "Conversation not found", "code": "conversation_not_found"}
 )
@@ -167,18 +170,23 @@ class ConversationService:
             banner=_SOFT_LIMIT_BANNER if gate else None,
         )
         if first_turn:
-            title = next(
-                (
-                    s.event.data["title"]
-                    for s in turn.steps
-                    if isinstance(s.event.data, dict)
-                    and s.event.data.get("type") == "title_generation"
-                ),
-                None,
-            )
-            conversation.title = title or generate_title(self.seed, prompt or text_of(turn.final))
-        self.turns[conversation.id] = turn
+            conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
+        self._keep(conversation.id, turn)
         return TurnStream(turn, self.clock, on_step=self._stored, on_end=self._ended)
+
+    def _keep(self, conversation_id: str, turn: Turn) -> None:
+        """Remember the latest turn of each conversation, for resumes and stream_status.
+
+        Only the most recent `MAX_TURNS` finished turns keep their events, so a
+        server that runs all day does not grow without bound.
+        """
+        self.turns.pop(conversation_id, None)
+        self.turns[conversation_id] = turn
+        while len(self.turns) > MAX_TURNS:
+            oldest = next(iter(self.turns))
+            if self.turns[oldest].live:
+                break
+            del self.turns[oldest]
 
     def _repaired(self, message: dict[str, Any] | None) -> dict[str, Any] | None:
         """A client's message as the service would store it: schema-valid, text kept.
@@ -197,11 +205,38 @@ class ConversationService:
 
     def _stored(self, turn: Turn, step: Step) -> None:
         """Keep the stored assistant message equal to what has been streamed."""
-        if step.message is None:
-            return
-        conversation = self.store.get(turn.conversation_id)
-        if conversation is not None and turn.assistant_id in conversation.mapping:
-            conversation.mapping[turn.assistant_id].message = step.message
+        if not turn.live:
+            return  # a resume replays what the store already holds in full
+        if step.text_end is not None:
+            turn.text_end = step.text_end  # applied to the stored message when it is read
+        if step.final:
+            conversation = self.store.get(turn.conversation_id)
+            node = conversation.mapping.get(turn.assistant_id) if conversation else None
+            if node is not None:
+                node.message = copy.deepcopy(turn.final)
+                turn.text_end = None
+
+    def sync_live(self) -> None:
+        """Bring every running turn's stored answer up to date (before listing)."""
+        for conversation_id, turn in self.turns.items():
+            conversation = self.store.get(conversation_id) if turn.live else None
+            if conversation is not None:
+                self.sync(conversation)
+
+    def sync(self, conversation: Conversation) -> Conversation:
+        """Bring the stored answer of a running turn up to what has been streamed."""
+        turn = self.turns.get(conversation.id)
+        if turn is None or not turn.live or turn.text_end is None:
+            return conversation
+        node = conversation.mapping.get(turn.assistant_id)
+        if node is not None and node.message is not None:
+            content = node.message["content"]
+            grown = turn.text[: turn.text_end]
+            if "parts" in content:
+                content["parts"][0] = grown
+            else:
+                content["text"] = grown
+        return conversation
 
     def _ended(self, turn: Turn, completed: bool) -> None:
         """The stream is over (finished, faulted or left): the turn finishes server-side.
@@ -221,7 +256,7 @@ class ConversationService:
             return
         conversation = self.store.get(turn.conversation_id)
         if conversation is not None and turn.assistant_id in conversation.mapping:
-            conversation.mapping[turn.assistant_id].message = turn.final
+            conversation.mapping[turn.assistant_id].message = copy.deepcopy(turn.final)
             self.store.touch(conversation)
 
     # -- the other conversation routes -------------------------------------------
@@ -266,7 +301,7 @@ class ConversationService:
         conversation = self.store.get(conversation_id)
         if conversation is None:
             return json_response(404, CONVERSATION_NOT_FOUND)
-        return json_response(200, self.store.detail(conversation))
+        return json_response(200, self.store.detail(self.sync(conversation)))
 
     def stream_status(self, conversation_id: str) -> Prepared:
         turn = self.turns.get(conversation_id)

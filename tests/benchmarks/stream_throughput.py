@@ -16,8 +16,10 @@ conversation per request), served by
 
 Both run under uvicorn with the options `mockgpt serve` uses (h11, lifespan on,
 no access log, no server header), each in its own subprocess on 127.0.0.1, so
-the client here never shares a GIL with a server. The client is asyncio raw
-sockets parsing HTTP/1.1 chunked transfer-encoding by hand. Rounds alternate
+the client here never shares a GIL with a server. The client is a raw asyncio
+protocol parsing HTTP/1.1 chunked transfer-encoding by hand, as bytes arrive.
+The `client cpu` and `server cpu` columns give the share of one core each side
+used: a server near 100% is what limits its numbers. Rounds alternate
 mockgpt/bare/mockgpt/bare… so machine noise falls on both alike; each phase of a
 round has a short warm-up, then a timed window. The report gives the medians
 over rounds and the ratio of the median events/s (target: mockgpt at 0.80 of
@@ -55,7 +57,7 @@ PATH = "/backend-api/conversation"
 WARMUP_SECONDS = 0.5
 STARTUP_TIMEOUT = 20.0
 IO_TIMEOUT = 10.0
-READ_SIZE = 1 << 16
+STREAM_TIMEOUT = 60.0  # one whole stream, request to last chunk
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in each server subprocess: argv is [port, target, words]; the bare target
@@ -177,6 +179,7 @@ class Phase:
     streams: int = 0
     ttfb: list[float] = field(default_factory=list)
     client_cpu: float = 0.0  # share of one core the client used over the phase
+    server_cpu: float | None = None  # share of one core the server used (None: unknown)
 
     @property
     def event_rate(self) -> float:
@@ -248,6 +251,16 @@ def stop_server(server: Server) -> None:
             process.wait()
 
 
+def cpu_seconds(server: Server) -> float | None:
+    """User + system CPU time the server has used so far (Linux `/proc`), or None."""
+    try:
+        stat = Path(f"/proc/{server.process.pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def resident_mb(server: Server) -> float | None:
     """The server's resident memory in MB (Linux `/proc`), or None when unknown."""
     try:
@@ -275,96 +288,145 @@ def count_terminators(data: bytes, pending: bool) -> tuple[int, bool]:
     return text.count(b"\n\n"), run % 2 == 1
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection, one request in flight at a time."""
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request in flight at a time.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    Bytes are parsed in `data_received`, as the event loop hands them over, so
+    the client costs one callback per socket read rather than a task wake-up.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.buffer = bytearray()
-        self.read_at = 0.0  # when the last bytes arrived
+        self.waiter: asyncio.Future[Stream] | None = None
+        self.window = (0.0, 0.0)
+        self.keep = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.sent = 0.0
+        self.head: tuple[int, dict[str, str]] | None = None
+        self.first_byte = 0.0
+        self.chunks = self.events = self.in_window = 0
+        self.pending = False
+        self.parts: list[bytes] = []
 
     @classmethod
     async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        return cls(reader, writer)
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(IO_TIMEOUT):
+            _, connection = await loop.create_connection(cls, HOST, port)
+        return connection
 
     async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
+        """Close the socket and wait (briefly) until the event loop has let go of it."""
+        if self.transport is not None:
+            self.transport.close()
+            async with asyncio.timeout(IO_TIMEOUT):
+                await self.closed
 
-    async def _fill(self) -> None:
-        async with asyncio.timeout(IO_TIMEOUT):
-            data = await self.reader.read(READ_SIZE)
-        self.read_at = time.perf_counter()
-        if not data:
-            raise ConnectionError("the server closed the connection in the middle of a response")
-        self.buffer += data
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(
+                ConnectionError("the server closed the connection in the middle of a response")
+            )
 
     async def stream(self, start: float, end: float, *, keep: bool = False) -> Stream:
         """Send one request and read its whole answer, counting events in [start, end]."""
-        clock, buffer = time.perf_counter, self.buffer
-        sent = clock()
-        self.writer.write(request_bytes())
-        while (head_end := buffer.find(b"\r\n\r\n")) < 0:
-            await self._fill()
-        lines = buffer[:head_end].decode("latin-1").split("\r\n")
-        del buffer[: head_end + 4]
-        status = int(lines[0].split(" ", 2)[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() != "chunked":
-            length = int(headers.get("content-length", "0"))
-            while len(buffer) < length:
-                await self._fill()
-            body = bytes(buffer[:length])
-            del buffer[:length]
-            raise RuntimeError(f"status {status} without a chunked stream: {body[:200]!r}")
+        if self.transport is None or self.waiter is not None:
+            raise RuntimeError("the connection is not open, or already has a request in flight")
+        self._reset()
+        self.window, self.keep = (start, end), keep
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.sent = time.perf_counter()
+        self.transport.write(request_bytes())
+        try:
+            async with asyncio.timeout(STREAM_TIMEOUT):
+                return await self.waiter
+        finally:
+            self.waiter = None
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            return
+        try:
+            result = self._parse(now)
+        except Exception as error:  # a malformed answer fails the stream, not the loop
+            self.waiter.set_exception(error)
+            return
+        if result is not None:
+            self.waiter.set_result(result)
+
+    def _parse(self, now: float) -> Stream | None:
+        """Consume what the buffer holds; the finished stream once its last chunk is in."""
+        buffer = self.buffer
+        if self.head is None:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return None
+            lines = buffer[:head_end].decode("latin-1").split("\r\n")
+            del buffer[: head_end + 4]
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                key, _, value = line.partition(":")
+                headers[key.strip().lower()] = value.strip()
+            self.head = (int(lines[0].split(" ", 2)[1]), headers)
+            if headers.get("transfer-encoding", "").lower() != "chunked":
+                raise RuntimeError(
+                    f"{lines[0]!r} without a chunked stream: {bytes(buffer[:200])!r}"
+                )
         if not buffer:
-            await self._fill()
-        first_byte = self.read_at
-        chunks = events = in_window = 0
-        pending = False
-        parts: list[bytes] = []
+            return None
+        if not self.first_byte:
+            self.first_byte = now
+        start, end = self.window
+        inside = start <= now <= end
         pos = 0
         while True:
             line_end = buffer.find(b"\r\n", pos)
-            if line_end >= 0:
-                size = int(buffer[pos:line_end].split(b";", 1)[0], 16)
-                if size == 0:
-                    trailer_end = buffer.find(b"\r\n\r\n", line_end)
-                    if trailer_end >= 0:
-                        del buffer[: trailer_end + 4]
-                        break
-                else:
-                    stop = line_end + 2 + size
-                    if len(buffer) >= stop + 2:
-                        data = bytes(buffer[line_end + 2 : stop])
-                        pos = stop + 2
-                        chunks += 1
-                        count, pending = count_terminators(data, pending)
-                        events += count
-                        if start <= self.read_at <= end:
-                            in_window += count
-                        if keep:
-                            parts.append(data)
-                        continue
-            del buffer[:pos]
-            pos = 0
-            await self._fill()
-        return Stream(
-            status,
-            headers,
-            sent,
-            first_byte,
-            self.read_at,
-            chunks,
-            events,
-            in_window,
-            b"".join(parts),
-        )
+            if line_end < 0:
+                break
+            size = int(buffer[pos:line_end].split(b";", 1)[0], 16)
+            if size == 0:
+                trailer_end = buffer.find(b"\r\n\r\n", line_end)
+                if trailer_end < 0:
+                    break
+                del buffer[: trailer_end + 4]
+                status, headers = self.head
+                return Stream(
+                    status,
+                    headers,
+                    self.sent,
+                    self.first_byte,
+                    now,
+                    self.chunks,
+                    self.events,
+                    self.in_window,
+                    b"".join(self.parts),
+                )
+            stop = line_end + 2 + size
+            if len(buffer) < stop + 2:
+                break
+            data = bytes(buffer[line_end + 2 : stop])
+            pos = stop + 2
+            self.chunks += 1
+            count, self.pending = count_terminators(data, self.pending)
+            self.events += count
+            if inside:
+                self.in_window += count
+            if self.keep:
+                self.parts.append(data)
+        del buffer[:pos]
+        return None
 
 
 async def fetch_stream(port: int) -> Stream:
@@ -394,7 +456,7 @@ async def streamer(
 
 
 async def measure(server: Server, connections: int, seconds: float) -> Phase:
-    began, cpu = time.perf_counter(), time.process_time()
+    began, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server)
     start = began + WARMUP_SECONDS
     end = start + seconds
     phase = Phase(seconds)
@@ -406,7 +468,11 @@ async def measure(server: Server, connections: int, seconds: float) -> Phase:
     await asyncio.gather(
         *(streamer(server.port, start, end, phase, record) for _ in range(connections))
     )
-    phase.client_cpu = (time.process_time() - cpu) / (time.perf_counter() - began)
+    elapsed = time.perf_counter() - began
+    phase.client_cpu = (time.process_time() - cpu) / elapsed
+    server_after = cpu_seconds(server)
+    if server_cpu is not None and server_after is not None:
+        phase.server_cpu = (server_after - server_cpu) / elapsed
     return phase
 
 
@@ -417,6 +483,10 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
     return ordered[index]
+
+
+def share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def report_line(cells: list[str], widths: list[int]) -> str:
@@ -480,16 +550,20 @@ async def run(args: argparse.Namespace) -> None:
         print()
 
         n = args.connections
-        widths = [5, -8, 9, 9, 8, 10, 6, 6, 9]
+        print(
+            f"events/s, streams/s, ttfb: 1 connection; streams/s x{n}: {n} connections; "
+            f"cpu: share of one core (1 connection/{n} connections)"
+        )
+        widths = [5, -8, 9, 9, 8, 13, 11, 11, 9]
         header = [
             "round",
             "target",
             "events/s",
             "streams/s",
             "ttfb ms",
-            f"streams/s{n}",
-            "cpu 1",
-            f"cpu {n}",
+            f"streams/s x{n}",
+            "client cpu",
+            "server cpu",
             "server MB",
         ]
         print(report_line(header, widths))
@@ -508,19 +582,19 @@ async def run(args: argparse.Namespace) -> None:
                     f"{sequential.stream_rate:.2f}",
                     f"{ttfb:.2f}",
                     f"{concurrent.stream_rate:.2f}",
-                    f"{sequential.client_cpu:.0%}",
-                    f"{concurrent.client_cpu:.0%}",
+                    f"{share(sequential.client_cpu)}/{share(concurrent.client_cpu)}",
+                    f"{share(sequential.server_cpu)}/{share(concurrent.server_cpu)}",
                     "-" if result.server_mb is None else f"{result.server_mb:.0f}",
                 ]
                 print(report_line(cells, widths))
         print()
 
-        widths = [-8, 15, 16, 10, 13, 13]
+        widths = [-8, 15, 16, 13, 13, 13]
         header = [
             "target",
             "median events/s",
             "median streams/s",
-            f"streams/s{n}",
+            f"streams/s x{n}",
             "ttfb p50 ms",
             "ttfb p99 ms",
         ]
