@@ -27,6 +27,7 @@ from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
+from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
 from mockgpt.platform import Platform
@@ -47,6 +48,8 @@ error_log = logging.getLogger("mockgpt.error")
 
 _NOT_FOUND = json_response(404, errors.NOT_FOUND)
 SAMPLE_FIXTURE = "conversation/detail.json"
+#: Statsig's endpoints live under /v1 too but answer like the web backend.
+_STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
 #: What the generated sample conversations are about.
 PROMPTS = (
     "How do I read a CSV file in Python?",
@@ -234,23 +237,32 @@ class MockApp:
         return b"".join(chunks)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        platform = path.startswith("/v1/") and path not in _STATSIG_PATHS
         try:
             body = await self._read_body(scope, receive)
         except _BodyTooLarge:
-            await _TOO_LARGE(scope, receive, send)
+            too_large = (
+                self.platform.error(413, openai_error("Request too large."))
+                if platform
+                else _TOO_LARGE
+            )
+            await too_large(scope, receive, send)
             return
-        method, path = scope["method"], scope["path"]
         meta = self._meta.get((method, path))
         if meta is not None:
             await meta(scope, receive, send)
             return
         route, params, allowed = self.match(method, path)
         if route is None:
-            if allowed:
-                answer = json_response(
-                    405, errors.METHOD_NOT_ALLOWED, [("allow", ", ".join(sorted(allowed)))]
-                )
-                await answer(scope, receive, send)
+            allow = [("allow", ", ".join(sorted(allowed)))]
+            if platform:
+                # The platform names the request it could not route, in its own error shape.
+                miss = self.platform.invalid_url(method, path, 405 if allowed else 404)
+                miss.headers.extend((k.encode(), v.encode()) for k, v in allow if allowed)
+                await miss(scope, receive, send)
+            elif allowed:
+                await json_response(405, errors.METHOD_NOT_ALLOWED, allow)(scope, receive, send)
             else:
                 await _NOT_FOUND(scope, receive, send)
             return
@@ -258,7 +270,17 @@ class MockApp:
             response = await self._answer(route, scope, params, body)
         except Exception:
             error_log.exception("handler for %s failed", route.key)
-            response = _INTERNAL
+            response = (
+                self.platform.error(
+                    500,
+                    openai_error(
+                        "The server had an error while processing your request. Sorry about that!",
+                        type_="server_error",
+                    ),
+                )
+                if route.platform
+                else _INTERNAL
+            )
         await response(scope, receive, send)
 
     async def _answer(self, route: Route, scope: Scope, params: dict[str, str], body: bytes) -> Any:

@@ -91,11 +91,9 @@ def bearer_token(headers: Headers) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _unauthorized(app: MockApp, route: Route, body: dict[str, Any]) -> Prepared:
+def _unauthorized(app: MockApp, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
     if route.platform:
-        return app.platform.error(
-            401, read_json(fixture_path("errors/openai_invalid_api_key.json"))
-        )
+        return app.platform.unauthorized(token)
     return json_response(401, body)
 
 
@@ -112,7 +110,7 @@ def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | Non
     if token is None and rule == "device" and headers.get("oai-device-id", "").strip():
         return None
     refusal = app.authority.bearer_refusal(token)
-    return None if refusal is None else _unauthorized(app, route, refusal.body)
+    return None if refusal is None else _unauthorized(app, route, refusal.body, token)
 
 
 # -- kinds -----------------------------------------------------------------------
@@ -220,6 +218,7 @@ def _flag(query: dict[str, list[str]], name: str) -> bool | None:
 
 async def conversation_list(call: Call) -> Prepared:
     query = call.query
+    call.app.conversations.sync_live()
     page = call.app.conversations.store.page(
         offset=int(query.get("offset", ["0"])[-1]),
         limit=int(query.get("limit", ["28"])[-1]),

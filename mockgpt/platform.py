@@ -109,6 +109,29 @@ class Platform:
     ) -> Prepared:
         return Prepared(status, dumpb(body), "application/json", self.headers(extra))
 
+    def unauthorized(self, token: str | None) -> Prepared:
+        """401 the way the platform words it: no key at all, or a key it does not know."""
+        if token is None:
+            return self.error(
+                401,
+                openai_error(
+                    "You didn't provide an API key. You need to provide your API key in an "
+                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                ),
+            )
+        shown = token if len(token) <= 8 else token[:3] + "*" * (len(token) - 7) + token[-4:]
+        return self.error(
+            401,
+            openai_error(
+                f"Incorrect API key provided: {shown}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            ),
+        )
+
+    def invalid_url(self, method: str, path: str, status: int = 404) -> Prepared:
+        return self.error(status, openai_error(f"Invalid URL ({method} {path})"))
+
     def strict_models(self) -> bool:
         return self.models is not None or self.app.authority.policy == "strict"
 
@@ -153,15 +176,17 @@ class Platform:
         assert refusal is not None
         status = refusal.status
         if status == 429:
+            detail = refusal.body.get("detail")
+            clears_in = detail.get("clears_in") if isinstance(detail, dict) else None
+            retry = str(refusal.headers.get("retry-after", clears_in or "1"))
             body = openai_error(
-                "Rate limit reached for requests. Please try again in 1s.",
+                f"Rate limit reached for requests. Please try again in {retry}s.",
                 type_="requests",
                 code="rate_limit_exceeded",
             )
-            retry = str(refusal.headers.get("retry-after", "1"))
             extra = {
                 "retry-after": retry,
-                "retry-after-ms": str(int(float(retry) * 1000)),
+                "retry-after-ms": str(round(float(retry) * 1000)),
                 "x-ratelimit-limit-requests": "500",
                 "x-ratelimit-remaining-requests": "0",
                 "x-ratelimit-reset-requests": f"{retry}s",
@@ -199,6 +224,23 @@ class Platform:
             ),
             "",
         )
+        choice = request.get("tool_choice")
+        if isinstance(choice, dict):
+            named = (choice.get("function") or {}).get("name")
+            tools = [
+                (t.get("function") or {}).get("name")
+                for t in request.get("tools") or []
+                if isinstance(t, dict)
+            ]
+            if isinstance(named, str) and named not in tools:
+                return self.error(
+                    400,
+                    openai_error(
+                        f"Invalid value for 'tool_choice': tool '{named}' is not in 'tools'.",
+                        param="tool_choice",
+                        code="invalid_value",
+                    ),
+                )
         script = self.app.conversations.book.pick(prompt, model)
         if script is not None and script.http_error is not None:
             return self._scripted_refusal(script)
@@ -206,7 +248,7 @@ class Platform:
         rng = random.Random(
             f"{self.app.config.seed}\x1f{seed}\x1f{model}\x1f{json.dumps(messages)}"
         )
-        completion_id = "chatcmpl-" + "".join(rng.choice(ID_CHARS) for _ in range(29))
+        completion_id = "chatcmpl-" + "".join(self._requests.choice(ID_CHARS) for _ in range(29))
         created = int(self.app.clock.now())
         n = int(request.get("n") or 1)
         choices = [
@@ -453,8 +495,17 @@ class Platform:
                     if script is not None and script.text == message["content"]
                     else chunk_text(message["content"] or "")
                 )
-                for piece in pieces:
-                    frames.append(chunk(index, {"content": piece}, None))
+                for number, piece in enumerate(pieces):
+                    frame = chunk(index, {"content": piece}, None)
+                    if choice["logprobs"] is not None:
+                        # Each content chunk carries the logprobs of its own tokens.
+                        draw = random.Random(f"{head['id']}\x1f{index}\x1f{number}")
+                        top = int(request.get("top_logprobs") or 0)
+                        frame["choices"][0]["logprobs"] = {
+                            "content": self._logprobs(piece, top, draw),
+                            "refusal": None,
+                        }
+                    frames.append(frame)
             frames.append(chunk(index, {}, choice["finish_reason"]))
         if include_usage:
             frames.append({**base, "choices": [], "usage": usage})
