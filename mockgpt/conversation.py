@@ -64,10 +64,12 @@ class Step:
     The store follows these marks instead of keeping a copy of the message per step.
     """
 
-    event: Event
+    event: Event | None
     delay: float = 0.0
     text_end: int | None = None
     final: bool = False
+    #: The event's bytes, when the planner wrote them directly (the answer's text chunks).
+    wire: bytes | None = None
 
 
 @dataclass(slots=True)
@@ -91,9 +93,13 @@ class Turn:
     live: bool = True
     watchers: list[Callable[[Turn], None]] = field(default_factory=list)
 
-    @property
-    def events(self) -> list[Event]:
-        return [step.event for step in self.steps]
+    def wire(self, index: int) -> bytes:
+        """The bytes of step `index` on this turn's framing."""
+        step = self.steps[index]
+        if step.wire is not None:
+            return step.wire
+        assert step.event is not None
+        return self.framing.encode(step.event)
 
 
 # -- planning ----------------------------------------------------------------------
@@ -163,8 +169,15 @@ class TurnPlanner:
         pacing_rng = self._rng("pacing", cid, assistant["id"])
         delays = _delays(script, chunks, pacing_rng)
         envelope = _envelope_for(cid)
+        realism = script.realism if script is not None else None
+        framing = Framing(
+            crlf=bool(realism and realism.crlf),
+            padding=bool(realism and realism.padding),
+            pad_block=8 if v1 else 32,
+        )
         if v1:
             steps = self._v1_steps(
+                framing,
                 cid,
                 echoes,
                 tools,
@@ -184,12 +197,6 @@ class TurnPlanner:
             )
             if frames.get("moderation", False):
                 steps.append(Step(Event(None, _legacy_moderation(cid, assistant["id"]))))
-        realism = script.realism if script is not None else None
-        framing = Framing(
-            crlf=bool(realism and realism.crlf),
-            padding=bool(realism and realism.padding),
-            pad_block=8 if v1 else 32,
-        )
         return Turn(
             conversation_id=cid,
             assistant_id=assistant["id"],
@@ -207,6 +214,7 @@ class TurnPlanner:
 
     def _v1_steps(
         self,
+        framing: Framing,
         cid: str,
         echoes: list[dict[str, Any]],
         tools: list[dict[str, Any]],
@@ -242,15 +250,26 @@ class TurnPlanner:
         marker = {"type": "message_marker", "conversation_id": cid, "message_id": assistant["id"]}
         path = _text_path(assistant)
         body = chunks[:-1] if chunks else []
-        sent = 0
-        for index, chunk in enumerate(body):
-            sent += len(chunk)
-            for name, data in encoder.append(path, chunk):
-                steps.append(Step(_delta(name, data), delays[index], text_end=sent))
-            if index == 0 and frames.get("message_marker", True):
+        if body:
+            sent = len(body[0])
+            for name, data in encoder.append(path, body[0]):
+                steps.append(Step(_delta(name, data), delays[0], text_end=sent))
+            if frames.get("message_marker", True):
                 steps.append(
                     Step(Event(None, {**marker, "marker": "user_visible_token", "event": "first"}))
                 )
+            # The rest of the text: bare {"v": chunk} deltas, the bulk of every turn.
+            encoder.extend(path, body[1:])
+            plain = not framing.padding and not framing.crlf
+            for index in range(1, len(body)):
+                chunk = body[index]
+                sent += len(chunk)
+                if plain:
+                    wire = f'event: delta\ndata: {{"v": {encode_basestring_ascii(chunk)}}}\n\n'
+                    steps.append(Step(None, delays[index], sent, wire=wire.encode()))
+                else:
+                    event = _delta("delta", {"v": chunk})
+                    steps.append(Step(event, delays[index], text_end=sent))
         last_delay = delays[len(body)] if len(delays) > len(body) else 0.0
         for name, data in encoder.update(_envelope(final, cid), batch=True):
             steps.append(Step(Event(name, data), last_delay, final=True))
@@ -591,21 +610,28 @@ class TurnStream:
             await send({"type": "http.response.body", "body": data, "more_body": True})
 
         if self.restart_encoding and turn.encoding == "v1":
-            await emit(framing.encode(turn.steps[0].event))
+            await emit(turn.wire(0))
         pings_left = turn.pings
-        for index in range(self.start, len(turn.steps)):
-            step = turn.steps[index]
-            if not await self._pause(step.delay, gone):
+        strike_at = fault.after if fault is not None else -1
+        on_step = self.on_step
+        steps = turn.steps
+        # The hot loop of every stream: one write per event, as the real server does.
+        for index in range(self.start, len(steps)):
+            step = steps[index]
+            if step.delay > 0 and not await self._pause(step.delay, gone):
                 return False
-            if fault is not None and index == fault.after:
+            if index == strike_at:
+                assert fault is not None
                 return await self._strike(fault, emit, send, gone)
             if pings_left and index > 0:
                 await emit(framing.ping(self.clock.now()))
                 pings_left -= 1
-            await emit(framing.encode(step.event))
-            turn.sent = max(turn.sent, index + 1)
-            if self.on_step is not None:
-                self.on_step(turn, step)
+            wire = step.wire if step.wire is not None else turn.wire(index)
+            await send({"type": "http.response.body", "body": wire, "more_body": True})
+            if index >= turn.sent:
+                turn.sent = index + 1
+            if on_step is not None and (step.text_end is not None or step.final):
+                on_step(turn, step)
             if gone.is_set():
                 return False
         if fault is not None and fault.after >= len(turn.steps):

@@ -419,6 +419,16 @@ class DeltaEncoder:
         self._pending[1].append(text)
         return self._emit({"p": path, "o": "append", "v": text})
 
+    def extend(self, path: str, texts: list[str]) -> None:
+        """Record appends whose events the caller writes itself, as bare `{"v": text}`.
+
+        Valid right after an `append` to the same path: carry-forward then leaves
+        only `v` in each event, so the caller can serialise them directly.
+        """
+        if self._pending is None or self._pending[0] != path or self._previous != (path, "append"):
+            raise DeltaError("extend() must follow append() to the same path")
+        self._pending[1].extend(texts)
+
     def _flush(self) -> None:
         if self._pending is not None:
             path, pieces = self._pending

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from mockgpt.app import Call
 
 MESSAGE_SCHEMA = "parts/message.json"
-#: How many finished turns keep their events for resumes.
-MAX_TURNS = 512
+#: How many finished turns keep their events for resumes (older ones replay from the store).
+MAX_TURNS = 64
 CONVERSATION_NOT_FOUND = errors.detail(
     {"message": "Conversation not found", "code": "conversation_not_found"}
 )
@@ -177,8 +177,9 @@ class ConversationService:
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
 
-        Only the most recent `MAX_TURNS` finished turns keep their events, so a
-        server that runs all day does not grow without bound.
+        Only the most recent `MAX_TURNS` finished turns keep their events (a resume
+        of an older one replays the stored answer), so a server that runs all day
+        does not grow without bound.
         """
         self.turns.pop(conversation_id, None)
         self.turns[conversation_id] = turn

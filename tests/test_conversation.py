@@ -665,3 +665,25 @@ def test_async_status_frame_when_asked() -> None:
 def decode_sse_events(events: list[tuple[str | None, str]]) -> Any:
     text = "".join((f"event: {n}\n" if n else "") + f"data: {d}\n\n" for n, d in events)
     return decode_sse(text)
+
+
+def test_old_turns_are_forgotten_but_still_resume_from_the_store() -> None:
+    from mockgpt.service import MAX_TURNS
+
+    with new_client() as client:
+        ids = []
+        for n in range(MAX_TURNS + 6):
+            frames = snapshots(converse(client, turn_body(f"question {n}")).content)
+            ids.append(frames[-1]["conversation_id"])
+        assert len(client.app.conversations.turns) == MAX_TURNS
+        stored = client.get(f"/backend-api/conversation/{ids[0]}", headers=AUTH).json()
+        resumed = client.post(
+            "/backend-api/f/conversation/resume",
+            headers=AUTH,
+            json={"conversation_id": ids[0], "offset": 0},
+        )
+    assert resumed.status_code == 200
+    assert (
+        decode_sse(resumed.text).messages[-1]
+        == stored["mapping"][stored["current_node"]]["message"]
+    )
