@@ -25,6 +25,8 @@ class Config:
       mock signed); `sentinel`: `"off"`, `"token"` or `"pow"`; `pow_difficulty`:
       the hex difficulty of issued puzzles; `account`: `"personal"` or
       `"workspace"` (which requires `ChatGPT-Account-Id` on `/f/conversation`).
+    - `models`: the `/v1` model list; when set, other models get 404
+      `model_not_found` (by default any model name is accepted and echoed).
     """
 
     seed: int = 0
@@ -37,6 +39,7 @@ class Config:
     sentinel: Literal["off", "token", "pow"] = "off"
     pow_difficulty: str = "0fffff"
     account: Literal["personal", "workspace"] = "personal"
+    models: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):

@@ -167,7 +167,7 @@ class TurnPlanner:
                 self.seed, prompt or text or ""
             )
         pacing_rng = self._rng("pacing", cid, assistant["id"])
-        delays = _delays(script, chunks, pacing_rng)
+        delays = pacing_delays(script, chunks, pacing_rng)
         envelope = _envelope_for(cid)
         realism = script.realism if script is not None else None
         framing = Framing(
@@ -399,7 +399,7 @@ def _frames(script: Script | None) -> dict[str, bool]:
     return dict(script.frames) if script is not None else {}
 
 
-def _delays(script: Script | None, chunks: list[str], rng: random.Random) -> list[float]:
+def pacing_delays(script: Script | None, chunks: list[str], rng: random.Random) -> list[float]:
     """The pause before each chunk: time to first token, then tokens over the rate."""
     if script is None:
         return [0.0] * max(1, len(chunks))

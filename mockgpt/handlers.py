@@ -263,7 +263,7 @@ async def autocompletions(call: Call) -> Prepared:
     return json_response(200, {"completions": completions})
 
 
-async def chat_completions(call: Call) -> Prepared:
+async def chat_completions(call: Call) -> Any:
     return await call.app.platform.complete(call)
 
 

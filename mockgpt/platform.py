@@ -19,12 +19,14 @@ import random
 import re
 from typing import TYPE_CHECKING, Any
 
+from mockgpt.clock import Clock
+from mockgpt.conversation import pacing_delays
 from mockgpt.errors import openai_error
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
 from mockgpt.replies import generate_reply
 from mockgpt.responses import Prepared
-from mockgpt.scripts import Script, chunk_text
+from mockgpt.scripts import Fault, Script, chunk_text
 
 if TYPE_CHECKING:
     from mockgpt.app import Call
@@ -43,6 +45,7 @@ DEFAULT_MODELS = (
 FINGERPRINT = "fp_mockgpt01"
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 STREAM_MEDIA = "text/event-stream; charset=utf-8"
+DONE_LINE = b"data: [DONE]\n\n"
 _TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
 
 
@@ -92,7 +95,7 @@ class Platform:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.models: tuple[str, ...] | None = None
+        self.models: tuple[str, ...] | None = app.config.models
         self._requests = random.Random(f"{app.config.seed}\x1fplatform")
         self.created = int(app.varier.now().timestamp())
 
@@ -210,7 +213,7 @@ class Platform:
         code, message = words.get(status, ("invalid_request_error", "Request refused."))
         return self.error(status, openai_error(message, code=code), dict(refusal.headers))
 
-    async def complete(self, call: Call) -> Prepared:
+    async def complete(self, call: Call) -> Prepared | ChunkStream:
         request: dict[str, Any] = call.json
         model = str(request["model"])
         if self.strict_models() and not self.known(model):
@@ -425,7 +428,7 @@ class Platform:
         usage: dict[str, Any],
         request: dict[str, Any],
         script: Script | None,
-    ) -> Prepared:
+    ) -> ChunkStream:
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         base = {
             **head,
@@ -511,41 +514,64 @@ class Platform:
             frames.append({**base, "choices": [], "usage": usage})
         for frame in frames:
             self.app.renderer.check("openai/chat_completion_chunk.json", frame)
-        lines = [f"data: {dumps(frame)}\n\n" for frame in frames]
-        fault = script.fault if script is not None else None
-        if fault is not None:
-            cut = min(fault.after, len(lines))
-            if fault.kind == "error_envelope":
-                error = openai_error(
-                    fault.message
-                    or "The server had an error while processing your request. Sorry about that!",
-                    type_="server_error",
-                )
-                lines = [*lines[:cut], f"data: {dumps(error)}\n\n"]
-            elif fault.kind == "malformed_frame":
-                lines = [*lines[:cut], 'data: {"id": "chatcmpl-\n\n', *lines[cut:]]
-            else:
-                lines = lines[:cut]
-            if fault.kind != "close_after":
-                lines.append("data: [DONE]\n\n")
-            if fault.kind == "no_done":
-                lines.pop()
-            body = "".join(lines).encode()
-            return TruncatedStream(body, self.headers(), drop=fault.kind == "close_after")
-        lines.append("data: [DONE]\n\n")
-        return Prepared(200, "".join(lines).encode(), STREAM_MEDIA, self.headers())
+        lines = [f"data: {dumps(frame)}\n\n".encode() for frame in frames]
+        # Pace the content chunks like a web turn: time to first token, then the rate.
+        texts = [
+            (frame["choices"][0]["delta"].get("content") or "") if frame["choices"] else ""
+            for frame in frames
+        ]
+        delays = pacing_delays(script, texts, random.Random(head["id"]))
+        return ChunkStream(
+            lines, delays, self.app.clock, script.fault if script else None, self.headers()
+        )
 
 
-class TruncatedStream(Prepared):
-    """A stream that ends early; with `drop`, the connection is cut before the end."""
+class ChunkStream:
+    """A `/v1` stream: one write per chunk, paced on the app's clock, faults as scripted."""
 
-    __slots__ = ("drop",)
-
-    def __init__(self, body: bytes, headers: list[tuple[str, str]], *, drop: bool) -> None:
-        super().__init__(200, body, STREAM_MEDIA, headers)
-        self.drop = drop
-        self.headers = [h for h in self.headers if h[0] != b"content-length"]
+    def __init__(
+        self,
+        lines: list[bytes],
+        delays: list[float],
+        clock: Clock,
+        fault: Fault | None,
+        headers: list[tuple[str, str]],
+    ) -> None:
+        self.lines = lines
+        self.delays = delays
+        self.clock = clock
+        self.fault = fault
+        self.headers = [(b"content-type", STREAM_MEDIA.encode())] + [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers
+        ]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        await send({"type": "http.response.body", "body": self.body, "more_body": self.drop})
+        fault = self.fault
+        strike_at = fault.after if fault is not None else len(self.lines) + 1
+        for index, line in enumerate(self.lines):
+            if index == strike_at:
+                break
+            if index < len(self.delays) and self.delays[index] > 0:
+                await self.clock.sleep(self.delays[index])
+            await send({"type": "http.response.body", "body": line, "more_body": True})
+        if fault is None or strike_at > len(self.lines):
+            await send({"type": "http.response.body", "body": DONE_LINE})
+            return
+        kind = fault.kind
+        if kind == "close_after":
+            return  # unfinished: the server drops the connection
+        if kind == "stall":
+            await self.clock.sleep(fault.seconds)
+            return
+        tail = b""
+        if kind == "error_envelope":
+            message = fault.message or (
+                "The server had an error while processing your request. Sorry about that!"
+            )
+            tail = f"data: {dumps(openai_error(message, type_='server_error'))}\n\n".encode()
+        elif kind == "malformed_frame":
+            tail = b'data: {"id": "chatcmpl-\n\n' + b"".join(self.lines[strike_at:])
+        if kind != "no_done":
+            tail += DONE_LINE
+        await send({"type": "http.response.body", "body": tail})

@@ -243,36 +243,50 @@ def test_what_was_streamed_is_what_is_stored(v1: bool) -> None:
     assert status["status"] == "COMPLETE"
 
 
-def test_second_turn_variant_and_continue_build_the_tree() -> None:
+def finals(raw: bytes, v1: bool) -> list[dict[str, Any]]:
+    """The envelopes a client ends up with: every snapshot, or every decoded v1 channel."""
+    if v1:
+        return list(decode_sse(raw.decode()).channels.values())
+    return snapshots(raw)
+
+
+@pytest.mark.parametrize("v1", [False, True])
+def test_second_turn_variant_and_continue_build_the_tree(v1: bool) -> None:
     with new_client() as client:
         book = client.app.conversations.book
         book.queue(
             Script(text="First answer."), Script(text="Second answer, cut", finish="max_tokens")
         )
-        first = snapshots(converse(client, turn_body()).content)[-1]
+        first = finals(converse(client, turn_body(v1=v1)).content, v1)[-1]
         cid, first_id = first["conversation_id"], first["message"]["id"]
         second_user = "bbb2f2b1-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
-        second = snapshots(
+        second = finals(
             converse(
                 client,
                 turn_body(
-                    "and more?", conversation_id=cid, parent=first_id, message_id=second_user
+                    "and more?", conversation_id=cid, parent=first_id, message_id=second_user, v1=v1
                 ),
-            ).content
+            ).content,
+            v1,
         )[-1]
         assert second["message"]["end_turn"] is False
         assert second["message"]["metadata"]["finish_details"]["type"] == "max_tokens"
         book.queue(Script(text=" and the rest."))
-        more = snapshots(
+        more = finals(
             converse(
                 client,
                 turn_body(
-                    "", conversation_id=cid, parent=second["message"]["id"], action="continue"
+                    "",
+                    conversation_id=cid,
+                    parent=second["message"]["id"],
+                    action="continue",
+                    v1=v1,
                 ),
-            ).content
+            ).content,
+            v1,
         )
         book.queue(Script(text="A regenerated answer."))
-        variant = snapshots(
+        variant = finals(
             converse(
                 client,
                 turn_body(
@@ -281,8 +295,10 @@ def test_second_turn_variant_and_continue_build_the_tree() -> None:
                     parent=first_id,
                     message_id=second_user,
                     action="variant",
+                    v1=v1,
                 ),
-            ).content
+            ).content,
+            v1,
         )[-1]
         detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
     mapping = detail["mapping"]
@@ -414,14 +430,15 @@ def test_moderation_block(v1: bool) -> None:
     assert block["moderation_response"]["blocked"] is True
 
 
-def test_malformed_frame_and_missing_done() -> None:
+@pytest.mark.parametrize("v1", [False, True])
+def test_malformed_frame_and_missing_done(v1: bool) -> None:
     with new_client() as client:
         client.app.conversations.book.queue(
             Script(text=TEXT, fault=Fault("malformed_frame", after=3)),
             Script(text=TEXT, fault=Fault("no_done", after=4)),
         )
-        broken = converse(client, turn_body()).content
-        cut = converse(client, turn_body()).content
+        broken = converse(client, turn_body(v1=v1)).content
+        cut = converse(client, turn_body(v1=v1)).content
     datas = [data for _, data in parse(broken)]
     with pytest.raises(json.JSONDecodeError):
         json.loads(datas[3])
@@ -429,14 +446,15 @@ def test_malformed_frame_and_missing_done() -> None:
     assert b"[DONE]" not in cut
 
 
-def test_stall_waits_on_the_clock_without_sleeping() -> None:
+@pytest.mark.parametrize("v1", [False, True])
+def test_stall_waits_on_the_clock_without_sleeping(v1: bool) -> None:
     with new_client() as client:
         clock = client.app.clock
         before = clock.now()
         client.app.conversations.book.queue(
             Script(text=TEXT, fault=Fault("stall", after=3, seconds=90.0))
         )
-        raw = converse(client, turn_body()).content
+        raw = converse(client, turn_body(v1=v1)).content
         assert clock.now() - before >= 90.0
     assert len(parse(raw)) == 3
 

@@ -692,3 +692,22 @@ def test_the_same_script_answers_the_web_and_the_platform(client: TestClient, ap
     assert joined(stream_chunks(complete(client, stream=True))) == "One script, two front doors."
     assert _web_turn(client, "hello again") == "One script, two front doors."
     assert app.conversations.book.pending == 0
+
+
+def test_streams_are_paced_on_the_app_clock_and_can_stall(client: TestClient, app: Any) -> None:
+    paced = Script.from_dict(
+        {"text": "one two three four five six", "pacing": {"ttft_ms": 800, "tokens_per_second": 4}}
+    )
+    app.conversations.book.queue(
+        paced, Script(text="a b c d", fault=Fault("stall", after=2, seconds=45.0))
+    )
+    before = app.clock.now()
+    chunks = stream_chunks(complete(client, stream=True))
+    elapsed = app.clock.now() - before
+    assert joined(chunks) == "one two three four five six"
+    assert 0.8 < elapsed < 5
+    before = app.clock.now()
+    stalled = complete(client, stream=True)
+    assert app.clock.now() - before >= 45.0
+    assert "[DONE]" not in stalled.text
+    assert len(sse_data(stalled.text)) == 2
