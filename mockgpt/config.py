@@ -27,6 +27,8 @@ class Config:
       `"workspace"` (which requires `ChatGPT-Account-Id` on `/f/conversation`).
     - `models`: the `/v1` model list; when set, other models get 404
       `model_not_found` (by default any model name is accepted and echoed).
+    - `v1_requests_per_minute`: a quota on chat completions; past it, 429 with
+      `retry-after` and `x-ratelimit-*` headers (None: unlimited).
     """
 
     seed: int = 0
@@ -40,6 +42,7 @@ class Config:
     pow_difficulty: str = "0fffff"
     account: Literal["personal", "workspace"] = "personal"
     models: tuple[str, ...] | None = None
+    v1_requests_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):

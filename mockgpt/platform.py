@@ -98,6 +98,10 @@ class Platform:
         self.models: tuple[str, ...] | None = app.config.models
         self._requests = random.Random(f"{app.config.seed}\x1fplatform")
         self.created = int(app.varier.now().timestamp())
+        #: Chat completion requests allowed per minute of the app's clock (None: unlimited).
+        self.requests_per_minute: int | None = app.config.v1_requests_per_minute
+        self._window_start = app.clock.now()
+        self._window_count = 0
 
     # -- helpers ------------------------------------------------------------------
 
@@ -106,6 +110,39 @@ class Platform:
 
     def headers(self, extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
         return [("x-request-id", self.request_id()), *(extra or {}).items()]
+
+    def _quota(self) -> tuple[dict[str, str], Prepared | None]:
+        """Count a request against the per-minute quota: its headers, and a 429 past it."""
+        limit = self.requests_per_minute
+        if limit is None:
+            return {}, None
+        now = self.app.clock.now()
+        if now - self._window_start >= 60:
+            self._window_start, self._window_count = now, 0
+        reset = max(0.001, 60 - (now - self._window_start))
+        headers = {
+            "x-ratelimit-limit-requests": str(limit),
+            "x-ratelimit-remaining-requests": str(max(0, limit - self._window_count - 1)),
+            "x-ratelimit-reset-requests": f"{reset:.3f}s",
+        }
+        if self._window_count >= limit:
+            retry = max(1, int(-(-reset // 1)))
+            headers.update(
+                {
+                    "retry-after": str(retry),
+                    "retry-after-ms": str(round(reset * 1000)),
+                    "x-ratelimit-remaining-requests": "0",
+                }
+            )
+            body = openai_error(
+                f"Rate limit reached for requests per min (RPM): Limit {limit}, Used {limit}, "
+                f"Requested 1. Please try again in {reset:.3f}s.",
+                type_="requests",
+                code="rate_limit_exceeded",
+            )
+            return headers, self.error(429, body, headers)
+        self._window_count += 1
+        return headers, None
 
     def error(
         self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None
@@ -244,6 +281,9 @@ class Platform:
                         code="invalid_value",
                     ),
                 )
+        quota_headers, refused = self._quota()
+        if refused is not None:
+            return refused
         script = self.app.conversations.book.pick(prompt, model)
         if script is not None and script.http_error is not None:
             return self._scripted_refusal(script)
@@ -278,7 +318,7 @@ class Platform:
             "model": model,
         }
         if request.get("stream"):
-            return self._stream(head, choices, usage, request, script)
+            return self._stream(head, choices, usage, request, script, quota_headers)
         body = {
             **head,
             "choices": choices,
@@ -287,7 +327,7 @@ class Platform:
             "system_fingerprint": FINGERPRINT,
         }
         self.app.renderer.check("openai/chat_completion.json", body)
-        return Prepared(200, dumpb(body), "application/json", self.headers())
+        return Prepared(200, dumpb(body), "application/json", self.headers(quota_headers))
 
     def _choice(
         self,
@@ -428,6 +468,7 @@ class Platform:
         usage: dict[str, Any],
         request: dict[str, Any],
         script: Script | None,
+        extra: dict[str, str],
     ) -> ChunkStream:
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         base = {
@@ -522,7 +563,7 @@ class Platform:
         ]
         delays = pacing_delays(script, texts, random.Random(head["id"]))
         return ChunkStream(
-            lines, delays, self.app.clock, script.fault if script else None, self.headers()
+            lines, delays, self.app.clock, script.fault if script else None, self.headers(extra)
         )
 
 

@@ -711,3 +711,22 @@ def test_streams_are_paced_on_the_app_clock_and_can_stall(client: TestClient, ap
     assert app.clock.now() - before >= 45.0
     assert "[DONE]" not in stalled.text
     assert len(sse_data(stalled.text)) == 2
+
+
+def test_a_request_quota_refuses_with_retry_headers_and_resets(
+    client: TestClient, app: Any
+) -> None:
+    app.platform.requests_per_minute = 2
+    first = complete(client)
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert complete(client).status_code == 200
+    refused = complete(client)
+    error = assert_openai_error(refused, 429)
+    assert error["code"] == "rate_limit_exceeded"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert int(refused.headers["retry-after-ms"]) > 0
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    app.clock.advance(61)
+    assert complete(client).status_code == 200
