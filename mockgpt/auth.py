@@ -253,37 +253,31 @@ class Authority:
         body = base64.urlsafe_b64encode(self._rng.randbytes(48)).decode().rstrip("=")
         return f"{PROOF_PREFIX}mock{kind}{body}"
 
-    def _puzzle(self) -> tuple[str, str]:
-        return f"0.{self._rng.getrandbits(64):016x}", self.difficulty
+    def _issue(self, kind: str, into: dict[str, Grant]) -> tuple[str, dict[str, Any]]:
+        """A fresh sentinel token, remembered in `into`, and the puzzle that goes with it."""
+        seed, difficulty = f"0.{self._rng.getrandbits(64):016x}", self.difficulty
+        token = self._token(kind)
+        into[token] = Grant(token, seed, difficulty, self.clock.now() + SENTINEL_LIFETIME)
+        puzzle = {"required": self.sentinel == "pow", "seed": seed, "difficulty": difficulty}
+        return token, puzzle
 
     def grant(self, document: dict[str, Any]) -> dict[str, Any]:
         """Fill a chat-requirements answer with a fresh token and puzzle."""
-        seed, difficulty = self._puzzle()
-        token = self._token("req")
-        self.grants[token] = Grant(token, seed, difficulty, self.clock.now() + SENTINEL_LIFETIME)
+        token, puzzle = self._issue("req", self.grants)
         answer = dict(document)
         answer["token"] = token
-        answer["proofofwork"] = {
-            "required": self.sentinel == "pow",
-            "seed": seed,
-            "difficulty": difficulty,
-        }
+        answer["proofofwork"] = puzzle
         answer["turnstile"] = {"required": False}
         answer["arkose"] = {"required": False}
         return answer
 
     def prepare(self, document: dict[str, Any]) -> dict[str, Any]:
-        seed, difficulty = self._puzzle()
-        token = self._token("prep")
-        self.prepared[token] = Grant(token, seed, difficulty, self.clock.now() + SENTINEL_LIFETIME)
+        """The first half of the split exchange: a prepare token and its puzzle."""
+        token, puzzle = self._issue("prep", self.prepared)
         answer = dict(document)
         answer["prepare_token"] = token
         answer["turnstile"] = {"required": False}
-        answer["proofofwork"] = {
-            "required": self.sentinel == "pow",
-            "seed": seed,
-            "difficulty": difficulty,
-        }
+        answer["proofofwork"] = puzzle
         return answer
 
     def finalize(self, document: dict[str, Any], body: dict[str, Any]) -> Refusal | dict[str, Any]:
@@ -292,8 +286,8 @@ class Authority:
             if self.sentinel != "off":
                 return Refusal(403, UNUSUAL_ACTIVITY)
             # With the sentinel off, any prepare token is good enough, as for lenient auth.
-            seed, difficulty = self._puzzle()
-            prepared = Grant("", seed, difficulty, self.clock.now() + SENTINEL_LIFETIME)
+            _, puzzle = self._issue("prep", {})
+            prepared = Grant("", puzzle["seed"], puzzle["difficulty"], self.clock.now())
         proof = body.get("proofofwork")
         if self.sentinel == "pow" and not (
             isinstance(proof, str) and proof_ok(proof, prepared.seed, prepared.difficulty)
