@@ -423,6 +423,11 @@ def test_only_one_message_at_a_time() -> None:
             running.sendall(request)
             assert running.recv(65536).startswith(b"HTTP/1.1 200")
             assert app.conversations.turns[cid].live
+            status = client.get(
+                f"/backend-api/conversation/{cid}/stream_status", headers=bearer("t")
+            ).json()
+            assert status["status"] == "IS_STREAMING"
+            assert status["streaming"] is True
             busy = client.post(
                 "/backend-api/conversation", json=turn(conversation_id=cid), headers=bearer("t")
             )
