@@ -28,23 +28,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-HOST = "127.0.0.1"
+from _servers import HOST, Server, percentile, report_line, start_server, stop_server
+
 PATH = "/backend-api/settings/user"
 REQUEST = (f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer bench\r\n\r\n").encode(
     "ascii"
 )
 WARMUP_SECONDS = 0.5
-STARTUP_TIMEOUT = 20.0
 IO_TIMEOUT = 10.0
-ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in each server subprocess: argv is [port, target] and, for the bare target,
 # [path, status, content-type]; the bare target reads the body to serve from stdin.
@@ -96,15 +91,6 @@ class Answer:
 
 
 @dataclass(slots=True)
-class Server:
-    """A server subprocess and the port it listens on."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-
-@dataclass(slots=True)
 class Round:
     """The outcome of one timed window against one server."""
 
@@ -117,57 +103,6 @@ class Round:
     @property
     def rate(self) -> float:
         return self.completed / self.seconds
-
-
-# -- servers ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def start_server(name: str, extra: list[str] | None = None, stdin: bytes | None = None) -> Server:
-    """Start a server subprocess and return once its port accepts connections."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(port), name, *(extra or [])],
-        cwd=ROOT,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-    )
-    server = Server(name, port, process)
-    try:
-        if stdin is not None:
-            assert process.stdin is not None
-            process.stdin.write(stdin)
-            process.stdin.close()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} server exited with code {process.returncode}")
-            try:
-                socket.create_connection((HOST, port), timeout=0.5).close()
-                return server
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} server not listening on {HOST}:{port}") from None
-                time.sleep(0.02)
-    except BaseException:
-        stop_server(server)
-        raise
-
-
-def stop_server(server: Server) -> None:
-    process = server.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # -- client ----------------------------------------------------------------------
@@ -236,31 +171,18 @@ async def measure(server: Server, connections: int, seconds: float) -> Round:
 # -- report ----------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return ordered[index]
-
-
-def report_line(cells: list[str], widths: list[int]) -> str:
-    """Cells padded to `widths`: a negative width left-aligns the cell."""
-    padded = [
-        cell.ljust(-width) if width < 0 else cell.rjust(width)
-        for cell, width in zip(cells, widths, strict=True)
-    ]
-    return "  ".join(padded).rstrip()
-
-
 async def run(args: argparse.Namespace) -> None:
     servers: list[Server] = []
     try:
-        mock = start_server("mockgpt")
+        mock = start_server("mockgpt", SERVER_CODE, [])
         servers.append(mock)
         reference = await fetch_once(mock.port)
         if reference.status != 200:
             raise RuntimeError(f"mockgpt answered {reference.status} on {PATH}")
         media = reference.headers.get("content-type", "")
-        bare = start_server("bare", [PATH, str(reference.status), media], stdin=reference.body)
+        bare = start_server(
+            "bare", SERVER_CODE, [PATH, str(reference.status), media], stdin=reference.body
+        )
         servers.append(bare)
         check = await fetch_once(bare.port)
         same = (check.status, check.headers.get("content-type"), check.body) == (

@@ -42,23 +42,19 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from _servers import HOST, Server, percentile, report_line, start_server, stop_server
+
 PATH = "/backend-api/conversation"
 WARMUP_SECONDS = 0.5
-STARTUP_TIMEOUT = 20.0
 IO_TIMEOUT = 10.0
 STREAM_TIMEOUT = 60.0  # one whole stream, request to last chunk
-ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in each server subprocess: argv is [port, target, words]; the bare target
 # reads the stream body to serve from stdin and yields it one event per chunk.
@@ -143,15 +139,6 @@ def request_bytes() -> bytes:
 
 
 @dataclass(slots=True)
-class Server:
-    """A server subprocess and the port it listens on."""
-
-    name: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-
-@dataclass(slots=True)
 class Stream:
     """One streamed response as the client saw it."""
 
@@ -201,54 +188,6 @@ class Round:
 
 
 # -- servers ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def start_server(name: str, words: int, stdin: bytes | None = None) -> Server:
-    """Start a server subprocess and return once its port accepts connections."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(port), name, str(words)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-    )
-    server = Server(name, port, process)
-    try:
-        if stdin is not None:
-            assert process.stdin is not None
-            process.stdin.write(stdin)
-            process.stdin.close()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} server exited with code {process.returncode}")
-            try:
-                socket.create_connection((HOST, port), timeout=0.5).close()
-                return server
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} server not listening on {HOST}:{port}") from None
-                time.sleep(0.02)
-    except BaseException:
-        stop_server(server)
-        raise
-
-
-def stop_server(server: Server) -> None:
-    process = server.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def cpu_seconds(server: Server) -> float | None:
@@ -479,23 +418,8 @@ async def measure(server: Server, connections: int, seconds: float) -> Phase:
 # -- report ----------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return ordered[index]
-
-
 def share(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
-
-
-def report_line(cells: list[str], widths: list[int]) -> str:
-    """Cells padded to `widths`: a negative width left-aligns the cell."""
-    padded = [
-        cell.ljust(-width) if width < 0 else cell.rjust(width)
-        for cell, width in zip(cells, widths, strict=True)
-    ]
-    return "  ".join(padded).rstrip()
 
 
 def check_reference(reference: Stream, text: str) -> None:
@@ -518,12 +442,12 @@ async def run(args: argparse.Namespace) -> None:
     text = long_text(args.words)
     servers: list[Server] = []
     try:
-        mock = start_server("mockgpt", args.words)
+        mock = start_server("mockgpt", SERVER_CODE, [str(args.words)])
         servers.append(mock)
         reference = await fetch_stream(mock.port)
         check_reference(reference, text)
         media = reference.headers.get("content-type", "")
-        bare = start_server("bare", args.words, stdin=reference.body)
+        bare = start_server("bare", SERVER_CODE, [str(args.words)], stdin=reference.body)
         servers.append(bare)
         check = await fetch_stream(bare.port)
         same = (check.status, check.headers.get("content-type"), check.body) == (

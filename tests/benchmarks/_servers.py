@@ -1,0 +1,104 @@
+"""What the benchmark scripts share: their server subprocesses and report helpers.
+
+`start_server` runs `python -c CODE PORT NAME ARGS…` from the repository root
+on a free 127.0.0.1 port, optionally writing `stdin` to it, and returns once
+that port accepts connections: it polls the port until a deadline
+(`STARTUP_TIMEOUT`) and fails early if the process exits. `stop_server` ends
+the process by its pid (terminate, then kill if it lingers). `percentile` and
+`report_line` format the numbers the benchmarks print.
+
+A plain module, not a package: the scripts import it as `_servers`, which works
+because a script's own folder is on `sys.path` when run as
+`python tests/benchmarks/<script>.py`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT = 20.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(slots=True)
+class Server:
+    """A server subprocess and the port it listens on."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+
+# -- servers ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def start_server(name: str, code: str, args: list[str], stdin: bytes | None = None) -> Server:
+    """Start `python -c code port name *args` and return once its port accepts connections."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(port), name, *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+    )
+    server = Server(name, port, process)
+    try:
+        if stdin is not None:
+            assert process.stdin is not None
+            process.stdin.write(stdin)
+            process.stdin.close()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} server exited with code {process.returncode}")
+            try:
+                socket.create_connection((HOST, port), timeout=0.5).close()
+                return server
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} server not listening on {HOST}:{port}") from None
+                time.sleep(0.02)
+    except BaseException:
+        stop_server(server)
+        raise
+
+
+def stop_server(server: Server) -> None:
+    process = server.process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# -- report ----------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def report_line(cells: list[str], widths: list[int]) -> str:
+    """Cells padded to `widths`: a negative width left-aligns the cell."""
+    padded = [
+        cell.ljust(-width) if width < 0 else cell.rjust(width)
+        for cell, width in zip(cells, widths, strict=True)
+    ]
+    return "  ".join(padded).rstrip()
