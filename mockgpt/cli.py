@@ -100,6 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockgpt.app import create_app
+    from mockgpt.server import server_config
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     from mockgpt.scripts import load_script
@@ -127,18 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"listening on {base}  (Ctrl-C to stop)")
     print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
     print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")', flush=True)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=args.host,
-            port=args.port,
-            http="h11",
-            lifespan="on",
-            log_level="warning",
-            access_log=False,
-            server_header=False,
-        )
-    )
+    server = uvicorn.Server(server_config(app, args.host, args.port))
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     print("mockgpt stopped")

@@ -17,6 +17,24 @@ from typing import Any
 import uvicorn
 
 
+def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """How mockgpt is served, by `mockgpt serve`, `LiveServer` and the benchmarks alike.
+
+    The h11 protocol, because uvicorn's httptools parser drops the body of
+    requests that carry `Connection: Upgrade` / `Upgrade: h2c`, as some clients send.
+    """
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="h11",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+    )
+
+
 class LiveServer:
     """Run an ASGI app with uvicorn in a thread for the span of a `with` block."""
 
@@ -26,18 +44,7 @@ class LiveServer:
         self.app = app
         self.host = host
         self._timeout = startup_timeout
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                http="h11",
-                lifespan="on",
-                log_level="warning",
-                access_log=False,
-                server_header=False,
-            )
-        )
+        self._server = uvicorn.Server(server_config(app, host, port))
         self._thread: threading.Thread | None = None
         self.port = port
 

@@ -94,18 +94,9 @@ else:
         )
 
     app = Starlette(routes=[Route("/backend-api/conversation", conversation, methods=["POST"])])
-uvicorn.Server(
-    uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        http="h11",
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-    )
-).run()
+from mockgpt.server import server_config
+
+uvicorn.Server(server_config(app, "127.0.0.1", port)).run()
 """
 
 
