@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.config import Config
+from mockgpt.controller import MockGPT
 from mockgpt.errors import ConfigError, MockGPTError
 from mockgpt.server import LiveServer
 
@@ -16,6 +17,7 @@ __all__ = [
     "ConfigError",
     "LiveServer",
     "MockApp",
+    "MockGPT",
     "MockGPTError",
     "Route",
     "__version__",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +31,7 @@ from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.journal import Entry, Journal, Overrides
 from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
@@ -115,6 +117,10 @@ class MockApp:
         )
         self.conversations.authority = self.authority
         self.platform = Platform(self)
+        self.journal = Journal()
+        #: Tracebacks of errors raised inside handlers (the pytest plugin fails the test).
+        self.failures: list[str] = []
+        self.overrides = Overrides()
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
         self._static: dict[tuple[str, str], Route] = {}
@@ -254,6 +260,22 @@ class MockApp:
             await meta(scope, receive, send)
             return
         route, params, allowed = self.match(method, path)
+        entry = Entry(
+            method,
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            body,
+            self.clock.now(),
+            route.key if route is not None else None,
+        )
+        self.journal.record(entry)
+        send = _watching(send, entry)
+        if route is not None:
+            override = self.overrides.take(route.key)
+            if override is not None:
+                await override.answer(self.clock, scope, receive, send)
+                return
         if route is None:
             allow = [("allow", ", ".join(sorted(allowed)))]
             if platform:
@@ -270,6 +292,7 @@ class MockApp:
             response = await self._answer(route, scope, params, body)
         except Exception:
             error_log.exception("handler for %s failed", route.key)
+            self.failures.append(f"{route.key}:\n{traceback.format_exc()}")
             response = (
                 self.platform.error(
                     500,
@@ -281,7 +304,14 @@ class MockApp:
                 if route.platform
                 else _INTERNAL
             )
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        except OSError:
+            pass  # the client went away mid-answer
+        except Exception:
+            # The answer had started: all that can be done is to cut it and report.
+            error_log.exception("answer of %s failed", route.key)
+            self.failures.append(f"{route.key}:\n{traceback.format_exc()}")
 
     async def _answer(self, route: Route, scope: Scope, params: dict[str, str], body: bytes) -> Any:
         headers = Headers(scope=scope)
@@ -302,6 +332,17 @@ class MockApp:
             return json_response(422, fastapi_detail(problems))
         call = Call(self, route, scope, params, query, headers, body, parsed)
         return await HANDLERS[route.kind](call)
+
+
+def _watching(send: Send, entry: Entry) -> Send:
+    """A `send` that notes the answer's status in the journal entry."""
+
+    async def watched(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            entry.status = message["status"]
+        await send(message)
+
+    return watched
 
 
 def create_app(

@@ -1,0 +1,143 @@
+"""The Python control surface: scripts, overrides, faults, the journal, state."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from mockgpt import Config, MockGPT
+from mockgpt.controller import MockFailure
+
+AUTH = {"authorization": "Bearer t"}
+TURN = {
+    "action": "next",
+    "model": "auto",
+    "messages": [
+        {
+            "id": "aaa5e6f7-0a1b-4c2d-8e3f-405162738495",
+            "author": {"role": "user"},
+            "content": {"content_type": "text", "parts": ["hi there"]},
+        }
+    ],
+    "parent_message_id": "client-created-root",
+}
+
+
+def last_text(body: str) -> str:
+    frames = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: {")]
+    text: str = frames[-1]["message"]["content"]["parts"][0]
+    return text
+
+
+def test_reply_answers_the_next_turn_over_a_live_server() -> None:
+    with MockGPT() as mock, mock.client(headers=AUTH) as client:
+        mock.reply("Scripted hello!")
+        first = client.post("/backend-api/conversation", json=TURN)
+        second = client.post("/backend-api/conversation", json=TURN)
+        assert mock.url.startswith("http://127.0.0.1:")
+        assert mock.openai_url == mock.url + "/v1"
+        assert mock.backend_url == mock.url + "/backend-api/"
+    assert last_text(first.text) == "Scripted hello!"
+    assert last_text(second.text) != "Scripted hello!"
+
+
+def test_overrides_sequences_and_faults_are_scoped_by_times() -> None:
+    mock = MockGPT()
+    with mock.test_client() as client:
+        mock.on("GET /backend-api/me").sequence(
+            {"status": 500, "json": {"detail": "boom"}},
+            {"status": 503, "text": "try later", "headers": {"retry-after": "2"}},
+        )
+        first = client.get("/backend-api/me", headers=AUTH)
+        second = client.get("/backend-api/me", headers=AUTH)
+        third = client.get("/backend-api/me", headers=AUTH)
+        mock.on("GET /backend-api/models").fail("malformed")
+        broken = client.get("/backend-api/models", headers=AUTH)
+        mock.on("*").respond(418, json={"detail": "teapot"}, times=None)
+        everywhere = [
+            client.get(path, headers=AUTH).status_code
+            for path in ("/backend-api/me", "/backend-api/models")
+        ]
+    assert (first.status_code, first.json()) == (500, {"detail": "boom"})
+    assert (second.status_code, second.text, second.headers["retry-after"]) == (
+        503,
+        "try later",
+        "2",
+    )
+    assert third.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        broken.json()
+    assert everywhere == [418, 418]
+
+
+def test_unknown_route_names_the_nearest() -> None:
+    with pytest.raises(KeyError, match="GET /backend-api/me"):
+        MockGPT().on("GET /backend-api/mee")
+
+
+def test_delay_waits_on_the_virtual_clock() -> None:
+    mock = MockGPT()
+    before = mock.app.clock.now()
+    with mock.test_client() as client:
+        mock.on("GET /backend-api/me").respond(json={"ok": True}, delay=30)
+        assert client.get("/backend-api/me", headers=AUTH).json() == {"ok": True}
+    assert mock.app.clock.now() - before >= 30
+
+
+def test_connection_reset_fault() -> None:
+    with MockGPT() as mock, mock.client(headers=AUTH) as client:
+        mock.on("GET /backend-api/me").fail("reset")
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/backend-api/me")
+        assert client.get("/backend-api/me").status_code == 200
+
+
+def test_journal_records_and_asserts_with_a_useful_message() -> None:
+    mock = MockGPT()
+    with mock.test_client() as client:
+        client.post("/backend-api/conversation", json=TURN, headers=AUTH)
+        client.get("/backend-api/nothing-here")
+    [call] = mock.assert_called("POST /backend-api/conversation", times=1)
+    assert call.json()["messages"][0]["content"]["parts"] == ["hi there"]
+    assert call.headers["authorization"] == "Bearer t"
+    assert call.status == 200
+    assert mock.last().route is None
+    assert mock.app.journal.unmatched()[0].path == "/backend-api/nothing-here"
+    with pytest.raises(AssertionError) as failure:
+        mock.assert_called("GET /backend-api/me")
+    message = str(failure.value)
+    assert "POST /backend-api/conversation -> 200" in message
+    assert "nearest documented routes: GET /backend-api/me" in message
+
+
+def test_reset_gives_the_state_of_a_fresh_app() -> None:
+    mock = MockGPT(Config(clock="virtual", seed=3))
+    with mock.test_client() as client:
+        fresh = client.get("/backend-api/conversations", headers=AUTH).json()
+        client.post("/backend-api/conversation", json=TURN, headers=AUTH)
+        mock.on("GET /backend-api/me").respond(500, times=None)
+        mock.advance(3600)
+    mock.reset()
+    assert mock.calls() == []
+    with mock.test_client() as client:
+        assert client.get("/backend-api/conversations", headers=AUTH).json() == fresh
+        assert client.get("/backend-api/me", headers=AUTH).status_code == 200
+    mock.reset(mock.with_settings(auth="strict"))
+    assert mock.app.authority.policy == "strict"
+
+
+def test_failures_inside_the_mock_are_reported() -> None:
+    mock = MockGPT()
+    with mock.test_client() as client:
+        mock.app.conversations.book = None  # type: ignore[assignment]
+        response = client.post("/backend-api/conversation", json=TURN, headers=AUTH)
+    assert response.status_code == 500
+    with pytest.raises(MockFailure, match="POST /backend-api/conversation"):
+        mock.raise_failures()
+
+
+def test_advance_needs_the_virtual_clock() -> None:
+    with pytest.raises(Exception, match="virtual"):
+        MockGPT(Config(clock="system")).advance(1)
