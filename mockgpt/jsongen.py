@@ -13,6 +13,7 @@ lengths and common formats, numbers with bounds, booleans, null, `anyOf`/`oneOf`
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Callable
 from typing import Any
@@ -101,8 +102,11 @@ def _object(schema: Schema, rng: random.Random, root: Any, depth: int) -> dict[s
     for name, sub in properties.items():
         if name in required or (depth < 3 and rng.random() < 0.5):
             result[name] = _build(sub, rng, root, depth + 1)
-    minimum = int(schema.get("minProperties", 0))
     extra = schema.get("additionalProperties")
+    for name in sorted(required - result.keys()):
+        # Required keys the schema types only through additionalProperties (maps).
+        result[name] = _build(extra if isinstance(extra, dict) else {}, rng, root, depth + 1)
+    minimum = int(schema.get("minProperties", 0))
     index = 0
     while len(result) < minimum and extra is not False:
         result[f"{rng.choice(_WORDS)}_{index}"] = _build(
@@ -144,10 +148,74 @@ _FORMATS: dict[str, Callable[[random.Random], str]] = {
 }
 
 
+_CLASSES = {"d": string.digits, "w": string.ascii_letters + string.digits + "_", "s": " "}
+_SIMPLE_RE = re.compile(
+    r"(\\[dws]|\\.|\[\^?(?:\\.|[^\]])+\]|\.|[^\\\[\]().*+?{}|^$])"
+    r"(\{\d+(?:,\d*)?\}|[*+?])?"
+)
+
+
+def _class_chars(token: str) -> str:
+    """The characters a one-character regex token stands for (a usable subset)."""
+    if token.startswith("\\") and token[1] in _CLASSES:
+        return _CLASSES[token[1]]
+    if token.startswith("\\"):
+        return token[1]
+    if token == ".":
+        return string.ascii_lowercase
+    if token.startswith("["):
+        negated = token.startswith("[^")
+        body = token[2:-1] if negated else token[1:-1]
+        chars, index = "", 0
+        while index < len(body):
+            if body[index] == "\\" and index + 1 < len(body):
+                chars += _CLASSES.get(body[index + 1], body[index + 1])
+                index += 2
+            elif index + 2 < len(body) and body[index + 1] == "-":
+                chars += "".join(chr(c) for c in range(ord(body[index]), ord(body[index + 2]) + 1))
+                index += 3
+            else:
+                chars += body[index]
+                index += 1
+        if negated:
+            return "".join(c for c in string.ascii_letters + string.digits if c not in chars)
+        return chars
+    return token
+
+
+def _from_pattern(pattern: str, rng: random.Random) -> str | None:
+    """A string matching a simple anchored pattern (classes, literals, quantifiers), or None."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    pieces = _SIMPLE_RE.findall(body)
+    if "".join(token + quantifier for token, quantifier in pieces) != body:
+        return None  # groups, alternation: beyond this small generator
+    text = ""
+    for token, quantifier in pieces:
+        low, high = 1, 1
+        if quantifier in ("*", "+", "?"):
+            low, high = {"*": (0, 3), "+": (1, 4), "?": (0, 1)}[quantifier]
+        elif quantifier:
+            bounds = quantifier[1:-1].split(",")
+            low = int(bounds[0])
+            high = (
+                int(bounds[1])
+                if len(bounds) > 1 and bounds[1]
+                else (low if len(bounds) == 1 else low + 3)
+            )
+        chars = _class_chars(token)
+        text += "".join(rng.choice(chars) for _ in range(rng.randint(low, high)))
+    return text if re.search(pattern, text) else None
+
+
 def _string(schema: Schema, rng: random.Random, root: Any, depth: int) -> str:
     fmt = schema.get("format")
     if isinstance(fmt, str) and fmt in _FORMATS:
         return _FORMATS[fmt](rng)
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str):
+        drawn = _from_pattern(pattern, rng)
+        if drawn is not None:
+            return drawn
     low = int(schema.get("minLength", 0))
     high = int(schema.get("maxLength", max(low, 24)))
     text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 3)))
