@@ -7,7 +7,10 @@ import contextlib
 import json
 import logging
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from mockgpt import __version__
 from mockgpt.catalogue import Catalogue, load_catalogue
@@ -27,7 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
-    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--ready-file",
+        metavar="FILE",
+        help="once listening, write the server's URL to FILE (for test runners in any language)",
+    )
     serve.add_argument(
         "--seed", type=int, default=0, help="seed of all generated data (default: %(default)s)"
     )
@@ -120,15 +130,27 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     app = create_app(config)
     app.conversations.book.queue(*scripts)
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{args.port}"
     print(f"mockgpt {__version__}: {len(app.catalogue)} routes, seed {args.seed}")
     if scripts:
         print(f"{len(scripts)} scripted turns queued")
-    print(f"listening on {base}  (Ctrl-C to stop)")
-    print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
-    print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")', flush=True)
     server = uvicorn.Server(server_config(app, args.host, args.port))
+
+    def announce() -> None:
+        """Say where the server listens once it does (the port may have been 0)."""
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        base = f"http://{host}:{port}"
+        print(f"listening on {base}  (Ctrl-C to stop)")
+        print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
+        print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")', flush=True)
+        if args.ready_file:
+            Path(args.ready_file).write_text(base + "\n", encoding="utf-8")
+
+    threading.Thread(target=announce, name="mockgpt-announce", daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     print("mockgpt stopped")

@@ -163,3 +163,37 @@ def test_serve_answers_with_a_script_file_and_samples() -> None:
         out, _ = process.communicate(timeout=20)
     assert "2 scripted turns queued" in out
     assert 'OpenAI(base_url="http://127.0.0.1' in out
+
+
+def test_serve_on_a_free_port_writes_its_url_to_the_ready_file(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.txt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mockgpt",
+            "serve",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)  # polling for readiness, bounded by the deadline
+        url = ready.read_text().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert not url.endswith(":0")
+        with urllib.request.urlopen(url + "/backend-api/edge", timeout=5) as response:
+            assert response.status == 204
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    assert f"listening on {url}" in out
