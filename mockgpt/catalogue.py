@@ -88,10 +88,6 @@ class Route:
         """True for the OpenAI platform API, which words its errors its own way."""
         return self.group == "OpenAI API"
 
-    @property
-    def is_templated(self) -> bool:
-        return self.pattern is not None
-
     def response(self, status: int) -> ResponseSpec:
         for spec in self.responses:
             if spec.status == status:

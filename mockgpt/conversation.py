@@ -33,9 +33,8 @@ from mockgpt.framing import DONE, EMPTY, Event, Framing
 from mockgpt.jsonfmt import dumps
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.scripts import Fault, Script, chunk_text
-from mockgpt.store import Conversation, iso_time, new_message
+from mockgpt.store import STOP_TOKEN, Conversation, iso_time, new_message
 
-STOP_TOKENS = [200002]
 STREAM_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -360,8 +359,8 @@ class TurnPlanner:
             "type": "server_ste_metadata",
             "metadata": {
                 "conduit_prewarmed": False,
-                "plan_type": "free",
-                "plan_type_bucket": "free",
+                "plan_type": tokens.PLAN_TYPE,
+                "plan_type_bucket": tokens.PLAN_TYPE,
                 "user_agent": "web",
                 "service": None,
                 "tool_name": None,
@@ -451,7 +450,7 @@ def _finished(
         final["content"]["parts"][0] = text or ""
     final["status"] = "finished_successfully"
     final["end_turn"] = finish == "stop"
-    details: dict[str, Any] = {"type": "stop", "stop_tokens": STOP_TOKENS}
+    details: dict[str, Any] = {"type": "stop", "stop_tokens": [STOP_TOKEN]}
     if finish == "max_tokens":
         details = {"type": "max_tokens"}
     final["metadata"]["finish_details"] = details

@@ -56,12 +56,7 @@ class Renderer:
             if problems:
                 raise ResponseMismatch(f"answer breaks {schema}: {problems[0].message}")
 
-    def prepared(
-        self,
-        route: Route,
-        status: int | None = None,
-        build: Callable[[Any], Any] | None = None,
-    ) -> Prepared:
+    def prepared(self, route: Route, status: int | None = None) -> Prepared:
         """The route's answer for `status` (default: documented), as ready bytes."""
         spec = route.response(route.status if status is None else status)
         key = (route.key, spec.status)
@@ -72,8 +67,6 @@ class Renderer:
             found = Prepared(spec.status, b"", spec.media)
         elif spec.is_json:
             document = self.document(spec.fixture)
-            if build is not None:
-                document = build(document)
             self.check(spec.schema, document)
             found = json_response(spec.status, document)
         else:

@@ -367,8 +367,24 @@ class HttpError:
         return out
 
 
+class _Plain:
+    """JSON form of a small settings object: every key optional, defaults left out."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        data = _mapping("", data)
+        _refuse_unknown(data, _field_names(cls))
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; keys left at their defaults are omitted."""
+        return _compact(self)
+
+
 @dataclass(frozen=True, slots=True)
-class Pacing:
+class Pacing(_Plain):
     """How fast the answer arrives, to test spinners, timeouts and buffering.
 
     `ttft_ms` is the wait before the first token; `tokens_per_second` the rate
@@ -389,20 +405,9 @@ class Pacing:
             _set(self, "tokens_per_second", rate)
         _set(self, "jitter", _check_float("jitter", self.jitter, minimum=0.0, maximum=1.0))
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Pacing from its JSON form."""
-        data = _mapping("", data)
-        _refuse_unknown(data, _field_names(cls))
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form; keys left at their defaults are omitted."""
-        return _compact(self)
-
 
 @dataclass(frozen=True, slots=True)
-class Realism:
+class Realism(_Plain):
     """Byte-level quirks of the real server, off by default for readable captures.
 
     `padding` adds the trailing spaces the real server puts on JSON lines,
@@ -419,17 +424,6 @@ class Realism:
         _check_bool("padding", self.padding)
         _check_int("pings", self.pings, minimum=0)
         _check_bool("crlf", self.crlf)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Realism from its JSON form."""
-        data = _mapping("", data)
-        _refuse_unknown(data, _field_names(cls))
-        return cls(**data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form; keys left at their defaults are omitted."""
-        return _compact(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,11 +321,6 @@ class ConversationService:
         conversation = self.store.get(conversation_id)
         return json_response(404, CONVERSATION_NOT_FOUND) if conversation is None else conversation
 
-    def reset(self) -> None:
-        self.store.clear()
-        self.book.reset()
-        self.turns.clear()
-
 
 #: What a logged-out client is told once it passes the soft limit of free messages.
 _SOFT_LIMIT_BANNER = {

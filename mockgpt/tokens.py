@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 KEY_ID = "mockgpt-test-key"
+#: The plan of the mock's account, as accounts/check and the subscription fixtures say.
+PLAN_TYPE = "pro"
 ISSUER = "https://auth.mockgpt.invalid/"
 AUDIENCE = ["https://api.openai.com/v1"]
 SCOPE = (
@@ -48,7 +50,7 @@ def access_token_claims(
         "exp": expires_at,
         "https://api.openai.com/auth": {
             "chatgpt_account_id": account_id,
-            "chatgpt_plan_type": "free",
+            "chatgpt_plan_type": PLAN_TYPE,
             "chatgpt_user_id": user_id,
             "user_id": user_id,
         },
