@@ -52,6 +52,17 @@ def _free_port() -> int:
         return port
 
 
+def start_serve(*args: str) -> subprocess.Popen[str]:
+    """`python -m mockgpt serve ARGS`, its output captured unbuffered."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mockgpt", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
 def _wait_for(url: str, process: subprocess.Popen[str], deadline: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -68,14 +79,7 @@ def _wait_for(url: str, process: subprocess.Popen[str], deadline: float) -> None
 
 def test_serve_starts_logs_and_stops_cleanly() -> None:
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mockgpt", "serve", "--port", str(port), "--seed", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    process = start_serve("--port", str(port), "--seed", "3")
     try:
         _wait_for(f"http://127.0.0.1:{port}/backend-api/edge", process, time.monotonic() + 20)
         request = urllib.request.Request(
@@ -123,25 +127,7 @@ def test_serve_refuses_a_broken_script_file(
 def test_serve_answers_with_a_script_file_and_samples() -> None:
     port = _free_port()
     script = Path(__file__).resolve().parent.parent / "fixtures" / "scripts" / "example.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockgpt",
-            "serve",
-            "--port",
-            str(port),
-            "--samples",
-            "4",
-            "--script",
-            str(script),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = start_serve("--port", str(port), "--samples", "4", "--script", str(script), "--quiet")
     try:
         _wait_for(f"http://127.0.0.1:{port}/backend-api/edge", process, time.monotonic() + 20)
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
@@ -167,23 +153,7 @@ def test_serve_answers_with_a_script_file_and_samples() -> None:
 
 def test_serve_on_a_free_port_writes_its_url_to_the_ready_file(tmp_path: Path) -> None:
     ready = tmp_path / "ready.txt"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockgpt",
-            "serve",
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--quiet",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    process = start_serve("--port", "0", "--ready-file", str(ready), "--quiet")
     try:
         deadline = time.monotonic() + 20
         while not ready.exists() and time.monotonic() < deadline and process.poll() is None:
