@@ -12,6 +12,7 @@ handler raises becomes a plain 500 body; no traceback reaches the client.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.datastructures import Headers, State
+from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
@@ -31,7 +32,7 @@ from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
-from mockgpt.journal import Entry, Journal, Overrides
+from mockgpt.journal import Entry, Journal, Latency, Overrides
 from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
@@ -92,7 +93,6 @@ class MockApp:
     def __init__(self, config: Config, catalogue: Catalogue, clock: Clock | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
-        self.state = State()
         self.varier = Varier(config.seed)
         self.renderer = Renderer(self.varier, validate=config.validate_responses)
         self.clock: Clock = clock or (
@@ -121,6 +121,11 @@ class MockApp:
         #: Tracebacks of errors raised inside handlers (the pytest plugin fails the test).
         self.failures: list[str] = []
         self.overrides = Overrides()
+        #: Extra time before answers, by route key or `"*"` for every request.
+        self.latencies: dict[str, Latency] = {}
+        if config.latency is not None:
+            self.latencies["*"] = Latency.of(config.latency)
+        self._latency_rng = random.Random(f"{config.seed}\x1flatency")
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
         self._static: dict[tuple[str, str], Route] = {}
@@ -149,6 +154,24 @@ class MockApp:
                 return generate_title(seed, prompt), prompt, generate_reply(seed, prompt, "gpt-5")
 
             store.seed_samples(count - 1, rng=random.Random(f"{seed}\x1fsamples"), texts=texts)
+
+    def copy(self) -> MockApp:
+        """An independent app in this one's exact state (for snapshots).
+
+        The parts that never change after start (catalogue, routing tables, the
+        seeded renderer) are shared; everything a request can change is copied.
+        """
+        shared = (
+            self.catalogue,
+            self.config,
+            self.varier,
+            self.renderer,
+            self._static,
+            self._templated,
+            self._methods,
+            self._meta,
+        )
+        return copy.deepcopy(self, {id(part): part for part in shared})
 
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
@@ -215,7 +238,15 @@ class MockApp:
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{query}" if query else "")
             elapsed = (time.perf_counter() - started) * 1000
-            access_log.info("%s %s %s %.1fms", scope["method"], target, status, elapsed)
+            fields = {"method": scope["method"], "path": target, "status": status}
+            access_log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                target,
+                status,
+                elapsed,
+                extra={**fields, "duration_ms": round(elapsed, 2)},
+            )
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.config.max_body_bytes
@@ -271,6 +302,10 @@ class MockApp:
         )
         self.journal.record(entry)
         send = _watching(send, entry)
+        if self.latencies:
+            rule = self.latencies.get(entry.route or "") or self.latencies.get("*")
+            if rule is not None:
+                await self.clock.sleep(rule.draw(self._latency_rng))
         if route is not None:
             override = self.overrides.take(route.key)
             if override is not None:
@@ -355,5 +390,6 @@ def create_app(
     from mockgpt.openapi import openapi_document
 
     app = MockApp(config or Config(), catalogue or load_catalogue(), clock)
-    app.add_meta("GET", "/openapi.json", json_response(200, openapi_document(app.catalogue)))
+    document = openapi_document(app.catalogue, admin=False)
+    app.add_meta("GET", "/openapi.json", json_response(200, document))
     return app

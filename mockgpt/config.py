@@ -29,6 +29,8 @@ class Config:
       `model_not_found` (by default any model name is accepted and echoed).
     - `v1_requests_per_minute`: a quota on chat completions; past it, 429 with
       `retry-after` and `x-ratelimit-*` headers (None: unlimited).
+    - `latency`: `(low, high)` seconds added before every answer, drawn uniformly
+      from the seed (equal bounds: a fixed delay; None: answer at once).
     """
 
     seed: int = 0
@@ -43,6 +45,7 @@ class Config:
     account: Literal["personal", "workspace"] = "personal"
     models: tuple[str, ...] | None = None
     v1_requests_per_minute: int | None = None
+    latency: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -65,5 +68,12 @@ class Config:
             raise ConfigError(f"pow_difficulty must be lowercase hex, not {difficulty!r}")
         if self.seed < 0:
             raise ConfigError(f"seed must be zero or more, not {self.seed}")
+        if self.latency is not None:
+            low, high = self.latency
+            if not 0 <= low <= high <= 600:
+                raise ConfigError(
+                    "latency must be (low, high) seconds with 0 <= low <= high <= 600, "
+                    f"not {self.latency!r}"
+                )
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")

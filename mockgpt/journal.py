@@ -8,8 +8,11 @@ behaviour for a while: a status and body, a delay, a sequence, or a fault.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import json
+import random
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +25,10 @@ from mockgpt.jsonfmt import dumpb
 
 FaultName = Literal["reset", "empty", "malformed"]
 FAULTS: tuple[str, ...] = ("reset", "empty", "malformed")
+#: Statuses whose answers carry no body at all.
+_NO_BODY = frozenset({204, 205, 304})
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 @dataclass(slots=True)
@@ -36,10 +43,32 @@ class Entry:
     time: float
     route: str | None
     status: int = 0
+    #: The entry's place in the app's journal: 0 for the first request, never reused.
+    index: int = 0
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the admin API and the inspector show it."""
+        try:
+            text: str | None = self.body.decode()
+        except UnicodeDecodeError:
+            text = None
+        return {
+            "index": self.index,
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": text,
+            "body_base64": None if text is not None else base64.b64encode(self.body).decode(),
+            "json": self.json(),
+            "route": self.route,
+            "status": self.status,
+        }
 
     def json(self) -> Any:
         """The body parsed as JSON (None when it is empty or not JSON)."""
@@ -54,9 +83,17 @@ class Journal:
 
     def __init__(self, limit: int = 10_000) -> None:
         self._entries: deque[Entry] = deque(maxlen=limit)
+        self._count = 0
 
     def record(self, entry: Entry) -> None:
+        entry.index = self._count
+        self._count += 1
         self._entries.append(entry)
+
+    @property
+    def next_index(self) -> int:
+        """The index the next request will get (for `select(since=...)` polling)."""
+        return self._count
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(list(self._entries))
@@ -71,9 +108,47 @@ class Journal:
         """Requests that matched `route` (`"METHOD /path/template"`), or all of them."""
         return [e for e in self._entries if route is None or route in (e.route, e.key)]
 
+    def select(
+        self,
+        route: str | None = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        since: int = 0,
+    ) -> list[Entry]:
+        """Requests by route key, method, exact path, answer status, and index (`>= since`)."""
+        method = method.upper() if method else None
+        return [
+            e
+            for e in self._entries
+            if (route is None or route in (e.route, e.key))
+            and (method is None or e.method == method)
+            and (path is None or e.path == path)
+            and (status is None or e.status == status)
+            and e.index >= since
+        ]
+
     def unmatched(self) -> list[Entry]:
         """Requests that matched no catalogue route."""
         return [e for e in self._entries if e.route is None]
+
+
+def contains(expected: Any, actual: Any) -> bool:
+    """Whether `actual` holds `expected`: every key of an expected object, recursively;
+    lists and other values compare equal."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and contains(value, actual[key]) for key, value in expected.items()
+        )
+    return bool(expected == actual)
+
+
+def json_diff(expected: Any, actual: Any) -> str:
+    """A unified diff of two JSON values, pretty-printed with sorted keys."""
+    left = json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    right = json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    return "\n".join(difflib.unified_diff(left, right, "expected", "received", lineterm=""))
 
 
 def nearest(wanted: str, known: Iterable[str], count: int = 3) -> list[str]:
@@ -109,6 +184,17 @@ class Override:
             raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for always)")
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ValueError(f"status must be a final HTTP status (200-599), not {status}")
+        if not 0 <= delay <= 600:
+            raise ValueError(f"delay must be 0 to 600 seconds, not {delay}")
+        if json is not None and text is not None:
+            raise ValueError("give json or text, not both")
+        for name, value in (headers or {}).items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"the value of header {name} must be printable latin-1 text")
         if text is not None:
             return cls(
                 status,
@@ -122,6 +208,21 @@ class Override:
         body = b"" if json is None else dumpb(json)
         media = None if json is None else "application/json"
         return cls(status, body, media, dict(headers or {}), delay, fault, times)
+
+    def to_json(self) -> dict[str, Any]:
+        try:
+            body: str | None = self.body.decode()
+        except UnicodeDecodeError:
+            body = None
+        return {
+            "status": self.status,
+            "body": body,
+            "media": self.media,
+            "headers": self.headers,
+            "delay": self.delay,
+            "fault": self.fault,
+            "times": self.times,
+        }
 
     async def answer(self, clock: Clock, scope: Scope, receive: Receive, send: Send) -> None:
         if self.delay > 0:
@@ -140,11 +241,55 @@ class Override:
         headers = [
             (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
         ]
+        if self.status in _NO_BODY:
+            await send({"type": "http.response.start", "status": self.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if self.media is not None and body:
             headers.append((b"content-type", self.media.encode("latin-1")))
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Extra time before an answer: fixed (`low == high`) or uniform between two bounds.
+
+    `spread="normal"` draws from a normal distribution centred between the bounds
+    (the bounds are then two standard deviations out) and clips it to them.
+    """
+
+    low: float
+    high: float
+    spread: Literal["uniform", "normal"] = "uniform"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high <= 600:
+            raise ValueError("latency bounds must satisfy 0 <= low <= high <= 600 seconds")
+        if self.spread not in ("uniform", "normal"):
+            raise ValueError(f"spread must be uniform or normal, not {self.spread!r}")
+
+    @classmethod
+    def of(cls, value: float | tuple[float, float] | Latency, spread: str = "uniform") -> Latency:
+        """From seconds, a `(low, high)` pair, or a `Latency`."""
+        if isinstance(value, Latency):
+            return value
+        if isinstance(value, tuple | list):
+            low, high = value
+            return cls(float(low), float(high), spread)  # type: ignore[arg-type]
+        return cls(float(value), float(value), spread)  # type: ignore[arg-type]
+
+    def draw(self, rng: random.Random) -> float:
+        if self.low == self.high:
+            return self.low
+        if self.spread == "normal":
+            middle, sigma = (self.low + self.high) / 2, (self.high - self.low) / 4
+            return min(self.high, max(self.low, rng.gauss(middle, sigma)))
+        return rng.uniform(self.low, self.high)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "spread": self.spread}
 
 
 class Overrides:
@@ -172,6 +317,14 @@ class Overrides:
     def pending(self, key: str | None = None) -> int:
         queues = [self._queues.get(key, deque())] if key else list(self._queues.values())
         return sum(len(queue) for queue in queues)
+
+    def listing(self) -> list[dict[str, Any]]:
+        """What is queued, route by route, oldest first (for the admin API)."""
+        return [
+            {"route": key, **answer.to_json()}
+            for key, queue in self._queues.items()
+            for answer in queue
+        ]
 
     def clear(self) -> None:
         self._queues.clear()

@@ -831,3 +831,9 @@ class ScriptBook:
             self._queued = deque(state.queued)
             self._matchers = list(state.matchers)
             self._fixed = state.fixed
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ScriptBook:
+        # Scripts are immutable, so a copy of the book needs only its own lock and lists.
+        book = ScriptBook()
+        book.restore(self.snapshot())
+        return book

@@ -291,6 +291,11 @@ class ConversationStore:
     def __len__(self) -> int:
         return sum(1 for conversation in self._conversations.values() if conversation.is_visible)
 
+    def visible(self) -> list[Conversation]:
+        """Every conversation not deleted, most recently updated first."""
+        found = [c for c in self._conversations.values() if c.is_visible]
+        return sorted(found, key=lambda c: c.update_time, reverse=True)
+
     # -- writing ----------------------------------------------------------------
 
     def create(

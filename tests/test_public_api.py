@@ -27,5 +27,6 @@ def test_config_refuses_bad_values() -> None:
 
 def test_two_apps_share_no_state() -> None:
     first, second = mockgpt.create_app(), mockgpt.create_app()
-    assert first.state is not second.state
     assert first.renderer is not second.renderer
+    assert first.conversations is not second.conversations
+    assert first.journal is not second.journal
