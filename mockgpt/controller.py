@@ -8,26 +8,35 @@
 
 The controller is itself the ASGI app the server runs and forwards to its
 current `MockApp`, so `reset()` swaps in a fresh app (exactly the state of a
-new one) without restarting the server.
+new one) and `restore()` a copied one, without restarting the server. Requests
+under `/__mockgpt__/` go to the admin API, which calls these same methods.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from starlette.testclient import TestClient
+import httpx
 from starlette.types import Receive, Scope, Send
 
 from mockgpt.app import MockApp, create_app
 from mockgpt.clock import VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import MockGPTError
-from mockgpt.journal import Entry, FaultName, Override, nearest
+from mockgpt.journal import Entry, FaultName, Latency, Override, contains, json_diff, nearest
+from mockgpt.openapi import openapi_document
+from mockgpt.responses import Prepared, json_response
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import LiveServer
+from mockgpt.transport import InProcessTransport
+
+#: Where the admin API and the inspector live, on every mock.
+ADMIN_PREFIX = "/__mockgpt__"
 
 
 class MockFailure(MockGPTError, AssertionError):
@@ -69,19 +78,63 @@ class RouteControl:
         self._mock.app.overrides.add(self.key, Override.of(fault=fault, times=times, delay=delay))
         return self
 
+    def latency(
+        self, seconds: float | tuple[float, float] | None, *, spread: str = "uniform"
+    ) -> RouteControl:
+        """Delay every answer of this route by `seconds`, or by a draw between two bounds
+        (`spread` "uniform" or "normal"); None removes the delay. The answer is unchanged."""
+        if seconds is None:
+            self._mock.app.latencies.pop(self.key, None)
+        else:
+            self._mock.app.latencies[self.key] = Latency.of(seconds, spread)
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The whole state of a mock at one moment, for `MockGPT.restore`."""
+
+    name: str
+    app: MockApp
+    time: float
+
 
 class MockGPT:
     """The Python control surface over one mock app."""
 
-    def __init__(self, config: Config | None = None, *, app: MockApp | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        app: MockApp | None = None,
+        admin_token: str | None = None,
+    ) -> None:
         self.config = config or (app.config if app is not None else Config(clock="virtual"))
         self.app = app or create_app(self.config)
         self._server: LiveServer | None = None
+        #: Named snapshots, kept across `reset()` (the admin API restores them by name).
+        self.snapshots: dict[str, Snapshot] = {}
+        from mockgpt.admin import AdminAPI
+
+        self.admin = AdminAPI(self, token=admin_token)
 
     # -- serving -------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith(ADMIN_PREFIX):
+                await self.admin(scope, receive, send)
+                return
+            if path == "/openapi.json" and scope["method"] == "GET":
+                await self._openapi(scope, receive, send)
+                return
         await self.app(scope, receive, send)
+
+    @functools.cached_property
+    def _openapi(self) -> Prepared:
+        """The OpenAPI document with the admin API's section (a bare app has none)."""
+        return json_response(200, openapi_document(self.app.catalogue))
 
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> MockGPT:
         if self._server is None:
@@ -119,15 +172,24 @@ class MockGPT:
     def openai_url(self) -> str:
         return f"{self.url}/v1"
 
-    def client(self, **options: Any) -> Any:
-        """An httpx client on the live server."""
-        import httpx
-
+    def client(self, *, in_process: bool = False, **options: Any) -> httpx.Client:
+        """An httpx client on the live server, or (`in_process=True`) one that calls the
+        app directly with no socket, for the fastest tests; options go to `httpx.Client`."""
+        if in_process:
+            options.setdefault("base_url", "http://mockgpt.test")
+            return httpx.Client(transport=InProcessTransport(self), **options)
         return httpx.Client(base_url=self.url, **options)
 
-    def test_client(self) -> TestClient:
-        """A client that calls the app in-process, with no socket (the fastest tests)."""
-        return TestClient(self)
+    def async_client(self, *, in_process: bool = False, **options: Any) -> httpx.AsyncClient:
+        """The same as `client`, for async tests (anyio or pytest-asyncio)."""
+        if in_process:
+            options.setdefault("base_url", "http://mockgpt.test")
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=self), **options)
+        return httpx.AsyncClient(base_url=self.url, **options)
+
+    def test_client(self, **options: Any) -> httpx.Client:
+        """`client(in_process=True)`: calls the app in-process, with no socket."""
+        return self.client(in_process=True, **options)
 
     # -- scripting -----------------------------------------------------------------
 
@@ -144,11 +206,19 @@ class MockGPT:
         """Answer turns whose prompt (substring or regex) or model match, with `script`."""
         self.app.conversations.book.match(script, **rules)
 
-    def load(self, source: str | Path) -> list[Script]:
-        """Queue every script of a script file."""
+    def load(self, source: str | Path | dict[str, Any] | list[Any]) -> list[Script]:
+        """Queue every script of a script file (or of its parsed JSON)."""
         scripts = load_script(source)
         self.queue(*scripts)
         return scripts
+
+    def pending_scripts(self) -> int:
+        """How many queued scripts still wait for a turn."""
+        return self.app.conversations.book.pending
+
+    def clear_scripts(self) -> None:
+        """Forget every queued and matching script."""
+        self.app.conversations.book.reset()
 
     def on(self, key: str) -> RouteControl:
         """Overrides for the catalogue route `key` ("METHOD /path/template") or "*"."""
@@ -159,11 +229,40 @@ class MockGPT:
                 raise KeyError(f"no catalogue route {key!r}; nearest: {close}")
         return RouteControl(self, key)
 
+    def overrides(self) -> list[dict[str, Any]]:
+        """The overrides still queued, and the latencies, route by route."""
+        answers = self.app.overrides.listing()
+        delays = [
+            {"route": key, "latency": rule.to_json()} for key, rule in self.app.latencies.items()
+        ]
+        return answers + delays
+
+    def clear_overrides(self) -> None:
+        """Drop every override, fault and latency (the routes answer as documented again)."""
+        self.app.overrides.clear()
+        self.app.latencies.clear()
+
     # -- the journal -----------------------------------------------------------------
 
-    def calls(self, key: str | None = None) -> list[Entry]:
-        """Requests received, all of them or those of one route."""
-        return self.app.journal.calls(key)
+    def calls(
+        self,
+        key: str | None = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        since: int = 0,
+    ) -> list[Entry]:
+        """Requests received, oldest first: all, or by route key ("METHOD /template" or
+        "METHOD /actual/path"), method, exact path, answer status, journal index."""
+        return self.app.journal.select(key, method=method, path=path, status=status, since=since)
+
+    def unmatched(self) -> list[Entry]:
+        """Requests that matched no documented route."""
+        return self.app.journal.unmatched()
+
+    def clear_journal(self) -> None:
+        self.app.journal.clear()
 
     def last(self, key: str | None = None) -> Entry:
         found = self.calls(key)
@@ -171,13 +270,29 @@ class MockGPT:
             raise AssertionError(self._journal_message(key, "no request", None))
         return found[-1]
 
-    def assert_called(self, key: str, times: int | None = None) -> list[Entry]:
-        """Fail, listing what was received, unless `key` was called (exactly `times` times)."""
+    def assert_called(self, key: str, times: int | None = None, *, json: Any = None) -> list[Entry]:
+        """Fail, listing what was received, unless `key` was called (exactly `times` times).
+
+        With `json`, the last call's JSON body must hold it (every key of an expected
+        object, recursively; other values equal); a failure shows the diff.
+        """
         found = self.calls(key)
         if (times is None and not found) or (times is not None and len(found) != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
             raise AssertionError(self._journal_message(key, f"expected {wanted}", len(found)))
+        if json is not None:
+            if not found:
+                raise AssertionError(f"{key}: no call whose body could hold the expected JSON")
+            body = found[-1].json()
+            if not contains(json, body):
+                raise AssertionError(
+                    f"{key}: the last call's body does not hold the expected JSON\n"
+                    + json_diff(json, body)
+                )
         return found
+
+    def assert_not_called(self, key: str) -> None:
+        self.assert_called(key, times=0)
 
     def _journal_message(self, key: str | None, wanted: str, got: int | None) -> str:
         lines = [f"{key or 'any route'}: {wanted}, got {got if got is not None else 0}"]
@@ -191,6 +306,63 @@ class MockGPT:
 
     # -- state -----------------------------------------------------------------------
 
+    def conversations(self) -> list[dict[str, Any]]:
+        """The stored conversations, most recent first, as the history list shows them."""
+        service = self.app.conversations
+        service.sync_live()
+        return [service.store.item(c) for c in service.store.visible()]
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        """One stored conversation with its whole message tree (the detail body)."""
+        service = self.app.conversations
+        found = service.store.get(conversation_id)
+        if found is None:
+            raise KeyError(f"no conversation {conversation_id!r}")
+        return service.store.detail(service.sync(found))
+
+    def quotas(self) -> dict[str, Any]:
+        """Feature quotas and the model message cap, on the mock's clock."""
+        cap = self.app.authority.message_cap()
+        return {
+            "features": self.app.authority.limits_progress(),
+            "message_cap": {
+                "limit": cap.limit,
+                "remaining": cap.remaining,
+                "reset_interval_minutes": cap.reset_interval_minutes,
+            },
+        }
+
+    def tokens(self) -> dict[str, list[str]]:
+        """Access tokens and sentinel tokens this mock has issued, oldest first."""
+        authority = self.app.authority
+        return {
+            "access_tokens": list(authority.issued),
+            "sentinel_tokens": [*authority.grants, *authority.prepared],
+        }
+
+    def now(self) -> float:
+        """The mock's time, in seconds since the epoch."""
+        return self.app.clock.now()
+
+    def state(self) -> dict[str, Any]:
+        """A summary of everything the mock holds."""
+        return {
+            "seed": self.config.seed,
+            "clock": {
+                "kind": "virtual" if isinstance(self.app.clock, VirtualClock) else "system",
+                "now": self.now(),
+            },
+            "settings": settings_json(self.config),
+            "conversations": len(self.app.conversations.store),
+            "pending_scripts": self.pending_scripts(),
+            "overrides": self.overrides(),
+            "journal": len(self.app.journal),
+            "quotas": self.quotas(),
+            "tokens": self.tokens(),
+            "snapshots": sorted(self.snapshots),
+            "failures": len(self.app.failures),
+        }
+
     def reset(self, config: Config | None = None) -> None:
         """Back to the state of a fresh app (optionally with other settings)."""
         if config is not None:
@@ -201,11 +373,34 @@ class MockGPT:
         """This mock's config with some fields changed (for `reset`)."""
         return dataclasses.replace(self.config, **changes)
 
+    def snapshot(self, name: str | None = None) -> Snapshot:
+        """The whole state now (conversations, scripts, overrides, journal, quotas,
+        tokens, clock), kept under `name` when given; `restore` puts it back."""
+        if self.app.conversations.turns and any(
+            turn.live for turn in self.app.conversations.turns.values()
+        ):
+            raise MockGPTError("cannot take a snapshot while a stream is still running")
+        taken = Snapshot(name or "", self.app.copy(), self.now())
+        if name:
+            self.snapshots[name] = taken
+        return taken
+
+    def restore(self, snapshot: Snapshot | str) -> None:
+        """Go back to a snapshot (or a named one); it can be restored again later."""
+        if isinstance(snapshot, str):
+            if snapshot not in self.snapshots:
+                raise KeyError(f"no snapshot named {snapshot!r}")
+            snapshot = self.snapshots[snapshot]
+        self.app = snapshot.app.copy()
+        self.config = self.app.config
+
     def advance(self, seconds: float) -> None:
         """Move the mock's clock forward (virtual clock only)."""
         clock = self.app.clock
         if not isinstance(clock, VirtualClock):
             raise MockGPTError("advance() needs Config(clock='virtual')")
+        if not 0 <= seconds <= 100 * 365 * 86400:
+            raise ValueError("advance() takes 0 to 100 years of seconds")
         clock.advance(seconds)
 
     def failures(self) -> list[str]:
@@ -216,3 +411,12 @@ class MockGPT:
         found = self.failures()
         if found:
             raise MockFailure("the mock failed while handling a request:\n" + "\n".join(found))
+
+
+def settings_json(config: Config) -> dict[str, Any]:
+    """A config as JSON (tuples as lists), the shape the admin API's reset takes."""
+    return {
+        field.name: list(value) if isinstance(value, tuple) else value
+        for field in dataclasses.fields(config)
+        for value in [getattr(config, field.name)]
+    }

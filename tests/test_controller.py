@@ -141,3 +141,93 @@ def test_failures_inside_the_mock_are_reported() -> None:
 def test_advance_needs_the_virtual_clock() -> None:
     with pytest.raises(Exception, match="virtual"):
         MockGPT(Config(clock="system")).advance(1)
+
+
+def test_in_process_clients_sync_and_async() -> None:
+    import anyio
+
+    mock = MockGPT()
+    mock.reply("In-process hello!")
+    with mock.client(in_process=True, headers=AUTH) as client:
+        answer = client.post("/backend-api/conversation", json=TURN)
+    assert last_text(answer.text) == "In-process hello!"
+
+    async def go() -> str:
+        mock.reply("Async hello!")
+        async with mock.async_client(in_process=True, headers=AUTH) as client:
+            return (await client.post("/backend-api/conversation", json=TURN)).text
+
+    assert last_text(anyio.run(go)) == "Async hello!"
+    assert len(mock.calls("POST /backend-api/conversation")) == 2
+
+
+def test_async_client_on_the_live_server() -> None:
+    import anyio
+
+    async def go(mock: MockGPT) -> int:
+        async with mock.async_client(headers=AUTH) as client:
+            return (await client.get("/backend-api/me")).status_code
+
+    with MockGPT() as mock:
+        assert anyio.run(go, mock) == 200
+        assert mock.last().key == "GET /backend-api/me"
+
+
+def test_assert_called_shows_a_diff_of_the_last_body() -> None:
+    mock = MockGPT()
+    with mock.test_client() as client:
+        client.post("/backend-api/conversation", json=TURN, headers=AUTH)
+    mock.assert_called("POST /backend-api/conversation", json={"model": "auto"})
+    with pytest.raises(AssertionError) as failure:
+        mock.assert_called("POST /backend-api/conversation", json={"model": "gpt-5"})
+    assert '-  "model": "gpt-5"' in str(failure.value)
+    assert '+  "model": "auto"' in str(failure.value)
+    mock.assert_not_called("GET /backend-api/me")
+    with pytest.raises(AssertionError, match="no call whose body"):
+        mock.assert_called("GET /backend-api/me", times=0, json={})
+
+
+def test_snapshot_and_restore_bring_back_every_part_of_the_state() -> None:
+    mock = MockGPT()
+    with mock.test_client() as client:
+        client.get("/api/auth/session")
+        mock.reply("kept")
+        mock.on("GET /backend-api/me").respond(500, times=None)
+        taken = mock.snapshot()
+        client.post("/backend-api/conversation", json=TURN, headers=AUTH)
+        mock.advance(600)
+        mock.clear_overrides()
+        assert mock.pending_scripts() == 0
+        mock.restore(taken)
+        assert mock.pending_scripts() == 1
+        assert mock.conversations() == []
+        assert len(mock.tokens()["access_tokens"]) == 1
+        assert [entry.key for entry in mock.calls()] == ["GET /api/auth/session"]
+        assert client.get("/backend-api/me", headers=AUTH).status_code == 500
+        assert mock.now() == taken.time
+        mock.restore(taken)  # a second time: the snapshot itself was not changed
+        assert mock.pending_scripts() == 1
+    with pytest.raises(KeyError, match="no snapshot named 'nope'"):
+        mock.restore("nope")
+
+
+def test_overrides_refuse_what_http_cannot_send() -> None:
+    mock = MockGPT()
+    route = mock.on("GET /backend-api/me")
+    for bad, message in (
+        ({"status": 101}, "final HTTP status"),
+        ({"status": 600}, "final HTTP status"),
+        ({"headers": {"bad name": "x"}}, "not a valid header name"),
+        ({"headers": {"x-fine": "line\nbreak"}}, "printable latin-1"),
+        ({"json": {}, "text": "both"}, "json or text"),
+        ({"delay": -1}, "delay must be"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            route.respond(**bad)
+    assert mock.overrides() == []
+    route.respond(204, headers={"x-kind": "empty"})
+    with mock.test_client() as client:
+        answer = client.get("/backend-api/me", headers=AUTH)
+    assert answer.status_code == 204
+    assert answer.content == b""
+    assert answer.headers["x-kind"] == "empty"
