@@ -7,6 +7,7 @@ carries the same schemas the mock validates with.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mockgpt import __version__
@@ -181,12 +182,81 @@ def _operation(route: Route) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(catalogue: Catalogue) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every catalogue route."""
+ADMIN_TAG = "mockgpt admin"
+ADMIN_DESCRIPTION = (
+    "The mock's own controls (not part of ChatGPT): scripts, overrides, faults, the "
+    "request journal, conversations, clock and snapshots. Served to loopback clients, "
+    "or to requests with the admin token printed by `mockgpt serve`."
+)
+_ANY_JSON: dict[str, Any] = {}
+
+
+def admin_paths() -> dict[str, dict[str, Any]]:
+    """The admin API's operations, from the same table that routes them."""
+    from mockgpt.admin import ENDPOINTS, PREFIX
+
+    paths: dict[str, dict[str, Any]] = {}
+    error = {"application/json": {"schema": _ref("parts/error_detail.json")}}
+    for endpoint in ENDPOINTS:
+        path = PREFIX + endpoint.path
+        operation: dict[str, Any] = {
+            "operationId": f"mockgpt_admin_{endpoint.name}",
+            "summary": endpoint.summary,
+            "tags": [ADMIN_TAG],
+        }
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", endpoint.path)
+        ]
+        parameters += [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 0}
+                if name in ("status", "since")
+                else {"type": "string"},
+            }
+            for name in endpoint.query
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if endpoint.body is not None:
+            operation["requestBody"] = {
+                "required": not endpoint.body_optional,
+                "content": {"application/json": {"schema": _ref(endpoint.body)}},
+            }
+        ok = (
+            {"text/html; charset=utf-8": {"schema": {"type": "string"}}}
+            if endpoint.name == "inspector"
+            else {"application/json": {"schema": _ANY_JSON}}
+        )
+        responses: dict[str, Any] = {
+            str(endpoint.status): {"description": _REASONS[endpoint.status], "content": ok},
+            "403": {"description": "Forbidden", "content": error},
+        }
+        if endpoint.body is not None or endpoint.query:
+            responses["422"] = {"description": "Unprocessable Entity", "content": error}
+        if parameters and "{" in endpoint.path:
+            responses["404"] = {"description": "Not Found", "content": error}
+        if endpoint.name == "assert_called":
+            responses["417"] = {"description": "Expectation Failed", "content": error}
+        operation["responses"] = responses
+        paths.setdefault(path, {})[endpoint.method.lower()] = operation
+    return paths
+
+
+def openapi_document(catalogue: Catalogue, *, admin: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every catalogue route, and of the admin API
+    (which `MockGPT`, and so `mockgpt serve`, adds to a bare app)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in catalogue:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     tags = sorted({route.group for route in catalogue})
+    if admin:
+        for path, methods in admin_paths().items():
+            paths.setdefault(path, {}).update(methods)
+        tags.append(ADMIN_TAG)
     schemas = {
         component_name(relative): _rewrite(load_schema(relative)) for relative in all_schema_files()
     }
@@ -198,7 +268,10 @@ def openapi_document(catalogue: Catalogue) -> dict[str, Any]:
             "summary": "Offline mock of the ChatGPT web backend and the OpenAI chat API.",
         },
         "servers": [{"url": "http://127.0.0.1:8000"}],
-        "tags": [{"name": tag} for tag in tags],
+        "tags": [
+            {"name": tag, "description": ADMIN_DESCRIPTION} if tag == ADMIN_TAG else {"name": tag}
+            for tag in tags
+        ],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }

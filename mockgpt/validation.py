@@ -9,6 +9,7 @@ way the platform API words its 400s.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -161,8 +162,24 @@ def _problem(error: jsonschema.ValidationError, where: tuple[str | int, ...]) ->
             )
         ]
     if kind == "additionalProperties":
-        return [Problem(loc, "extra fields not permitted", "value_error.extra", None, kind)]
+        # pydantic names each extra key: its loc ends with the key itself
+        extra = _extra_keys(error.schema, error.instance)
+        places: list[tuple[str | int, ...]] = [(*loc, key) for key in extra] or [loc]
+        return [
+            Problem(at, "extra fields not permitted", "value_error.extra", None, kind)
+            for at in places
+        ]
     return [Problem(loc, error.message, "value_error", None, kind, expected, error.instance)]
+
+
+def _extra_keys(schema: Any, instance: Any) -> list[str]:
+    if not isinstance(schema, dict) or not isinstance(instance, dict):
+        return []
+    known = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return [
+        key for key in instance if key not in known and not any(p.search(key) for p in patterns)
+    ]
 
 
 def body_problems(schema: str, raw: bytes, *, optional: bool = False) -> tuple[Any, list[Problem]]:

@@ -69,7 +69,29 @@ def test_tool_style_schemas(schema: dict[str, object]) -> None:
         assert not list(validator.iter_errors(value)), value
 
 
-@pytest.mark.parametrize("relative", list(all_schema_files()))
+#: Keywords jsongen does not try to satisfy: OpenAI's structured outputs, whose schemas it
+#: serves, accept neither negated nor conditional subschemas.
+UNSUPPORTED = frozenset({"not", "if"})
+
+
+def _uses(node: object, keywords: frozenset[str]) -> bool:
+    if isinstance(node, dict):
+        return bool(keywords & node.keys()) or any(_uses(v, keywords) for v in node.values())
+    if isinstance(node, list):
+        return any(_uses(v, keywords) for v in node)
+    return False
+
+
+GENERATED = [r for r in all_schema_files() if not _uses(resolved_schema(r), UNSUPPORTED)]
+
+
+def test_only_admin_bodies_use_conditional_schemas() -> None:
+    left_out = set(all_schema_files()) - set(GENERATED)
+    assert left_out, "every schema is generated: drop UNSUPPORTED"
+    assert all(relative.startswith("admin/") for relative in left_out), left_out
+
+
+@pytest.mark.parametrize("relative", GENERATED)
 def test_every_project_schema(relative: str) -> None:
     schema = resolved_schema(relative)
     validator = jsonschema.Draft7Validator(schema, format_checker=FORMAT_CHECKER)
