@@ -73,6 +73,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a JSON script file whose scripts answer the next turns, in order (repeatable)",
     )
+    serve.add_argument(
+        "--latency",
+        type=_latency,
+        default=None,
+        metavar="MS",
+        help="delay every answer by MS milliseconds, or by a seeded draw in LOW-HIGH (e.g. 50-300)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line per request as text or as a JSON object (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="the token admin requests from other hosts must send (default: a random one, "
+        "printed at start, when --host is not a loopback address)",
+    )
 
     routes = commands.add_parser("routes", help="list every route with its status and description")
     routes.add_argument("--format", choices=("table", "json", "markdown"), default="table")
@@ -80,6 +99,50 @@ def _parser() -> argparse.ArgumentParser:
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
     return parser
+
+
+def _latency(text: str) -> tuple[float, float]:
+    """`--latency 120` or `--latency 50-300` (milliseconds) as (low, high) seconds."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        message = f"expected MS or LOW-HIGH milliseconds, not {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= bounds[0] <= bounds[1] <= 600_000:
+        raise argparse.ArgumentTypeError("latency must satisfy 0 <= LOW <= HIGH <= 600000 ms")
+    return bounds[0] / 1000, bounds[1] / 1000
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line, with the request's fields when it is an access line."""
+
+    FIELDS = ("method", "path", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in self.FIELDS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def routes_table(catalogue: Catalogue) -> str:
@@ -107,14 +170,19 @@ def routes_markdown(catalogue: Catalogue) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import secrets
+
     import uvicorn
 
-    from mockgpt.app import create_app
+    from mockgpt.controller import ADMIN_PREFIX, MockGPT
+    from mockgpt.scripts import load_script
     from mockgpt.server import server_config
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    from mockgpt.scripts import load_script
-
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        JsonLogFormatter() if args.log_format == "json" else logging.Formatter("%(message)s")
+    )
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
         scripts = [script for path in args.script for script in load_script(path)]
         config = Config(
@@ -124,16 +192,20 @@ def _serve(args: argparse.Namespace) -> int:
             auth=args.auth,
             sentinel=args.sentinel,
             account=args.account,
+            latency=args.latency,
         )
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2
-    app = create_app(config)
-    app.conversations.book.queue(*scripts)
-    print(f"mockgpt {__version__}: {len(app.catalogue)} routes, seed {args.seed}")
+    token = args.admin_token
+    if token is None and not _loopback_host(args.host):
+        token = secrets.token_urlsafe(24)
+    mock = MockGPT(config, admin_token=token)
+    mock.queue(*scripts)
+    print(f"mockgpt {__version__}: {len(mock.app.catalogue)} routes, seed {args.seed}")
     if scripts:
         print(f"{len(scripts)} scripted turns queued")
-    server = uvicorn.Server(server_config(app, args.host, args.port))
+    server = uvicorn.Server(server_config(mock, args.host, args.port))
 
     def announce() -> None:
         """Say where the server listens once it does (the port may have been 0)."""
@@ -146,7 +218,11 @@ def _serve(args: argparse.Namespace) -> int:
         base = f"http://{host}:{port}"
         print(f"listening on {base}  (Ctrl-C to stop)")
         print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
-        print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")', flush=True)
+        print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")')
+        print(f"  inspector:   {base}{ADMIN_PREFIX}/  (admin API under {ADMIN_PREFIX}/)")
+        if token is not None:
+            print(f"  admin token: {token}  (other hosts send Authorization: Bearer <token>)")
+        sys.stdout.flush()
         if args.ready_file:
             Path(args.ready_file).write_text(base + "\n", encoding="utf-8")
 

@@ -167,3 +167,59 @@ def test_serve_on_a_free_port_writes_its_url_to_the_ready_file(tmp_path: Path) -
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=20)
     assert f"listening on {url}" in out
+
+
+def test_serve_logs_json_adds_latency_and_guards_the_admin_api(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.txt"
+    process = start_serve(
+        "--port", "0", "--ready-file", str(ready), "--log-format", "json",
+        "--latency", "20-40", "--admin-token", "tok-123",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)  # polling for readiness, bounded by the deadline
+        url = ready.read_text().strip()
+        request = urllib.request.Request(
+            url + "/backend-api/me", headers={"Authorization": "Bearer t"}
+        )
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+        assert time.perf_counter() - started >= 0.02  # the latency is real on the system clock
+        with urllib.request.urlopen(url + "/__mockgpt__/state", timeout=5) as response:
+            state = json.load(response)
+        assert state["settings"]["latency"] == [0.02, 0.04]
+        assert state["journal"] == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    assert f"inspector:   {url}/__mockgpt__/" in out
+    assert "admin token: tok-123" in out
+    access = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    [me] = [line for line in access if line.get("path") == "/backend-api/me"]
+    assert me["method"] == "GET"
+    assert me["status"] == 200
+    assert me["logger"] == "mockgpt.access"
+    assert me["duration_ms"] >= 20
+
+
+def test_latency_option_parses_milliseconds(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockgpt.cli import _latency
+
+    assert _latency("120") == (0.12, 0.12)
+    assert _latency("50-300") == (0.05, 0.3)
+    for bad in ("fast", "300-50", "-5"):
+        with pytest.raises(SystemExit):
+            main(["serve", "--latency", bad])
+        assert "--latency" in capsys.readouterr().err
+
+
+def test_only_loopback_hosts_go_without_an_admin_token() -> None:
+    from mockgpt.cli import _loopback_host
+
+    assert _loopback_host("127.0.0.1")
+    assert _loopback_host("::1")
+    assert _loopback_host("localhost")
+    assert not _loopback_host("0.0.0.0")
+    assert not _loopback_host("192.0.2.1")
