@@ -1,0 +1,164 @@
+"""The inspector page, driven in headless Chromium against a live mock."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockgpt import Config, MockGPT
+
+CHROMIUM = "/usr/bin/chromium"
+SKIP_REASON = "needs Debian's chromium (apt install chromium) for the browser test"
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="needs the playwright Python package for the browser test"
+)
+if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+expect = sync_api.expect
+AUTH = {"authorization": "Bearer inspector-test"}
+PROMPT = "Hello from the inspector test"
+ANSWER = "Scripted answer for the inspector"
+
+
+@dataclass
+class Inspector:
+    mock: MockGPT
+    page: sync_api.Page
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def inspector() -> Iterator[Inspector]:
+    with (
+        MockGPT(Config(clock="system", sample_conversations=2)) as mock,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            found = Inspector(mock, page)
+            page.on("pageerror", lambda error: found.errors.append(f"pageerror: {error}"))
+            page.on(
+                "console",
+                lambda message: (
+                    found.errors.append(f"console: {message.text}")
+                    if message.type == "error"
+                    else None
+                ),
+            )
+            page.goto(mock.url + "/__mockgpt__/")
+            yield found
+            page.close()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(inspector: Inspector) -> Iterator[sync_api.Page]:
+    """The shared page; every test also checks that it raised no JavaScript error."""
+    yield inspector.page
+    errors, inspector.errors[:] = list(inspector.errors), []
+    assert errors == []
+
+
+def test_routes_are_listed_and_filtered(inspector: Inspector, page: sync_api.Page) -> None:
+    rows = page.locator("#routes tbody tr")
+    expect(rows).to_have_count(len(inspector.mock.app.catalogue))
+    expect(page.locator("#state")).to_contain_text("system clock")
+
+    page.fill("#route-filter", "backend-api/me")
+    expect(rows.first).to_contain_text("/backend-api/me")
+    assert 0 < rows.count() < len(inspector.mock.app.catalogue)
+
+    page.fill("#route-filter", "no-such-route-anywhere")
+    expect(rows).to_have_count(0)
+    page.fill("#route-filter", "")
+    expect(rows).to_have_count(len(inspector.mock.app.catalogue))
+
+
+def test_journal_shows_requests_live(inspector: Inspector, page: sync_api.Page) -> None:
+    url = inspector.mock.url
+    httpx.get(url + "/backend-api/me", headers=AUTH)
+    httpx.get(url + "/no/such/path", params={"q": "1"})
+
+    rows = page.locator("#journal tbody tr")
+    newest = rows.filter(has_text="/no/such/path?q=1")
+    expect(newest).to_have_count(1)
+    expect(newest).to_contain_text("404")
+    expect(newest).to_contain_text("no route")
+    expect(rows.first).to_contain_text("/no/such/path")  # newest at the top
+
+    me = rows.filter(has_text="/backend-api/me")
+    expect(me).to_contain_text("GET /backend-api/me")
+    expect(me).to_contain_text("200")
+    me.click()
+    detail = page.locator("#journal-detail")
+    expect(detail).to_contain_text("authorization: Bearer inspector-test")
+    expect(detail).to_contain_text("GET /backend-api/me")
+
+
+def test_conversation_turn_is_readable(inspector: Inspector, page: sync_api.Page) -> None:
+    mock = inspector.mock
+    mock.reply(ANSWER)
+    message = {
+        "id": "aaa5e6f7-0a1b-4c2d-8e3f-405162738495",
+        "author": {"role": "user"},
+        "content": {"content_type": "text", "parts": [PROMPT]},
+    }
+    answer = httpx.post(
+        mock.url + "/backend-api/conversation",
+        headers=AUTH,
+        json={
+            "action": "next",
+            "model": "auto",
+            "messages": [message],
+            "parent_message_id": "client-created-root",
+        },
+    )
+    assert answer.status_code == 200
+    [conversation] = [c for c in mock.conversations() if c["snippet"] == ANSWER]
+
+    item = page.locator(f'#conversations li[data-id="{conversation["id"]}"]')
+    expect(page.locator("#conversations li")).to_have_count(len(mock.conversations()))
+    item.click()
+    messages = page.locator("#messages .message")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_contain_text("user")
+    expect(messages.nth(0)).to_contain_text(PROMPT)
+    expect(messages.nth(1)).to_contain_text("assistant")
+    expect(messages.nth(1)).to_contain_text(ANSWER)
+    expect(item).to_have_class("picked")
+    expect(page.locator("#journal tbody tr").first).to_contain_text("POST")
+
+
+def test_clear_empties_the_journal(inspector: Inspector, page: sync_api.Page) -> None:
+    httpx.get(inspector.mock.url + "/backend-api/me", headers=AUTH)
+    rows = page.locator("#journal tbody tr")
+    expect(rows.first).to_contain_text("/backend-api/me")
+
+    page.click("#clear")
+    expect(rows).to_have_count(0)
+    assert inspector.mock.calls() == []  # the page's own polling is not journaled
+
+    httpx.get(inspector.mock.url + "/backend-api/me", headers=AUTH)
+    expect(rows).to_have_count(1)
+    assert len(inspector.mock.calls()) == 1
