@@ -98,3 +98,94 @@ def test_the_readme_example_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_readme=example)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=example.count("\ndef test_"))
+
+
+ASYNC_TESTS = """
+import pytest
+
+TURN = {
+    "action": "next", "model": "auto", "parent_message_id": "client-created-root",
+    "messages": [{"id": "aaa1b2c3-d4e5-4f60-8718-293a4b5c6d7e", "author": {"role": "user"},
+                  "content": {"content_type": "text", "parts": ["hello"]}}],
+}
+
+
+@pytest.mark.anyio
+async def test_under_anyio(mockgpt):
+    mockgpt.reply("async via anyio")
+    async with mockgpt.async_client(headers={"Authorization": "Bearer t"}) as client:
+        answer = await client.post("/backend-api/conversation", json=TURN)
+    assert "async via anyio" in answer.text
+    mockgpt.assert_called("POST /backend-api/conversation", times=1)
+
+
+@pytest.mark.asyncio
+async def test_under_pytest_asyncio(mockgpt):
+    mockgpt.on("GET /backend-api/me").respond(418, json={"detail": "teapot"})
+    async with mockgpt.async_client(in_process=True) as client:
+        answer = await client.get("/backend-api/me", headers={"Authorization": "Bearer t"})
+    assert answer.status_code == 418
+    assert mockgpt.calls() and mockgpt.last().status == 418
+"""
+
+
+def test_async_tests_under_anyio_and_pytest_asyncio(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_async=ASYNC_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=2)
+
+
+LEAK_TESTS = """
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+AUTH = {"Authorization": "Bearer t"}
+TURN = {
+    "action": "next", "model": "auto", "parent_message_id": "client-created-root",
+    "messages": [{"id": "aaa1b2c3-d4e5-4f60-8718-293a4b5c6d7e", "author": {"role": "user"},
+                  "content": {"content_type": "text", "parts": ["hello"]}}],
+}
+
+
+@pytest.mark.parametrize("n", range(12))
+def test_each_test_starts_fresh_and_leaves_a_mess(mockgpt, n):
+    # what the test before (on this worker) left behind must be gone
+    assert mockgpt.calls() == []
+    assert mockgpt.pending_scripts() == 0
+    assert mockgpt.overrides() == []
+    assert mockgpt.conversations() == []
+    with open(Path(os.environ["RECORD"]) / f"{n}.json", "w") as out:
+        json.dump([os.environ.get("PYTEST_XDIST_WORKER", "main"), mockgpt.url], out)
+    mockgpt.reply(f"answer {n}")
+    mockgpt.reply("left over")
+    mockgpt.on("GET /backend-api/me").respond(500, times=None)
+    answer = httpx.post(mockgpt.url + "/backend-api/conversation", json=TURN, headers=AUTH)
+    assert f"answer {n}" in answer.text
+    assert httpx.get(mockgpt.url + "/backend-api/me", headers=AUTH).status_code == 500
+"""
+
+
+def test_a_project_passes_under_xdist_with_one_server_per_worker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    record = pytester.path / "record"
+    record.mkdir()
+    monkeypatch.setenv("RECORD", str(record))
+    # no conftest at all: the fixture comes from installing mockgpt
+    default_config = USER_TESTS.split("\n\ndef test_suite_config", 1)[0]
+    pytester.makepyfile(test_user=default_config, test_leak=LEAK_TESTS)
+    serial = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    serial.assert_outcomes(passed=16)
+    parallel = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    parallel.assert_outcomes(passed=16)
+    seen = [json.loads(path.read_text()) for path in sorted(record.glob("*.json"))]
+    workers = {worker: url for worker, url in seen}
+    assert sorted(workers) == ["gw0", "gw1"]
+    assert len(set(workers.values())) == 2  # a server of its own on each worker
