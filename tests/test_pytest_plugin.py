@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -97,7 +99,9 @@ def test_the_readme_example_runs(pytester: pytest.Pytester) -> None:
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(test_readme=example)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=example.count("\ndef test_"))
+    tests = re.findall(r"^(?:async )?def test_", example, re.MULTILINE)
+    assert len(tests) >= 6
+    result.assert_outcomes(passed=len(tests))
 
 
 ASYNC_TESTS = """
@@ -189,3 +193,40 @@ def test_a_project_passes_under_xdist_with_one_server_per_worker(
     workers = {worker: url for worker, url in seen}
     assert sorted(workers) == ["gw0", "gw1"]
     assert len(set(workers.values())) == 2  # a server of its own on each worker
+
+
+def test_the_readme_admin_examples_run_with_curl() -> None:
+    import shlex
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import httpx
+
+    from mockgpt import MockGPT
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("needs curl on PATH to run the README's admin examples")
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## The admin API and the inspector", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    with MockGPT() as mock:
+        client_ran = False
+        for line in block.splitlines():
+            if line.startswith("# ... run your client"):
+                httpx.get(mock.url + "/backend-api/me", headers={"Authorization": "Bearer t"})
+                client_ran = True
+                continue
+            if not line.startswith("curl "):
+                continue
+            args = [arg.replace("localhost:8000", mock.url) for arg in shlex.split(line)]
+            strict = [] if "-sf" in args else ["--fail-with-body"]  # -f is already strict
+            done = subprocess.run(
+                [curl, *strict, *args[1:]], capture_output=True, text=True, timeout=30
+            )
+            assert done.returncode == 0, f"{line}\n{done.stdout}{done.stderr}"
+            assert done.stdout.startswith(("{", "[")), done.stdout
+        assert client_ran
+        assert mock.config.seed == 7  # the last example reset the mock with a new seed
+        assert mock.snapshots.keys() == {"logged-in"}
