@@ -29,16 +29,17 @@ FRESH = ADMIN.snapshot()
 ADMIN_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", ADMIN).include(tag=ADMIN_TAG)
 SCRIPT_PATHS = {"/__mockgpt__/scripts", "/__mockgpt__/scripts/match"}
 DOCUMENTED_FAILURES = {route.key for route in load_catalogue() if route.status >= 500}
-
-
-@SCHEMA.parametrize()
-@settings(
+CONTRACT_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+
+
+@SCHEMA.parametrize()
+@CONTRACT_SETTINGS
 def test_operation_keeps_its_contract(case: schemathesis.Case) -> None:
     # Any bearer value is accepted by default (clients in the wild send their own tokens),
     # so schemathesis's "invalid credentials must be refused" check does not apply.
@@ -49,13 +50,7 @@ def test_operation_keeps_its_contract(case: schemathesis.Case) -> None:
 
 
 @ADMIN_SCHEMA.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@CONTRACT_SETTINGS
 def test_admin_operation_keeps_its_contract(case: schemathesis.Case) -> None:
     ADMIN.restore(FRESH)  # a copy of a fresh app, quicker than building one
     ADMIN.snapshots.clear()

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from starlette.types import Receive, Scope, Send
 
 from mockgpt import errors
+from mockgpt.app import BodyTooLarge, read_body
 from mockgpt.errors import MockGPTError
 from mockgpt.journal import FAULTS
 from mockgpt.responses import Prepared, json_response
@@ -204,8 +205,9 @@ class AdminAPI:
             if endpoint.method != method:
                 allowed.add(endpoint.method)
                 continue
-            body = await _read(receive)
-            if body is None:
+            try:
+                body = await read_body(scope, receive, MAX_BODY)
+            except BodyTooLarge:
                 return json_response(413, errors.PAYLOAD_TOO_LARGE)
             return self._dispatch(endpoint, found.groupdict(), scope, body)
         if allowed:
@@ -464,20 +466,3 @@ def _value_problem(error: BaseException) -> Problem:
     if isinstance(error, KeyError | TypeError) and error.args:
         message = str(error.args[0])
     return Problem(("body",), message, "value_error")
-
-
-async def _read(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

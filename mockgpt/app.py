@@ -83,8 +83,34 @@ class Call:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(Exception):
+    """A request body is longer than the limit."""
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                if int(value) > limit:
+                    raise BodyTooLarge
+            except ValueError:
+                pass
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 class MockApp:
@@ -248,37 +274,12 @@ class MockApp:
                 extra={**fields, "duration_ms": round(elapsed, 2)},
             )
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
-        limit = self.config.max_body_bytes
-        for key, value in scope["headers"]:
-            if key == b"content-length":
-                try:
-                    if int(value) > limit:
-                        raise _BodyTooLarge
-                except ValueError:
-                    pass
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limit:
-                    raise _BodyTooLarge
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
         platform = path.startswith("/v1/") and path not in _STATSIG_PATHS
         try:
-            body = await self._read_body(scope, receive)
-        except _BodyTooLarge:
+            body = await read_body(scope, receive, self.config.max_body_bytes)
+        except BodyTooLarge:
             too_large = (
                 self.platform.error(413, openai_error("Request too large."))
                 if platform

@@ -356,3 +356,10 @@ def test_the_admin_section_of_the_openapi_document(client: httpx.Client) -> None
         "application/json"
     ]["schema"] == {"$ref": "#/components/schemas/admin.override"}
     assert "mockgpt admin" in [tag["name"] for tag in document["tags"]]
+
+
+def test_oversized_admin_bodies_get_413(mock: MockGPT, client: httpx.Client) -> None:
+    huge = client.post(f"{ADMIN}/scripts", content=b"[" + b" " * (5 * 1024 * 1024) + b"]")
+    assert huge.status_code == 413
+    assert huge.json() == {"detail": "Request Entity Too Large"}
+    assert mock.pending_scripts() == 0

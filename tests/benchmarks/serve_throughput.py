@@ -3,7 +3,8 @@
 What it measures: requests per second, and per-request latency (p50/p99), of
 `GET /backend-api/settings/user` served by
 
-- `mockgpt`: `create_app(Config(seed=0))`, the real app;
+- `mockgpt`: `MockGPT(Config(seed=0))`, what `mockgpt serve` runs (the app behind the
+  controller that adds the admin API);
 - `bare`: a one-route Starlette app that answers the very bytes mockgpt gave
   (same status, content-type and body, fetched from mockgpt once at start).
 
@@ -50,9 +51,9 @@ import uvicorn
 
 port, target = int(sys.argv[1]), sys.argv[2]
 if target == "mockgpt":
-    from mockgpt import Config, create_app
+    from mockgpt import Config, MockGPT
 
-    app = create_app(Config(seed=0))
+    app = MockGPT(Config(seed=0))
 else:
     from starlette.applications import Starlette
     from starlette.requests import Request
