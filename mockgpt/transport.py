@@ -1,19 +1,28 @@
 """A synchronous httpx transport that calls an ASGI app in-process, with no socket.
 
 httpx ships `ASGITransport` for async clients only. This one runs that
-transport on an event loop in a helper thread (an anyio blocking portal) so
-that a plain `httpx.Client` can drive the app too: `MockGPT.client(in_process=True)`.
-The response body is read whole before it is returned, as `ASGITransport` does.
+transport on an event loop in a daemon thread of its own, so that a plain
+`httpx.Client` can drive the app too: `MockGPT.client(in_process=True)`. A
+client that is never closed does not keep the interpreter from exiting. The
+response body is read whole before it is returned, as `ASGITransport` does.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import threading
+import weakref
 from typing import Any
 
 import httpx
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+
+def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    if loop.is_running():
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
 
 
 class InProcessTransport(httpx.BaseTransport):
@@ -22,16 +31,20 @@ class InProcessTransport(httpx.BaseTransport):
     def __init__(self, app: Any) -> None:
         self._asgi = httpx.ASGITransport(app=app)
         self._lock = threading.Lock()
-        self._stack: contextlib.ExitStack | None = None
-        self._portal: BlockingPortal | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: weakref.finalize[Any, InProcessTransport] | None = None
 
-    def _started(self) -> BlockingPortal:
+    def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            if self._portal is None:
-                stack = contextlib.ExitStack()
-                self._portal = stack.enter_context(start_blocking_portal())
-                self._stack = stack
-            return self._portal
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="mockgpt-in-process", daemon=True
+                )
+                thread.start()
+                self._loop = loop
+                self._closer = weakref.finalize(self, _stop, loop, thread)
+            return self._loop
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # a sync body becomes bytes the async transport can stream
@@ -43,11 +56,11 @@ class InProcessTransport(httpx.BaseTransport):
                 answer.status_code, headers=answer.headers, content=body, request=request
             )
 
-        return self._started().call(call)
+        return asyncio.run_coroutine_threadsafe(call(), self._started()).result()
 
     def close(self) -> None:
         with self._lock:
-            if self._stack is not None:
-                self._stack.close()
-            self._stack = None
-            self._portal = None
+            if self._closer is not None:
+                self._closer()
+            self._closer = None
+            self._loop = None

@@ -231,3 +231,17 @@ def test_overrides_refuse_what_http_cannot_send() -> None:
     assert answer.status_code == 204
     assert answer.content == b""
     assert answer.headers["x-kind"] == "empty"
+
+
+def test_an_unclosed_in_process_client_does_not_block_exit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from mockgpt import MockGPT\n"
+        "client = MockGPT().client(in_process=True)\n"
+        "print(client.get('/backend-api/edge').status_code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "204"
