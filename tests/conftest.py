@@ -107,3 +107,21 @@ def varier_of(client: Any) -> Varier:
 def seed_rows() -> list[dict[str, str]]:
     rows: list[dict[str, str]] = json.loads((DATA / "seed_routes.json").read_text())["rows"]
     return rows
+
+
+def user_turn(
+    prompt: str = "hi there", *, message_id: str = "aaa5e6f7-0a1b-4c2d-8e3f-405162738495"
+) -> dict[str, Any]:
+    """A first-turn `POST /backend-api/conversation` body, as the web client sends it."""
+    return {
+        "action": "next",
+        "model": "auto",
+        "messages": [
+            {
+                "id": message_id,
+                "author": {"role": "user"},
+                "content": {"content_type": "text", "parts": [prompt]},
+            }
+        ],
+        "parent_message_id": "client-created-root",
+    }

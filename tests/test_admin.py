@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import user_turn
 
 from mockgpt import Config, MockGPT, load_catalogue
 from mockgpt.admin import ENDPOINTS
@@ -16,21 +17,6 @@ from mockgpt.scripts import Script
 
 AUTH = {"authorization": "Bearer t"}
 ADMIN = "/__mockgpt__"
-
-
-def turn(prompt: str) -> dict[str, Any]:
-    return {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": "aaa5e6f7-0a1b-4c2d-8e3f-405162738495",
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": [prompt]},
-            }
-        ],
-        "parent_message_id": "client-created-root",
-    }
 
 
 @pytest.fixture
@@ -85,11 +71,11 @@ STEPS: list[Step] = [
 def traffic(client: httpx.Client) -> list[tuple[int, str]]:
     answers = []
     for method, path, body in (
-        ("POST", "/backend-api/conversation", turn("hello there")),
+        ("POST", "/backend-api/conversation", user_turn("hello there")),
         ("GET", "/backend-api/me", None),
         ("GET", "/backend-api/me", None),
         ("GET", "/backend-api/models", None),
-        ("POST", "/backend-api/conversation", turn("what is the weather like?")),
+        ("POST", "/backend-api/conversation", user_turn("what is the weather like?")),
         ("GET", "/no/such/route", None),
     ):
         response = client.request(method, path, json=body, headers=AUTH)
@@ -186,7 +172,7 @@ def test_config_latency_applies_to_every_route() -> None:
 def test_journal_filters(mock: MockGPT, client: httpx.Client) -> None:
     client.get("/backend-api/me", headers=AUTH)
     client.get("/backend-api/me")
-    client.post("/backend-api/conversation", json=turn("hi"), headers=AUTH)
+    client.post("/backend-api/conversation", json=user_turn("hi"), headers=AUTH)
     client.get("/nowhere")
     everything = client.get(f"{ADMIN}/journal").json()
     assert [e["path"] for e in everything["entries"]] == [
@@ -218,7 +204,7 @@ def test_binary_bodies_are_journaled_as_base64(client: httpx.Client) -> None:
 
 
 def test_assertions_over_http_explain_what_was_received(client: httpx.Client) -> None:
-    client.post("/backend-api/conversation", json=turn("hi"), headers=AUTH)
+    client.post("/backend-api/conversation", json=user_turn("hi"), headers=AUTH)
     passed = client.post(
         f"{ADMIN}/journal/assert",
         json={"route": "POST /backend-api/conversation", "times": 1, "json": {"action": "next"}},
@@ -264,12 +250,12 @@ def test_state_conversations_quotas_tokens_and_clock(mock: MockGPT, client: http
 
 def test_snapshots_over_http(mock: MockGPT, client: httpx.Client) -> None:
     assert client.post(f"{ADMIN}/snapshots", json={"name": "empty"}).status_code == 201
-    client.post("/backend-api/conversation", json=turn("hi"), headers=AUTH)
+    client.post("/backend-api/conversation", json=user_turn("hi"), headers=AUTH)
     assert len(mock.conversations()) == 3
     assert client.get(f"{ADMIN}/snapshots").json()[0]["name"] == "empty"
     assert client.post(f"{ADMIN}/snapshots/empty/restore").status_code == 200
     assert len(mock.conversations()) == 2
-    client.post("/backend-api/conversation", json=turn("again"), headers=AUTH)
+    client.post("/backend-api/conversation", json=user_turn("again"), headers=AUTH)
     client.post(f"{ADMIN}/snapshots/empty/restore")
     assert len(mock.conversations()) == 2  # a snapshot restores as often as asked
     assert client.delete(f"{ADMIN}/snapshots/empty").json() == []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import make_config
+from conftest import make_config, user_turn
 from starlette.testclient import TestClient
 
 from mockgpt import LiveServer, create_app
@@ -38,20 +38,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def turn(*, hints: list[str] | None = None, conversation_id: str | None = None) -> dict[str, Any]:
-    return {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": "aaa0b1c2-d3e4-4f50-8617-28394a5b6c7d",
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": ["hello"]},
-            }
-        ],
-        "conversation_id": conversation_id,
-        "parent_message_id": "client-created-root",
-        "system_hints": hints or [],
-    }
+    body = user_turn("hello", message_id="aaa0b1c2-d3e4-4f50-8617-28394a5b6c7d")
+    body["conversation_id"] = conversation_id
+    body["system_hints"] = hints or []
+    return body
 
 
 # -- a solver written from the published algorithm -----------------------------------

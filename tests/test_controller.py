@@ -6,23 +6,13 @@ import json
 
 import httpx
 import pytest
+from conftest import user_turn
 
 from mockgpt import Config, MockGPT
 from mockgpt.controller import MockFailure
 
 AUTH = {"authorization": "Bearer t"}
-TURN = {
-    "action": "next",
-    "model": "auto",
-    "messages": [
-        {
-            "id": "aaa5e6f7-0a1b-4c2d-8e3f-405162738495",
-            "author": {"role": "user"},
-            "content": {"content_type": "text", "parts": ["hi there"]},
-        }
-    ],
-    "parent_message_id": "client-created-root",
-}
+TURN = user_turn()
 
 
 def last_text(body: str) -> str:
