@@ -21,7 +21,6 @@ import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -388,21 +387,14 @@ class AdminAPI:
         return 200, self.mock.tokens()
 
     def _clock(self, request: AdminRequest) -> tuple[int, Any]:
-        return 200, self.clock_json()
+        return 200, self.mock.clock()
 
     def _advance(self, request: AdminRequest) -> tuple[int, Any]:
         self.mock.advance(request.body["advance"])
-        return 200, self.clock_json()
-
-    def clock_json(self) -> dict[str, Any]:
-        now = self.mock.now()
-        state = self.mock.state()["clock"]
-        return {**state, "iso": datetime.fromtimestamp(now, UTC).isoformat()}
+        return 200, self.mock.clock()
 
     def _snapshots(self, request: AdminRequest) -> tuple[int, Any]:
-        return 200, [
-            {"name": name, "time": taken.time} for name, taken in self.mock.snapshots.items()
-        ]
+        return 200, self.mock.kept_snapshots()
 
     def _snapshot(self, request: AdminRequest) -> tuple[int, Any]:
         taken = self.mock.snapshot(request.body["name"])
@@ -416,7 +408,7 @@ class AdminAPI:
         name = request.params["name"]
         if self.mock.snapshots.pop(name, None) is None:
             raise KeyError(f"no snapshot named {name!r}")
-        return 200, [{"name": n, "time": s.time} for n, s in self.mock.snapshots.items()]
+        return 200, self.mock.kept_snapshots()
 
     def _failures(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, {"failures": self.mock.failures()}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -344,14 +345,24 @@ class MockGPT:
         """The mock's time, in seconds since the epoch."""
         return self.app.clock.now()
 
+    def clock(self) -> dict[str, Any]:
+        """The mock's clock: its kind, its time in epoch seconds and in ISO 8601."""
+        now = self.now()
+        return {
+            "kind": "virtual" if isinstance(self.app.clock, VirtualClock) else "system",
+            "now": now,
+            "iso": datetime.fromtimestamp(now, UTC).isoformat(),
+        }
+
+    def kept_snapshots(self) -> list[dict[str, Any]]:
+        """The named snapshots, oldest first: name and the mock's time when taken."""
+        return [{"name": name, "time": kept.time} for name, kept in self.snapshots.items()]
+
     def state(self) -> dict[str, Any]:
         """A summary of everything the mock holds."""
         return {
             "seed": self.config.seed,
-            "clock": {
-                "kind": "virtual" if isinstance(self.app.clock, VirtualClock) else "system",
-                "now": self.now(),
-            },
+            "clock": self.clock(),
             "settings": settings_json(self.config),
             "conversations": len(self.app.conversations.store),
             "pending_scripts": self.pending_scripts(),
