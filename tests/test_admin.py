@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import user_turn
+from support import user_turn
 
 from mockgpt import Config, MockGPT, load_catalogue
 from mockgpt.admin import ENDPOINTS

@@ -5,8 +5,8 @@ import re
 from typing import Any
 
 import pytest
-from conftest import SEEDS, client_for, documented_request, example_request, varier_of
 from starlette.testclient import TestClient
+from support import SEEDS, client_for, documented_request, example_request, varier_of
 
 from mockgpt import Config, create_app, load_catalogue
 from mockgpt._resources import fixture_path

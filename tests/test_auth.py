@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import make_config, user_turn
 from starlette.testclient import TestClient
+from support import make_config, user_turn
 
 from mockgpt import LiveServer, create_app
 from mockgpt.auth import proof_ok

@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import seed_rows
+from support import seed_rows
 
 from mockgpt._resources import fixture_path, schema_path
 from mockgpt.catalogue import CatalogueError, load_catalogue, parse_catalogue

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import seed_rows
+from support import seed_rows
 
 from mockgpt import load_catalogue
 from mockgpt.cli import main

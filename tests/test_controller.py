@@ -6,7 +6,7 @@ import json
 
 import httpx
 import pytest
-from conftest import user_turn
+from support import user_turn
 
 from mockgpt import Config, MockGPT
 from mockgpt.controller import MockFailure

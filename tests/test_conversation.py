@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import make_config
 from httpx_sse import connect_sse
 from starlette.testclient import TestClient
+from support import make_config
 
 from mockgpt import LiveServer, create_app
 from mockgpt.delta import decode_sse

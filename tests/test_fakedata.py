@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import BEARER, client_for, documented_request, varier_of
+from support import BEARER, client_for, documented_request, varier_of
 from test_app import ROUTES
 
 from mockgpt.fakedata import Varier, load_identity

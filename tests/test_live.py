@@ -7,7 +7,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import SEEDS, documented_request, make_config
+from support import SEEDS, documented_request, make_config
 from test_app import ROUTES, check_answer, sse_events
 
 from mockgpt import LiveServer, create_app
