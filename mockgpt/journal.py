@@ -195,19 +195,20 @@ class Override:
                 raise ValueError(f"{name!r} is not a valid header name")
             if not _HEADER_VALUE.fullmatch(value):
                 raise ValueError(f"the value of header {name} must be printable latin-1 text")
+        extra = dict(headers or {})
+        given_media = None
+        for name in list(extra):
+            if name.lower() == "content-length":
+                raise ValueError("content-length is set from the body; leave it out")
+            if name.lower() == "content-type":
+                # The caller's content type replaces the one implied by json or text.
+                given_media = extra.pop(name)
         if text is not None:
-            return cls(
-                status,
-                text.encode(),
-                "text/plain; charset=utf-8",
-                dict(headers or {}),
-                delay,
-                fault,
-                times,
-            )
+            media: str | None = given_media or "text/plain; charset=utf-8"
+            return cls(status, text.encode(), media, extra, delay, fault, times)
         body = b"" if json is None else dumpb(json)
-        media = None if json is None else "application/json"
-        return cls(status, body, media, dict(headers or {}), delay, fault, times)
+        media = given_media or (None if json is None else "application/json")
+        return cls(status, body, media, extra, delay, fault, times)
 
     def to_json(self) -> dict[str, Any]:
         try:

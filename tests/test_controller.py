@@ -211,6 +211,7 @@ def test_overrides_refuse_what_http_cannot_send() -> None:
         ({"headers": {"x-fine": "line\nbreak"}}, "printable latin-1"),
         ({"json": {}, "text": "both"}, "json or text"),
         ({"delay": -1}, "delay must be"),
+        ({"text": "x", "headers": {"Content-Length": "9"}}, "set from the body"),
     ):
         with pytest.raises(ValueError, match=message):
             route.respond(**bad)
@@ -221,6 +222,24 @@ def test_overrides_refuse_what_http_cannot_send() -> None:
     assert answer.status_code == 204
     assert answer.content == b""
     assert answer.headers["x-kind"] == "empty"
+
+
+def test_an_override_content_type_replaces_the_implied_one() -> None:
+    mock = MockGPT()
+    stream = 'data: {"v": "hi"}\n\ndata: [DONE]\n\n'
+    mock.on("GET /backend-api/me").respond(
+        text=stream, headers={"Content-Type": "text/event-stream; charset=utf-8"}
+    )
+    mock.on("GET /backend-api/me").respond(
+        json=[1], headers={"content-type": "application/x-ndjson"}
+    )
+    with mock.test_client() as client:
+        first = client.get("/backend-api/me", headers=AUTH)
+        second = client.get("/backend-api/me", headers=AUTH)
+    assert first.headers.get_list("content-type") == ["text/event-stream; charset=utf-8"]
+    assert first.text == stream
+    assert second.headers.get_list("content-type") == ["application/x-ndjson"]
+    assert second.content == b"[1]"
 
 
 def test_an_unclosed_in_process_client_does_not_block_exit() -> None:
