@@ -227,6 +227,7 @@ class AdminAPI:
             parsed, problems = body_problems(endpoint.body, raw, optional=endpoint.body_optional)
             if problems:
                 return json_response(422, fastapi_detail(problems))
+            parsed = _whole_numbers(parsed)
         query_string = scope.get("query_string", b"").decode("latin-1")
         query = {key: values[-1] for key, values in parse_qs(query_string).items()}
         request = AdminRequest(params, query, parsed)
@@ -300,9 +301,9 @@ class AdminAPI:
         return 200, self.mock.overrides()
 
     def _add_override(self, request: AdminRequest) -> tuple[int, Any]:
-        body = _whole_status(request.body)
+        body = dict(request.body)
         control = self._control(body.pop("route"))
-        sequence = [_whole_status(answer) for answer in body.pop("sequence", None) or ()] or None
+        sequence = body.pop("sequence", None) or None
         if sequence is not None:
             if body:
                 raise ValueError("give the answer's fields or a sequence, not both")
@@ -423,12 +424,16 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _whole_status(answer: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an answer with its status as an int (JSON's 270.0 is 270)."""
-    answer = dict(answer)
-    if isinstance(answer.get("status"), float):
-        answer["status"] = int(answer["status"])
-    return answer
+def _whole_numbers(value: Any) -> Any:
+    """The body with whole floats as ints: for JSON Schema 270.0 is an integer, and the
+    controls take it as 270. An override's `json` is served as given, so it is left alone."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key == "json" else _whole_numbers(item) for key, item in value.items()}
+    return value
 
 
 class _QueryError(ValueError):

@@ -263,6 +263,21 @@ def test_snapshots_over_http(mock: MockGPT, client: httpx.Client) -> None:
     assert gone.status_code == 404
 
 
+def test_whole_floats_count_as_integers_but_served_json_is_kept(
+    mock: MockGPT, client: httpx.Client
+) -> None:
+    # JSON Schema calls 3.0 an integer, so the controls must take it as one.
+    reset = client.post(f"{ADMIN}/reset", json={"settings": {"sample_conversations": 3.0}})
+    assert reset.status_code == 200
+    assert len(mock.conversations()) == 3
+    route = "GET /backend-api/me"
+    added = client.post(f"{ADMIN}/overrides", json={"route": route, "status": 503.0, "json": [1.0]})
+    assert added.status_code == 200
+    answer = client.get("/backend-api/me", headers=AUTH)
+    assert answer.status_code == 503
+    assert answer.content == b"[1.0]"
+
+
 def test_bad_admin_requests_get_fastapi_errors(mock: MockGPT, client: httpx.Client) -> None:
     assert client.get(f"{ADMIN}/nothing").json() == {"detail": "Not Found"}
     wrong = client.put(f"{ADMIN}/journal")
