@@ -1,5 +1,11 @@
 """The mock keeps its own contract: schemathesis drives every operation of the
-generated OpenAPI document in-process and checks each answer against it.
+generated OpenAPI 3.2 document in-process and checks each answer against it.
+
+Every case runs schemathesis's default checks, which include the five this
+suite is about (a test below pins them): no server error, a documented status,
+a documented content type, a body (or, for event streams, every SSE event)
+valid against its schema, and invalid input refused. Cases are positive and
+negative, derandomized, so a run is the same on every machine.
 
 The budget is small and fixed so it fits CI; for a longer run by hand:
 
@@ -9,14 +15,27 @@ The budget is small and fixed so it fits CI; for a longer run by hand:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
+from schemathesis.checks import CheckFunction, not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from mockgpt import Config, MockGPT, load_catalogue
-from mockgpt.openapi import ADMIN_TAG
+from mockgpt._resources import fixture_path, read_json
+from mockgpt.openapi import ADMIN_TAG, openapi_document
+
+CASES = "contract_case_status"  # counted by contracts/conftest.py for the run summary
 
 EXAMPLES = int(os.environ.get("MOCKGPT_CONTRACT_EXAMPLES", "12"))
 CONFIG = Config(seed=0, validate_responses=True, clock="virtual", sample_conversations=3)
@@ -29,6 +48,14 @@ FRESH = ADMIN.snapshot()
 ADMIN_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", ADMIN).include(tag=ADMIN_TAG)
 SCRIPT_PATHS = {"/__mockgpt__/scripts", "/__mockgpt__/scripts/match"}
 DOCUMENTED_FAILURES = {route.key for route in load_catalogue() if route.status >= 500}
+#: The checks this suite exists for; all are among schemathesis's defaults.
+NAMED_CHECKS: tuple[CheckFunction, ...] = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+)
 CONTRACT_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -40,18 +67,23 @@ CONTRACT_SETTINGS = settings(
 
 @SCHEMA.parametrize()
 @CONTRACT_SETTINGS
-def test_operation_keeps_its_contract(case: schemathesis.Case) -> None:
+def test_operation_keeps_its_contract(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
     # Any bearer value is accepted by default (clients in the wild send their own tokens),
     # so schemathesis's "invalid credentials must be refused" check does not apply.
     excluded = [ignored_auth]
     if f"{case.operation.method.upper()} {case.operation.path}" in DOCUMENTED_FAILURES:
         excluded.append(not_a_server_error)
-    case.call_and_validate(headers={"Authorization": "Bearer contract"}, excluded_checks=excluded)
+    response = case.call_and_validate(excluded_checks=excluded)
+    record_property(CASES, response.status_code)
 
 
 @ADMIN_SCHEMA.parametrize()
 @CONTRACT_SETTINGS
-def test_admin_operation_keeps_its_contract(case: schemathesis.Case) -> None:
+def test_admin_operation_keeps_its_contract(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
     ADMIN.restore(FRESH)  # a copy of a fresh app, quicker than building one
     ADMIN.snapshots.clear()
     # The admin API takes no credentials from loopback clients.
@@ -63,5 +95,44 @@ def test_admin_operation_keeps_its_contract(case: schemathesis.Case) -> None:
     if case.operation.path == "/__mockgpt__/journal/assert":
         # A well-formed assertion that does not hold is answered 417, by design.
         excluded.append(positive_data_acceptance)
-    case.call_and_validate(excluded_checks=excluded)
+    response = case.call_and_validate(excluded_checks=excluded)
     assert ADMIN.failures() == []
+    record_property(CASES, response.status_code)
+
+
+def test_the_named_checks_run_by_default() -> None:
+    operation = SCHEMA["/backend-api/conversation"]["POST"]
+    config = SCHEMA.config.checks_config_for(operation=operation, phase=None)
+    assert all(config.get_by_name(name=check.__name__).enabled for check in NAMED_CHECKS)
+
+
+def test_every_event_stream_is_described_event_by_event() -> None:
+    document = openapi_document(load_catalogue())
+    assert document["openapi"] == "3.2.0"
+    streams = [
+        media
+        for item in document["paths"].values()
+        for operation in item.values()
+        for answer in operation["responses"].values()
+        for name, media in answer.get("content", {}).items()
+        if name.startswith("text/event-stream")
+    ]
+    assert len(streams) >= 4  # the conversation, its resume, and the /v1 stream
+    assert all("itemSchema" in media and "schema" not in media for media in streams)
+
+
+def test_a_drifted_stream_event_fails_the_contract() -> None:
+    # The same check the suite runs, on a stream whose first event lost its fields.
+    mock = MockGPT(CONFIG)
+    operation = schemathesis.openapi.from_asgi("/openapi.json", mock)["/backend-api/conversation"]
+    route = next(r for r in load_catalogue() if r.key == "POST /backend-api/conversation")
+    assert route.request_example is not None
+    body = read_json(fixture_path(route.request_example))
+    case = operation["POST"].Case(body=body, headers={"Authorization": "Bearer c"})
+    case.validate_response(case.call(), checks=[response_schema_conformance])  # the real one
+    drifted = 'data: {"message": {"id": 5}}\n\ndata: [DONE]\n\n'
+    mock.on("POST /backend-api/conversation").respond(
+        text=drifted, headers={"content-type": "text/event-stream; charset=utf-8"}
+    )
+    with pytest.raises(FailureGroup, match="SSE event violates schema"):
+        case.validate_response(case.call(), checks=[response_schema_conformance])

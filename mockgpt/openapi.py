@@ -1,8 +1,10 @@
-"""The OpenAPI 3.1 document, generated from the catalogue and the schemas.
+"""The OpenAPI 3.2 document, generated from the catalogue and the schemas.
 
 Every schema file becomes a component (`parts/message.json` → `parts.message`)
 and `$ref`s between files become component references, so the document
-carries the same schemas the mock validates with.
+carries the same schemas the mock validates with. Event streams are
+described event by event with 3.2's `itemSchema`, so a contract checker reads
+each SSE event and validates its JSON `data` against the stream's schema.
 """
 
 from __future__ import annotations
@@ -90,7 +92,8 @@ def _parameter(param: Param, where: str) -> dict[str, Any]:
 def _event_schema(data_schema: str | None) -> dict[str, Any]:
     """One server-sent event: its `data` is JSON valid against the schema, or `[DONE]`.
 
-    In OpenAPI 3.1 the `schema` of an event-stream media type describes each event.
+    It is the `itemSchema` of an event-stream media type: the schema of one parsed
+    event (its `event`, `data` and `id` fields), not of the stream as a whole.
     """
     data: dict[str, Any] = {"type": "string"}
     if data_schema:
@@ -117,10 +120,10 @@ def _content(spec: ResponseSpec) -> dict[str, Any] | None:
     if spec.is_json and spec.schema:
         content = {spec.media: {"schema": _ref(spec.schema)}}
         if spec.stream_schema:
-            content[STREAM_MEDIA] = {"schema": _event_schema(spec.stream_schema)}
+            content[STREAM_MEDIA] = {"itemSchema": _event_schema(spec.stream_schema)}
         return content
     if spec.is_stream:
-        return {spec.media: {"schema": _event_schema(spec.schema)}}
+        return {spec.media: {"itemSchema": _event_schema(spec.schema)}}
     if spec.media.startswith("text/") or "javascript" in spec.media:
         return {spec.media: {"schema": {"type": "string"}}}
     return {spec.media: {"schema": {"type": "string", "contentMediaType": spec.media}}}
@@ -247,7 +250,7 @@ def admin_paths() -> dict[str, dict[str, Any]]:
 
 
 def openapi_document(catalogue: Catalogue, *, admin: bool = True) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every catalogue route, and of the admin API
+    """The OpenAPI 3.2 description of every catalogue route, and of the admin API
     (which `MockGPT`, and so `mockgpt serve`, adds to a bare app)."""
     paths: dict[str, dict[str, Any]] = {}
     for route in catalogue:
@@ -261,7 +264,7 @@ def openapi_document(catalogue: Catalogue, *, admin: bool = True) -> dict[str, A
         component_name(relative): _rewrite(load_schema(relative)) for relative in all_schema_files()
     }
     return {
-        "openapi": "3.1.0",
+        "openapi": "3.2.0",
         "info": {
             "title": "mockgpt",
             "version": __version__,

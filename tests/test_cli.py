@@ -42,7 +42,7 @@ def test_routes_as_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["openapi"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["openapi"] == "3.1.0"
+    assert document["openapi"] == "3.2.0"
 
 
 def _free_port() -> int:

@@ -1,4 +1,4 @@
-"""Every schema works in jsonschema (draft-07), hypothesis-jsonschema and OpenAPI 3.1."""
+"""Every schema works in jsonschema (draft-07), hypothesis-jsonschema and OpenAPI 3.2."""
 
 from __future__ import annotations
 
