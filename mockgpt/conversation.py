@@ -621,7 +621,10 @@ class TurnStream:
                 return False
             if index == strike_at:
                 assert fault is not None
-                return await self._strike(fault, emit, send, gone)
+                if fault.kind != "stall":
+                    return await self._strike(fault, emit, send, gone)
+                if not await self._pause(fault.seconds, gone):
+                    return False
             if pings_left and index > 0:
                 await emit(framing.ping(self.clock.now()))
                 pings_left -= 1
@@ -634,7 +637,10 @@ class TurnStream:
             if gone.is_set():
                 return False
         if fault is not None and fault.after >= len(turn.steps):
-            return await self._strike(fault, emit, send, gone)
+            if fault.kind != "stall":
+                return await self._strike(fault, emit, send, gone)
+            if not await self._pause(fault.seconds, gone):
+                return False
         if turn.encoding == "legacy" and framing.padding:
             await emit(framing.encode(EMPTY))
         await send({"type": "http.response.body", "body": framing.encode(DONE)})
@@ -650,9 +656,6 @@ class TurnStream:
             return False
         if kind == "no_done":
             await send({"type": "http.response.body", "body": b""})
-            return False
-        if kind == "stall":
-            await self._pause(fault.seconds, gone)
             return False
         if kind == "malformed_frame":
             await emit(b'data: {"message": {"id": "' + framing.newline.encode() * 2)

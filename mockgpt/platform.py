@@ -590,21 +590,23 @@ class ChunkStream:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         fault = self.fault
         strike_at = fault.after if fault is not None else len(self.lines) + 1
+        stall = fault.seconds if fault is not None and fault.kind == "stall" else 0.0
         for index, line in enumerate(self.lines):
             if index == strike_at:
-                break
+                if not stall:
+                    break
+                await self.clock.sleep(stall)
             if index < len(self.delays) and self.delays[index] > 0:
                 await self.clock.sleep(self.delays[index])
             await send({"type": "http.response.body", "body": line, "more_body": True})
-        if fault is None or strike_at > len(self.lines):
+        if stall and strike_at >= len(self.lines):
+            await self.clock.sleep(stall)
+        if fault is None or stall or strike_at > len(self.lines):
             await send({"type": "http.response.body", "body": DONE_LINE})
             return
         kind = fault.kind
         if kind == "close_after":
             return  # unfinished: the server drops the connection
-        if kind == "stall":
-            await self.clock.sleep(fault.seconds)
-            return
         tail = b""
         if kind == "error_envelope":
             message = fault.message or (

@@ -224,8 +224,9 @@ class Fault:
     break a stream before the first delta (0) or in the middle of the answer.
 
     * `close_after`: the connection closes, with no `[DONE]`.
-    * `no_done`: every event is sent but the closing `data: [DONE]` is not
-      (the web client then starts a resume).
+    * `no_done`: the body ends cleanly after `after` events, without the
+      closing `data: [DONE]` (the web client then starts a resume); an
+      `after` past the last event sends every event.
     * `malformed_frame`: a frame whose JSON does not parse is sent.
     * `stall`: the stream goes silent for `seconds`, then carries on; this
       exercises read timeouts.

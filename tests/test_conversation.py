@@ -447,16 +447,19 @@ def test_malformed_frame_and_missing_done(v1: bool) -> None:
 
 
 @pytest.mark.parametrize("v1", [False, True])
-def test_stall_waits_on_the_clock_without_sleeping(v1: bool) -> None:
+def test_stall_waits_on_the_clock_without_sleeping_then_carries_on(v1: bool) -> None:
     with new_client() as client:
         clock = client.app.clock
+        client.app.conversations.book.queue(Script(text=TEXT))
+        whole = converse(client, turn_body(v1=v1)).content
         before = clock.now()
         client.app.conversations.book.queue(
             Script(text=TEXT, fault=Fault("stall", after=3, seconds=90.0))
         )
         raw = converse(client, turn_body(v1=v1)).content
         assert clock.now() - before >= 90.0
-    assert len(parse(raw)) == 3
+    assert len(parse(raw)) == len(parse(whole))
+    assert parse(raw)[-1] == (None, "[DONE]")
 
 
 def test_pacing_runs_on_the_virtual_clock() -> None:
