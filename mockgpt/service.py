@@ -30,6 +30,7 @@ from mockgpt.store import (
     ConversationStore,
     iso_time,
     new_message,
+    sender,
 )
 
 if TYPE_CHECKING:
@@ -332,7 +333,7 @@ _SOFT_LIMIT_BANNER = {
 
 def _prompt(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
-        if (message.get("author") or {}).get("role", "user") == "user":
+        if sender(message).get("role", "user") == "user":
             return text_of(message)
     return ""
 

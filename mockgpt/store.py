@@ -88,13 +88,21 @@ def _system_message(message_id: str) -> Message:
     )
 
 
+def sender(sent: Message) -> dict[str, Any]:
+    """The author of a client-sent message: `author`, or the older bare `role` field."""
+    author = sent.get("author")
+    if isinstance(author, dict):
+        return author
+    return {"role": sent.get("role", "user")}
+
+
 def _full_message(sent: Message, *, create_time: float, new_id: Callable[[], str]) -> Message:
     """A client-sent message (`{id, author{role}, content, metadata}`) as the mapping shows it.
 
     Clients send only a few keys; the mapping must hold whole message objects, so
     the missing ones get the values the real backend fills in for user messages.
     """
-    author = sent.get("author") or {}
+    author = sender(sent)
     message = new_message(
         id=str(sent.get("id") or new_id()),
         role=str(author.get("role", "user")),

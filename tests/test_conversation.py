@@ -118,6 +118,24 @@ def test_legacy_turn_sends_growing_snapshots_then_done() -> None:
     assert len({frame["conversation_id"] for frame in frames}) == 1
 
 
+def test_messages_in_the_older_role_form_are_taken() -> None:
+    # Clients written in 2023 send {"role": "user"} instead of {"author": {"role": "user"}}.
+    body = turn_body("An older client")
+    sent = body["messages"][0]
+    sent["role"] = sent.pop("author")["role"]
+    with new_client() as client:
+        client.app.conversations.book.match(Script(text="Matched."), prompt="older client")
+        raw = converse(client, body).content
+        user = [f["message"] for f in snapshots(raw) if f["message"]["author"]["role"] == "user"]
+        del sent["role"]
+        refused = client.post("/backend-api/conversation", json=body, headers=AUTH)
+    assert user[0]["author"] == {"role": "user", "name": None, "metadata": {}}
+    assert user[0]["content"]["parts"] == ["An older client"]
+    assert snapshots(raw)[-1]["message"]["content"]["parts"] == ["Matched."]
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "messages", 0, "author"]
+
+
 def test_bytes_escape_non_ascii_like_the_real_server() -> None:
     with new_client() as client:
         client.app.conversations.book.queue(Script(text=TEXT))
