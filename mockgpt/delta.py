@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mockgpt.errors import MockGPTError
+from mockgpt.framing import SSEReader
 
 __all__ = [
     "DeltaDecoder",
@@ -35,6 +36,7 @@ __all__ = [
     "DeltaError",
     "Event",
     "Op",
+    "StreamDecoder",
     "apply_op",
     "decode_sse",
     "diff",
@@ -55,7 +57,6 @@ Op = dict[str, Any]
 _INDEX = re.compile(r"0|[1-9][0-9]*")
 # Characters outside the BMP take two UTF-16 units in a JavaScript string.
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class DeltaError(MockGPTError, ValueError):
@@ -266,25 +267,94 @@ def decode_sse(text: str) -> DeltaDecoder:
     Comment lines (`: ping - ...`), empty `data:` lines and the trailing spaces the
     real server pads JSON with are ignored; `data: [DONE]` is kept as a frame.
     """
-    decoder = DeltaDecoder()
-    event: str | None = None
-    data_lines: list[str] = []
-    for line in [*_LINE_END.split(text), ""]:  # the extra "" flushes an unterminated event
-        if line == "":
-            data = "\n".join(data_lines).strip()
-            if data:
-                decoder.feed(event, data if data == "[DONE]" else _parse_json(data))
-            event, data_lines = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            event = value.strip() or None
-        elif field == "data":
-            data_lines.append(value)
-    return decoder
+    reader = StreamDecoder()
+    reader.feed(text.encode("utf-8"))
+    reader.close()
+    if reader.delta is None:
+        raise DeltaError("the stream must start with delta_encoding")
+    return reader.delta
+
+
+class StreamDecoder:
+    """Decodes a conversation stream of either encoding from bytes as they arrive.
+
+    Feed it the network reads in order (they may split frames, lines and UTF-8
+    characters anywhere), then `close()`. A stream that opens with
+    `delta_encoding` is decoded with `DeltaDecoder` (`delta`); any other is the
+    legacy one, whose snapshots replace each other by message id. Either way
+    `message` is the last assistant message, `conversation_id` the conversation,
+    `frames` the typed frames and `done` whether `[DONE]` arrived.
+    """
+
+    def __init__(self) -> None:
+        self._reader = SSEReader()
+        self.delta: DeltaDecoder | None = None
+        self.snapshots: dict[str, Any] = {}
+        self.frames: list[Any] = []
+        self.conversation_id: str | None = None
+        self.done = False
+        self._started = False
+
+    def feed(self, chunk: bytes) -> None:
+        for name, data in self._reader.feed(chunk):
+            self._event(name, data)
+
+    def close(self) -> None:
+        for name, data in self._reader.close():
+            self._event(name, data)
+
+    def _event(self, name: str | None, data: str) -> None:
+        data = data.strip()
+        if not data:
+            return
+        if data == "[DONE]":
+            self.done = True
+            if self.delta is not None:
+                self.delta.feed(name, data)
+            return
+        value = _parse_json(data)
+        if not self._started:
+            self._started = True
+            if name == "delta_encoding":
+                self.delta = DeltaDecoder()
+        if self.delta is not None:
+            self.delta.feed(name, value)
+            if name not in ("delta", "delta_encoding"):
+                self._frame(value)
+            return
+        if isinstance(value, dict) and isinstance(value.get("message"), dict):
+            message = value["message"]
+            self.snapshots[str(message.get("id"))] = message
+            self.conversation_id = value.get("conversation_id") or self.conversation_id
+        else:
+            self._frame(value)
+
+    def _frame(self, value: Any) -> None:
+        self.frames.append(value)
+        if isinstance(value, dict) and isinstance(value.get("conversation_id"), str):
+            self.conversation_id = self.conversation_id or value["conversation_id"]
+
+    @property
+    def conversation(self) -> str | None:
+        """The conversation the stream belongs to, from its envelopes or typed frames."""
+        if self.delta is not None:
+            for root in self.delta.channels.values():
+                if isinstance(root, dict) and isinstance(root.get("conversation_id"), str):
+                    return str(root["conversation_id"])
+        return self.conversation_id
+
+    @property
+    def messages(self) -> list[Any]:
+        """Every message the stream carried, in the order each first appeared."""
+        if self.delta is not None:
+            return self.delta.messages
+        return list(self.snapshots.values())
+
+    @property
+    def message(self) -> Any:
+        """The last assistant message (None when the stream carried none)."""
+        found = [m for m in self.messages if (m.get("author") or {}).get("role") == "assistant"]
+        return found[-1] if found else None
 
 
 def _parse_json(data: str) -> Any:

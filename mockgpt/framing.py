@@ -12,6 +12,7 @@ line is not padded.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,3 +71,67 @@ class Framing:
     def ping(self, moment: float) -> bytes:
         stamp = datetime.fromtimestamp(moment, UTC).isoformat(sep=" ")
         return f": ping - {stamp}{self.newline}{self.newline}".encode()
+
+
+class SSEReader:
+    """Reads server-sent events from bytes as they arrive off the network.
+
+    Writes can split anything: a UTF-8 character, a `\\r\\n` pair, a line, a
+    frame. `feed` returns the events completed so far as `(name, data)` pairs
+    (name None for bare data; `data` is the data lines joined by `\\n`);
+    comments (`: ping`) and events without data are skipped, as the spec says.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._line = ""
+        self._after_cr = False
+        self._name: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        return self._take(self._decoder.decode(chunk))
+
+    def close(self) -> list[tuple[str | None, str]]:
+        """The end of the body: a last event without its blank line still counts."""
+        events = self._take(self._decoder.decode(b"", final=True))
+        if self._line:
+            events += self._line_done(self._line)
+            self._line = ""
+        return events + self._line_done("")
+
+    def _take(self, text: str) -> list[tuple[str | None, str]]:
+        events: list[tuple[str | None, str]] = []
+        start = 0
+        for index, char in enumerate(text):
+            if char == "\n" and self._after_cr and index == start:
+                start = index + 1  # the LF of a CRLF whose CR ended the previous line
+                self._after_cr = False
+                continue
+            if char in "\r\n":
+                events += self._line_done(self._line + text[start:index])
+                self._line = ""
+                self._after_cr = char == "\r"
+                start = index + 1
+                continue
+            self._after_cr = False
+        self._line += text[start:]
+        return events
+
+    def _line_done(self, line: str) -> list[tuple[str | None, str]]:
+        if line == "":
+            if not self._data:
+                self._name = None
+                return []
+            event = (self._name, "\n".join(self._data))
+            self._name, self._data = None, []
+            return [event]
+        if line.startswith(":"):
+            return []
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            self._name = value
+        elif field == "data":
+            self._data.append(value)
+        return []
