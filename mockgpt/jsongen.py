@@ -59,6 +59,20 @@ def _resolve(schema: Schema, root: Any) -> Schema:
     return _resolve(merged, root)
 
 
+def _with_siblings(schema: Schema, option: Schema) -> Schema:
+    """A branch of `anyOf`/`oneOf` together with the keywords beside it (an object
+    schema whose branches only say which fields are required, say)."""
+    siblings = {key: value for key, value in schema.items() if key not in ("anyOf", "oneOf")}
+    if not siblings:
+        return option
+    merged = {**siblings, **option}
+    for key in ("properties", "required"):
+        if key in siblings and key in option:
+            both = (siblings[key], option[key])
+            merged[key] = {**both[0], **both[1]} if key == "properties" else [*both[0], *both[1]]
+    return merged
+
+
 def _build(schema: Schema | bool, rng: random.Random, root: Any, depth: int) -> Any:
     if schema is True or not isinstance(schema, dict) or not schema:
         return rng.choice(_WORDS)
@@ -76,9 +90,8 @@ def _build(schema: Schema | bool, rng: random.Random, root: Any, depth: int) -> 
             return value
     options = schema.get("anyOf") or schema.get("oneOf")
     if options:
-        return _build(
-            options[0] if depth >= _MAX_DEPTH else rng.choice(options), rng, root, depth + 1
-        )
+        option = _resolve(options[0] if depth >= _MAX_DEPTH else rng.choice(options), root)
+        return _build(_with_siblings(schema, option), rng, root, depth + 1)
     if schema.get("allOf"):
         merged: Schema = {"type": "object", "properties": {}, "required": []}
         for part in schema["allOf"]:
