@@ -43,7 +43,12 @@ def read_json(path: Path) -> Any:
         return json.load(handle)
 
 
-def fixture_path(relative: str) -> Path:
+def fixture_path(relative: str, directory: str | Path | None = None) -> Path:
+    """The fixture file `relative`: from `directory` when it holds one, else the built-in one."""
+    if directory is not None:
+        candidate = Path(directory) / relative
+        if candidate.is_file():
+            return candidate
     return fixtures_dir() / relative
 
 

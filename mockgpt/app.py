@@ -120,7 +120,9 @@ class MockApp:
         self.config = config
         self.catalogue = catalogue
         self.varier = Varier(config.seed)
-        self.renderer = Renderer(self.varier, validate=config.validate_responses)
+        self.renderer = Renderer(
+            self.varier, validate=config.validate_responses, fixtures=config.fixtures
+        )
         self.clock: Clock = clock or (
             VirtualClock(self.varier.now().timestamp())
             if config.clock == "virtual"

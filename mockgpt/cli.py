@@ -1,4 +1,4 @@
-"""The `mockgpt` command: `serve`, `routes`, `openapi`."""
+"""The `mockgpt` command: `serve`, `routes`, `openapi`, `har check` and `har import`."""
 
 from __future__ import annotations
 
@@ -74,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a JSON script file whose scripts answer the next turns, in order (repeatable)",
     )
     serve.add_argument(
+        "--fixtures",
+        metavar="DIR",
+        help="a folder laid out like the package's fixtures/ (e.g. from `mockgpt har import`) "
+        "whose files replace the built-in fixtures of the same names",
+    )
+    serve.add_argument(
         "--latency",
         type=_latency,
         default=None,
@@ -98,6 +104,27 @@ def _parser() -> argparse.ArgumentParser:
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document")
     openapi.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+
+    har = commands.add_parser("har", help="check or import captured traffic (HAR files)")
+    actions = har.add_subparsers(dest="har_command", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check",
+        help="compare a capture with the catalogue's schemas and report what drifted "
+        "(exit 0: no drift, 1: drift, 2: unreadable file)",
+    )
+    check.add_argument("capture", metavar="CAPTURE.har")
+    check.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    imported = actions.add_parser(
+        "import", help="write sanitised fixtures and scripts for the routes a capture shows"
+    )
+    imported.add_argument("capture", metavar="CAPTURE.har")
+    imported.add_argument("--out", required=True, metavar="DIR", help="the folder to write to")
+    imported.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the fake values that replace real ones (default: %(default)s)",
+    )
     return parser
 
 
@@ -193,6 +220,7 @@ def _serve(args: argparse.Namespace) -> int:
             sentinel=args.sentinel,
             account=args.account,
             latency=args.latency,
+            fixtures=args.fixtures,
         )
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
@@ -205,6 +233,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"mockgpt {__version__}: {len(mock.app.catalogue)} routes, seed {args.seed}")
     if scripts:
         print(f"{len(scripts)} scripted turns queued")
+    if args.fixtures:
+        print(f"fixtures from {args.fixtures} replace the built-in ones of the same names")
     server = uvicorn.Server(server_config(mock, args.host, args.port))
 
     def announce() -> None:
@@ -231,6 +261,31 @@ def _serve(args: argparse.Namespace) -> int:
         server.run()
     print("mockgpt stopped")
     return 0
+
+
+def _har(args: argparse.Namespace) -> int:
+    """`har check` (0: no drift, 1: drift) and `har import`; 2 for a file that cannot be read."""
+    from mockgpt.har import HarError, check_har, import_har
+
+    try:
+        if args.har_command == "check":
+            report = check_har(args.capture)
+            _print(dumps(report.to_json()) if args.json else report.render())
+            return 1 if report.drifted else 0
+        result = import_har(args.capture, args.out, seed=args.seed)
+    except HarError as error:
+        print(f"mockgpt: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, RecursionError) as error:
+        print(f"mockgpt: cannot process {args.capture}: {error}", file=sys.stderr)
+        return 2
+    _print(result.render())
+    return 0
+
+
+def _print(text: str) -> None:
+    """Print text that may hold a capture's broken characters (lone surrogates) as escapes."""
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -264,4 +319,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = openapi_document(load_catalogue())
         print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
+    if args.command == "har":
+        return _har(args)
     return 2

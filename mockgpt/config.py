@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from mockgpt.errors import ConfigError
@@ -31,6 +32,9 @@ class Config:
       `retry-after` and `x-ratelimit-*` headers (None: unlimited).
     - `latency`: `(low, high)` seconds added before every answer, drawn uniformly
       from the seed (equal bounds: a fixed delay; None: answer at once).
+    - `fixtures`: a folder laid out like the package's `fixtures/` tree (as
+      `mockgpt har import` writes one); each file in it replaces the built-in
+      fixture of the same relative name, the others stay (None: built-ins only).
     """
 
     seed: int = 0
@@ -46,6 +50,7 @@ class Config:
     models: tuple[str, ...] | None = None
     v1_requests_per_minute: int | None = None
     latency: tuple[float, float] | None = None
+    fixtures: str | None = None
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -75,5 +80,9 @@ class Config:
                     "latency must be (low, high) seconds with 0 <= low <= high <= 600, "
                     f"not {self.latency!r}"
                 )
+        if self.fixtures is not None and (
+            not isinstance(self.fixtures, str) or not Path(self.fixtures).is_dir()
+        ):
+            raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")

@@ -36,9 +36,11 @@ class ResponseMismatch(errors.MockGPTError):
 class Renderer:
     """The seed's version of every fixture, rendered once."""
 
-    def __init__(self, varier: Varier, *, validate: bool) -> None:
+    def __init__(self, varier: Varier, *, validate: bool, fixtures: str | None = None) -> None:
         self.varier = varier
         self.validate = validate
+        #: A folder whose files replace the built-in fixtures of the same names.
+        self.fixtures = fixtures
         self._documents: dict[str, Any] = {}
         self._prepared: dict[tuple[str, int], Prepared] = {}
 
@@ -46,7 +48,8 @@ class Renderer:
         """The fixture as this seed's world has it (a fresh copy each call)."""
         found = self._documents.get(fixture)
         if found is None:
-            found = self._documents[fixture] = self.varier.vary(read_json(fixture_path(fixture)))
+            document = read_json(fixture_path(fixture, self.fixtures))
+            found = self._documents[fixture] = self.varier.vary(document)
         return copy.deepcopy(found)
 
     def check(self, schema: str | None, document: Any) -> None:
@@ -70,7 +73,8 @@ class Renderer:
             self.check(spec.schema, document)
             found = json_response(spec.status, document)
         else:
-            found = Prepared(spec.status, fixture_path(spec.fixture).read_bytes(), spec.media)
+            data = fixture_path(spec.fixture, self.fixtures).read_bytes()
+            found = Prepared(spec.status, data, spec.media)
         self._prepared[key] = found
         return found
 

@@ -223,3 +223,62 @@ def test_only_loopback_hosts_go_without_an_admin_token() -> None:
     assert _loopback_host("localhost")
     assert not _loopback_host("0.0.0.0")
     assert not _loopback_host("192.0.2.1")
+
+
+def test_serve_answers_from_a_fixture_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "fixtures"
+    (folder / "me").mkdir(parents=True)
+    built_in = Path(__file__).resolve().parent.parent / "fixtures" / "me" / "me.json"
+    me = json.loads(built_in.read_text())
+    me["name"] = "Imported Person"
+    (folder / "me" / "me.json").write_text(json.dumps(me))
+    port = _free_port()
+    process = start_serve("--port", str(port), "--fixtures", str(folder), "--quiet")
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/backend-api/edge", process, time.monotonic() + 20)
+        headers = {"Authorization": "Bearer t"}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/backend-api/me", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response)["name"] == "Imported Person"
+        other = urllib.request.Request(
+            f"http://127.0.0.1:{port}/backend-api/settings/user", headers=headers
+        )
+        with urllib.request.urlopen(other, timeout=5) as response:
+            assert response.status == 200  # a fixture the folder lacks comes from the package
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    assert f"fixtures from {folder} replace the built-in ones" in out
+
+
+def test_serve_refuses_a_missing_fixture_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--fixtures", str(tmp_path / "absent"), "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "fixtures must name a folder" in err
+    assert "Traceback" not in err
+
+
+def test_har_check_exit_statuses_in_a_process(tmp_path: Path) -> None:
+    def har(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mockgpt", "har", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    missing = har("check", str(tmp_path / "absent.har"))
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert missing.stderr.startswith("mockgpt: cannot read")
+    assert missing.stderr.count("\n") == 1
+    empty = tmp_path / "empty.har"
+    empty.write_text(json.dumps({"log": {"version": "1.2", "entries": []}}))
+    assert har("check", str(empty)).returncode == 0
+    unknown = tmp_path / "unknown.har"
+    entry = {
+        "request": {"method": "GET", "url": "https://chatgpt.com/backend-api/nothing-here"},
+        "response": {"status": 200, "content": {"mimeType": "application/json", "text": "{}"}},
+    }
+    unknown.write_text(json.dumps({"log": {"entries": [entry]}}))
+    drifted = har("check", str(unknown))
+    assert drifted.returncode == 1
+    assert "GET /backend-api/nothing-here: 1 entry" in drifted.stdout
+    assert "Traceback" not in drifted.stderr
