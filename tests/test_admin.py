@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -276,6 +277,16 @@ def test_whole_floats_count_as_integers_but_served_json_is_kept(
     answer = client.get("/backend-api/me", headers=AUTH)
     assert answer.status_code == 503
     assert answer.content == b"[1.0]"
+
+
+def test_the_settings_in_the_state_can_be_sent_back_to_reset(
+    mock: MockGPT, client: httpx.Client
+) -> None:
+    settings = client.get(f"{ADMIN}/state").json()["settings"]
+    assert set(settings) == {field.name for field in dataclasses.fields(Config)}
+    answer = client.post(f"{ADMIN}/reset", json={"settings": settings})
+    assert answer.status_code == 200, answer.text
+    assert mock.state()["settings"] == settings
 
 
 def test_bad_admin_requests_get_fastapi_errors(mock: MockGPT, client: httpx.Client) -> None:
