@@ -45,6 +45,8 @@ from mockgpt.delta import DeltaDecoder, DeltaError, StreamDecoder
 from mockgpt.errors import MockGPTError
 from mockgpt.framing import SSEReader
 from mockgpt.schemas import FORMAT_CHECKER, resolved_schema, schema_errors
+from mockgpt.store import first_turn
+from mockgpt.validation import json_type
 
 __all__ = [
     "Drift",
@@ -389,23 +391,6 @@ _LEAF_KEYWORDS = (
 )
 
 
-def json_type(value: Any) -> str:
-    """The JSON Schema type name of a parsed JSON value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _type_ok(value: Any, allowed: Sequence[str]) -> bool:
     actual = json_type(value)
     if actual in allowed:
@@ -649,25 +634,12 @@ def _own_streams() -> list[tuple[str, str]]:
 
     mock = MockGPT(Config(clock="virtual"))
     every_frame = {"moderation": True, "conversation_async_status": True}
-    turn = {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": "aaa5e6f7-0a1b-4c2d-8e3f-405162738495",
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": ["hello"]},
-            }
-        ],
-        "parent_message_id": "client-created-root",
-    }
+    turn = first_turn("hello")
     headers = {"authorization": "Bearer mockgpt"}
     bodies: list[tuple[str, str]] = []
     with mock.test_client(headers=headers) as client:
         mock.reply("Hello there.", frames=every_frame)
-        answer = client.post(
-            "/backend-api/f/conversation", json={**turn, "supported_encodings": ["v1"]}
-        )
+        answer = client.post("/backend-api/f/conversation", json=first_turn("hello", v1=True))
         bodies.append((CONVERSATION_EVENTS, answer.text))
         mock.reply("Hello again.", frames=every_frame)
         bodies.append(

@@ -35,6 +35,28 @@ _ORDERS = ("updated", "created")
 _REGIONS = ("IAD", "SJC", "DFW", "ORD", "LHR", "FRA", "AMS", "CDG", "SIN", "NRT")
 
 
+def first_turn(
+    prompt: str, *, message_id: str = "aaa5e6f7-0a1b-4c2d-8e3f-405162738495", v1: bool = False
+) -> dict[str, Any]:
+    """The body a web client sends to start a conversation with `prompt`
+    (asking for the `v1` delta encoding when `v1`)."""
+    body: dict[str, Any] = {
+        "action": "next",
+        "model": "auto",
+        "messages": [
+            {
+                "id": message_id,
+                "author": {"role": "user"},
+                "content": {"content_type": "text", "parts": [prompt]},
+            }
+        ],
+        "parent_message_id": CLIENT_CREATED_ROOT,
+    }
+    if v1:
+        body["supported_encodings"] = ["v1"]
+    return body
+
+
 def new_message(
     *,
     id: str,

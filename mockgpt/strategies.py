@@ -44,6 +44,7 @@ from mockgpt.config import Config
 from mockgpt.schemas import resolved_schema
 from mockgpt.scripts import FRAME_NAMES, Realism, Script
 from mockgpt.server import LiveServer
+from mockgpt.store import first_turn
 
 __all__ = [
     "CUSTOM_FORMATS",
@@ -192,20 +193,11 @@ def _render(seed: int, script: Script, encoding: Encoding) -> tuple[list[bytes],
     """The mock's own writes for one turn answered by `script`, and the conversation id."""
     app = _base_app(seed).copy()  # the same state every time: draws replay exactly
     app.conversations.book.queue(script)
-    body: dict[str, Any] = {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": "aaa1f2e3-0b1c-4d2e-8f3a-4b5c6d7e8f90",
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": ["Tell me something"]},
-            }
-        ],
-        "parent_message_id": "client-created-root",
-    }
-    if encoding == "v1":
-        body["supported_encodings"] = ["v1"]
+    body = first_turn(
+        "Tell me something",
+        message_id="aaa1f2e3-0b1c-4d2e-8f3a-4b5c6d7e8f90",
+        v1=encoding == "v1",
+    )
     writes = asyncio.run(_post(app, json.dumps(body).encode()))
     stored = list(app.conversations.store.visible())
     return writes, stored[0].id

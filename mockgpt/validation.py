@@ -321,7 +321,7 @@ def openai_error_body(problem: Problem) -> dict[str, Any]:
         )
     if problem.validator == "type":
         expected = _OPENAI_TYPE_WORDS.get(_expected_type(problem.expected), "a valid value")
-        got = _OPENAI_TYPE_WORDS.get(_json_type(problem.value), "a value")
+        got = _OPENAI_TYPE_WORDS.get(json_type(problem.value), "a value")
         return openai_error(
             f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
             param=param,
@@ -347,7 +347,8 @@ def openai_error_body(problem: Problem) -> dict[str, Any]:
     return openai_error(f"Invalid '{param}': {problem.msg}.", param=param, code="invalid_value")
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a parsed JSON value."""
     if value is None:
         return "null"
     if isinstance(value, bool):
