@@ -13,6 +13,7 @@ from mockgpt import Config, create_app
 from mockgpt._resources import fixture_path
 from mockgpt.catalogue import Route
 from mockgpt.fakedata import Varier
+from mockgpt.store import first_turn
 
 DATA = Path(__file__).parent / "data"
 SEEDS = (0, 1, 20261123)
@@ -97,15 +98,4 @@ def user_turn(
     prompt: str = "hi there", *, message_id: str = "aaa5e6f7-0a1b-4c2d-8e3f-405162738495"
 ) -> dict[str, Any]:
     """A first-turn `POST /backend-api/conversation` body, as the web client sends it."""
-    return {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": message_id,
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": [prompt]},
-            }
-        ],
-        "parent_message_id": "client-created-root",
-    }
+    return first_turn(prompt, message_id=message_id)
