@@ -95,6 +95,9 @@ def test_admin_operation_keeps_its_contract(
     if case.operation.path == "/__mockgpt__/journal/assert":
         # A well-formed assertion that does not hold is answered 417, by design.
         excluded.append(positive_data_acceptance)
+    if case.operation.path == "/__mockgpt__/reset":
+        # settings.fixtures must name a folder that exists, which no schema can check.
+        excluded.append(positive_data_acceptance)
     response = case.call_and_validate(excluded_checks=excluded)
     assert ADMIN.failures() == []
     record_property(CASES, response.status_code)
