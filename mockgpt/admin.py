@@ -30,8 +30,9 @@ from mockgpt import errors
 from mockgpt.app import BodyTooLarge, read_body
 from mockgpt.errors import MockGPTError
 from mockgpt.journal import FAULTS
+from mockgpt.patterns import PatternError, PromptPattern
 from mockgpt.responses import Prepared, json_response
-from mockgpt.scripts import load_script
+from mockgpt.scripts import ScriptError, load_script
 from mockgpt.validation import Problem, body_problems, fastapi_detail
 
 if TYPE_CHECKING:
@@ -285,11 +286,14 @@ class AdminAPI:
     def _match_script(self, request: AdminRequest) -> tuple[int, Any]:
         body = request.body
         [script] = load_script(body["script"])
-        prompt: str | re.Pattern[str] | None = body.get("prompt")
+        prompt: str | PromptPattern | None = body.get("prompt")
         if body.get("prompt_pattern") is not None:
             if prompt is not None:
                 raise ValueError("give prompt or prompt_pattern, not both")
-            prompt = re.compile(body["prompt_pattern"])
+            try:
+                prompt = PromptPattern(body["prompt_pattern"])
+            except PatternError as error:
+                raise ScriptError(str(error), "prompt_pattern") from None
         self.mock.match(script, prompt=prompt, model=body.get("model"), times=body.get("times"))
         return 200, {"matching": True}
 

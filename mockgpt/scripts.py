@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Self, cast, get_args
 
 from mockgpt.errors import MockGPTError
+from mockgpt.patterns import PatternError, PromptPattern
 
 __all__ = [
     "DEFAULT_FRAMES",
@@ -723,7 +724,7 @@ class Matcher:
     """A script answering the turns whose prompt and model fit, `remaining` more times."""
 
     script: Script
-    prompt: str | re.Pattern[str] | None = None
+    prompt: str | PromptPattern | None = None
     model: str | None = None
     remaining: int | None = None
 
@@ -731,8 +732,8 @@ class Matcher:
         """Whether a turn with this prompt and model is answered by this matcher."""
         if self.model is not None and model != self.model:
             return False
-        if isinstance(self.prompt, re.Pattern):
-            return self.prompt.search(prompt) is not None
+        if isinstance(self.prompt, PromptPattern):
+            return self.prompt.search(prompt)
         return self.prompt is None or self.prompt in prompt
 
 
@@ -772,16 +773,22 @@ class ScriptBook:
         self,
         script: Script,
         *,
-        prompt: str | re.Pattern[str] | None = None,
+        prompt: str | re.Pattern[str] | PromptPattern | None = None,
         model: str | None = None,
         times: int | None = None,
     ) -> None:
         """Answer turns whose prompt contains `prompt` (or matches the pattern) and
-        whose model is `model`; at most `times` times (None: no limit)."""
+        whose model is `model`; at most `times` times (None: no limit). A pattern runs
+        on RE2 (`mockgpt.patterns`), so one it cannot run is a `ScriptError` here."""
         if not isinstance(script, Script):
             raise TypeError(f"expected a Script, got {type(script).__name__}")
         if times is not None:
             _check_int("times", times, minimum=1)
+        if isinstance(prompt, re.Pattern):
+            try:
+                prompt = PromptPattern(prompt)
+            except PatternError as error:
+                raise ScriptError(str(error), "prompt") from None
         with self._lock:
             self._matchers.append(Matcher(script, prompt, model, times))
 
