@@ -135,7 +135,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "/journal",
         "journal",
         "Requests received, oldest first, with filters.",
-        query=("route", "method", "path", "status", "since", "unmatched"),
+        query=("route", "method", "path", "status", "since", "unmatched", "reveal"),
     ),
     Endpoint("DELETE", "/journal", "clear_journal", "Forget the requests received."),
     Endpoint(
@@ -365,8 +365,9 @@ class AdminAPI:
                 status=_int(query, "status"),
                 since=_int(query, "since") or 0,
             )
+        reveal = query.get("reveal", "").lower() in ("1", "true", "yes")
         return 200, {
-            "entries": [entry.to_json() for entry in entries],
+            "entries": [entry.to_json(reveal=reveal) for entry in entries],
             "next": self.mock.app.journal.next_index,
         }
 

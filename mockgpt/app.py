@@ -33,6 +33,7 @@ from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
 from mockgpt.journal import Entry, Journal, Latency, Overrides
+from mockgpt.masking import mask_query
 from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
@@ -264,7 +265,7 @@ class MockApp:
             await self._http(scope, receive, watch)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
-            target = scope["path"] + (f"?{query}" if query else "")
+            target = scope["path"] + (f"?{mask_query(query)}" if query else "")
             elapsed = (time.perf_counter() - started) * 1000
             fields = {"method": scope["method"], "path": target, "status": status}
             access_log.info(

@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from mockgpt.clock import Clock
 from mockgpt.jsonfmt import dumpb
+from mockgpt.masking import mask_headers, mask_json, mask_query, mask_text
 
 FaultName = Literal["reset", "empty", "malformed"]
 FAULTS: tuple[str, ...] = ("reset", "empty", "malformed")
@@ -50,22 +51,29 @@ class Entry:
     def key(self) -> str:
         return f"{self.method} {self.path}"
 
-    def to_json(self) -> dict[str, Any]:
-        """The entry as the admin API and the inspector show it."""
+    def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
+        """The entry as the admin API and the inspector show it: credentials masked
+        (see `mockgpt.masking`) unless `reveal`."""
         try:
             text: str | None = self.body.decode()
         except UnicodeDecodeError:
             text = None
+        parsed = self.json()
+        headers, query = self.headers, self.query
+        if not reveal:
+            headers, query = mask_headers(headers), mask_query(query)
+            text = None if text is None else mask_text(text)
+            parsed = mask_json(parsed)
         return {
             "index": self.index,
             "time": self.time,
             "method": self.method,
             "path": self.path,
-            "query": self.query,
-            "headers": self.headers,
+            "query": query,
+            "headers": headers,
             "body": text,
             "body_base64": None if text is not None else base64.b64encode(self.body).decode(),
-            "json": self.json(),
+            "json": parsed,
             "route": self.route,
             "status": self.status,
         }

@@ -112,7 +112,8 @@ def test_journal_shows_requests_live(inspector: Inspector, page: sync_api.Page) 
     expect(me).to_contain_text("200")
     me.click()
     detail = page.locator("#journal-detail")
-    expect(detail).to_contain_text("authorization: Bearer inspector-test")
+    expect(detail).to_contain_text("authorization: Bearer …(14 chars)")  # masked
+    expect(detail).not_to_contain_text("inspector-test")
     expect(detail).to_contain_text("GET /backend-api/me")
 
 
