@@ -44,12 +44,27 @@ def read_json(path: Path) -> Any:
 
 
 def fixture_path(relative: str, directory: str | Path | None = None) -> Path:
-    """The fixture file `relative`: from `directory` when it holds one, else the built-in one."""
+    """The fixture file `relative`: from `directory` when it holds one, else the built-in one.
+
+    A user's folder is read without leaving it: a file whose resolved path (symlinks
+    followed) lies outside `directory` is ignored, so a link in an imported or shared
+    folder cannot serve `~/.ssh/id_rsa` as a fixture.
+    """
     if directory is not None:
-        candidate = Path(directory) / relative
-        if candidate.is_file():
-            return candidate
+        found = inside(Path(directory), relative)
+        if found is not None and found.is_file():
+            return found
     return fixtures_dir() / relative
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """`root / relative` resolved (links followed), or None when that leaves `root`."""
+    try:
+        base = root.resolve(strict=True)
+        target = (base / relative).resolve()
+    except (OSError, RuntimeError):  # a missing root, a link loop
+        return None
+    return target if target.is_relative_to(base) else None
 
 
 def schema_path(relative: str) -> Path:
