@@ -6,10 +6,16 @@ against `schemas/admin/*.json`; errors are FastAPI-shaped (`{"detail": ...}`):
 422 for a body that breaks its schema or a value the mock refuses, 404 for an
 unknown conversation or snapshot, 417 for a failed journal assertion.
 
-Access: a request from a loopback address (or from in-process, with no socket)
-is always served. When the server listens elsewhere it is given a token
-(printed by `mockgpt serve`), and other clients must send
-`Authorization: Bearer <token>`; without a token they get 403.
+Access (see `AdminAPI.refusal`): the admin API changes and reveals state, and a
+dev server runs beside a browser, so every request must name the server by a
+loopback name or the address it listens on in `Host` (else a DNS-rebound page
+could call it), must not come from another origin (`Origin`, `Sec-Fetch-Site`),
+and must send a body, if any, as `application/json` (else a cross-site
+`text/plain` form could post one; 415). Without a token only loopback clients are
+served; with one (`mockgpt serve --admin-token`, or a random one printed when it
+listens beyond loopback) every client must send `Authorization: Bearer <token>`.
+Refusals are 403 with a `detail` that says which rule failed. Credentials in the
+journal are masked unless `?reveal=true` (see `mockgpt.masking`).
 """
 
 from __future__ import annotations
@@ -42,11 +48,39 @@ PREFIX = "/__mockgpt__"
 error_log = logging.getLogger("mockgpt.error")
 #: Admin bodies are small; anything bigger is a mistake.
 MAX_BODY = 4 * 1024 * 1024
-_FORBIDDEN = json_response(
-    403,
+#: Names that always mean this machine in `Host` (with or without a port).
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+#: `Sec-Fetch-Site` values a browser sends for the inspector's own requests, or for
+#: an address typed into the address bar.
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+_BEARER = re.compile(r"\s*bearer\s+(\S+)\s*", re.IGNORECASE)
+_JSON_MEDIA = re.compile(r"\s*application/(?:[\w.+-]+\+)?json\s*(?:;.*)?", re.IGNORECASE)
+
+
+def _refused(reason: str) -> Prepared:
+    return json_response(403, errors.detail(reason))
+
+
+_FOREIGN_HOST = _refused(
+    "The admin API answers requests whose Host is this server's own address "
+    "(localhost, 127.0.0.1, [::1] or the address it listens on)."
+)
+_CROSS_ORIGIN = _refused(
+    "The admin API does not answer requests from other origins (Origin or "
+    "Sec-Fetch-Site says another site sent this request)."
+)
+_NOT_LOOPBACK = _refused(
+    "The admin API answers loopback clients, or requests that carry the admin token "
+    "mockgpt serve printed at start (Authorization: Bearer <token>)."
+)
+_BAD_TOKEN = _refused(
+    "The admin API needs the admin token on every request: Authorization: Bearer <token>."
+)
+_NOT_JSON = json_response(
+    415,
     errors.detail(
-        "The admin API answers loopback clients, or requests that carry the admin token "
-        "mockgpt serve printed at start (Authorization: Bearer <token>)."
+        "Unsupported Media Type: admin request bodies must be sent with "
+        "Content-Type: application/json."
     ),
 )
 
@@ -170,33 +204,74 @@ class AdminAPI:
     """Serves `ENDPOINTS` for one controller."""
 
     def __init__(self, mock: MockGPT, *, token: str | None = None) -> None:
+        if token is not None and not token.strip():
+            raise ValueError("the admin token must not be empty")
         self.mock = mock
         self.token = token
+        #: Host names besides the loopback ones that mean this server (the host it
+        #: was told to listen on); the address a connection arrived at counts too.
+        self.hosts: set[str] = set()
         self._table = [(endpoint, endpoint.pattern) for endpoint in ENDPOINTS]
 
     # -- access and dispatch ---------------------------------------------------------
 
-    def allowed(self, scope: Scope) -> bool:
-        client = scope.get("client")
-        if client is None or _loopback(client[0]):
-            return True
-        if self.token is None:
-            return False
+    def listen_on(self, host: str) -> None:
+        """Accept `host` in `Host` headers: the name the server was told to listen on
+        (not a wildcard address: a page must not reach the API as `0.0.0.0`)."""
+        name = host.strip("[]").lower()
+        if name not in ("0.0.0.0", "::", ""):
+            self.hosts.add(name)
+
+    def refusal(self, scope: Scope, *, needs_token: bool = True) -> Prepared | None:
+        """The 403 for a request the admin API must not serve, or None to serve it."""
+        headers: dict[bytes, bytes] = {}
         for key, value in scope["headers"]:
-            if key == b"authorization":
-                offered = value.decode("latin-1").removeprefix("Bearer ").strip()
-                return hmac.compare_digest(offered.encode(), self.token.encode())
-        return False
+            headers.setdefault(key, value)
+        host_header = headers.get(b"host")
+        host = None if host_header is None else host_header.decode("latin-1").strip()
+        if host is not None and not self._own_host(scope, _host_name(host)):
+            return _FOREIGN_HOST
+        origin = headers.get(b"origin")
+        if origin is not None:
+            own = f"{scope.get('scheme', 'http')}://{host}".lower()
+            if host is None or origin.decode("latin-1").strip().lower() != own:
+                return _CROSS_ORIGIN
+        site = headers.get(b"sec-fetch-site")
+        if site is not None and site.decode("latin-1").strip().lower() not in _OWN_FETCH_SITES:
+            return _CROSS_ORIGIN
+        if self.token is None:
+            client = scope.get("client")
+            return None if client is None or _loopback(client[0]) else _NOT_LOOPBACK
+        if not needs_token:
+            return None
+        offered = _BEARER.fullmatch(headers.get(b"authorization", b"").decode("latin-1"))
+        if offered is None or not hmac.compare_digest(
+            offered.group(1).encode("utf-8", "surrogateescape"), self.token.encode()
+        ):
+            return _BAD_TOKEN
+        return None
+
+    def allowed(self, scope: Scope) -> bool:
+        """Whether the admin API serves this request (see `refusal`)."""
+        return self.refusal(scope) is None
+
+    def _own_host(self, scope: Scope, name: str) -> bool:
+        if name in LOOPBACK_NAMES or name in self.hosts:
+            return True
+        server = scope.get("server")
+        return server is not None and name == str(server[0]).strip("[]").lower()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._respond(scope, receive)
         await response(scope, receive, send)
 
     async def _respond(self, scope: Scope, receive: Receive) -> Prepared:
-        if not self.allowed(scope):
-            return _FORBIDDEN
         path = scope["path"][len(PREFIX) :] or "/"
         method = scope["method"]
+        # The inspector page holds no state: it loads without the token, then sends it.
+        refused = self.refusal(scope, needs_token=not (path == "/" and method == "GET"))
+        if refused is not None:
+            return refused
         allowed: set[str] = set()
         for endpoint, pattern in self._table:
             found = pattern.match(path)
@@ -209,6 +284,8 @@ class AdminAPI:
                 body = await read_body(scope, receive, MAX_BODY)
             except BodyTooLarge:
                 return json_response(413, errors.PAYLOAD_TOO_LARGE)
+            if body and not _json_media(scope):
+                return _NOT_JSON
             return self._dispatch(endpoint, found.groupdict(), scope, body)
         if allowed:
             return json_response(
@@ -418,6 +495,22 @@ class AdminAPI:
 
     def _failures(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, {"failures": self.mock.failures()}
+
+
+def _host_name(host: str) -> str:
+    """The name in a `Host` header, without its port or IPv6 brackets, lowercase."""
+    host = host.lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() and ":" not in name else host
+
+
+def _json_media(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return _JSON_MEDIA.fullmatch(value.decode("latin-1")) is not None
+    return False
 
 
 def _loopback(host: str) -> bool:

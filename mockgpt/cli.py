@@ -95,8 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--admin-token",
         metavar="TOKEN",
-        help="the token admin requests from other hosts must send (default: a random one, "
-        "printed at start, when --host is not a loopback address)",
+        help="the token every admin request must then send as Authorization: Bearer <token> "
+        "(default: none on a loopback --host, else a random one printed at start)",
     )
 
     routes = commands.add_parser("routes", help="list every route with its status and description")
@@ -205,6 +205,12 @@ def _serve(args: argparse.Namespace) -> int:
     from mockgpt.scripts import load_script
     from mockgpt.server import server_config
 
+    if args.admin_token is not None and not args.admin_token.strip():
+        print(
+            "mockgpt: --admin-token must not be empty (leave it out for a random one)",
+            file=sys.stderr,
+        )
+        return 2
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonLogFormatter() if args.log_format == "json" else logging.Formatter("%(message)s")
@@ -229,6 +235,7 @@ def _serve(args: argparse.Namespace) -> int:
     if token is None and not _loopback_host(args.host):
         token = secrets.token_urlsafe(24)
     mock = MockGPT(config, admin_token=token)
+    mock.admin.listen_on(args.host)
     mock.queue(*scripts)
     print(f"mockgpt {__version__}: {len(mock.app.catalogue)} routes, seed {args.seed}")
     if scripts:
@@ -251,7 +258,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")')
         print(f"  inspector:   {base}{ADMIN_PREFIX}/  (admin API under {ADMIN_PREFIX}/)")
         if token is not None:
-            print(f"  admin token: {token}  (other hosts send Authorization: Bearer <token>)")
+            print(f"  admin token: {token}  (send Authorization: Bearer <token>; the inspector")
+            print(f"               opens as {base}{ADMIN_PREFIX}/#token=<token>)")
         sys.stdout.flush()
         if args.ready_file:
             Path(args.ready_file).write_text(base + "\n", encoding="utf-8")

@@ -139,6 +139,7 @@ class MockGPT:
 
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> MockGPT:
         if self._server is None:
+            self.admin.listen_on(host)
             self._server = LiveServer(self, host=host, port=port).start()
         return self
 

@@ -189,7 +189,10 @@ ADMIN_TAG = "mockgpt admin"
 ADMIN_DESCRIPTION = (
     "The mock's own controls (not part of ChatGPT): scripts, overrides, faults, the "
     "request journal, conversations, clock and snapshots. Served to loopback clients, "
-    "or to requests with the admin token printed by `mockgpt serve`."
+    "or to requests with the admin token printed by `mockgpt serve` (once a token is set, "
+    "every client sends it); requests naming another host or sent from another origin "
+    "get 403, bodies must be application/json (else 415). The journal masks credentials "
+    "unless `reveal=true`."
 )
 _ANY_JSON: dict[str, Any] = {}
 
@@ -238,6 +241,8 @@ def admin_paths() -> dict[str, dict[str, Any]]:
             str(endpoint.status): {"description": _REASONS[endpoint.status], "content": ok},
             "403": {"description": "Forbidden", "content": error},
         }
+        if endpoint.body is not None:
+            responses["415"] = {"description": "Unsupported Media Type", "content": error}
         if endpoint.body is not None or endpoint.query:
             responses["422"] = {"description": "Unprocessable Entity", "content": error}
         if parameters and "{" in endpoint.path:

@@ -323,7 +323,7 @@ def test_bad_admin_requests_get_fastapi_errors(mock: MockGPT, client: httpx.Clie
     assert mock.failures() == []
 
 
-def test_admin_answers_loopback_or_the_token() -> None:
+def test_admin_answers_loopback_without_a_token_and_everyone_with_it() -> None:
     def call(mock: MockGPT, host: str, headers: dict[str, str] | None = None) -> int:
         transport = httpx.ASGITransport(app=mock, client=(host, 5000))
 
@@ -343,7 +343,9 @@ def test_admin_answers_loopback_or_the_token() -> None:
     assert call(guarded, "192.0.2.7") == 403
     assert call(guarded, "192.0.2.7", {"authorization": "Bearer wrong"}) == 403
     assert call(guarded, "192.0.2.7", {"authorization": "Bearer s3cret"}) == 200
-    assert call(guarded, "127.0.0.1") == 200
+    # a token, once set, is asked of loopback clients too
+    assert call(guarded, "127.0.0.1") == 403
+    assert call(guarded, "127.0.0.1", {"authorization": "bearer s3cret"}) == 200
 
 
 def test_route_key_schema_lists_the_catalogue() -> None:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -187,7 +188,14 @@ def test_serve_logs_json_adds_latency_and_guards_the_admin_api(tmp_path: Path) -
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
         assert time.perf_counter() - started >= 0.02  # the latency is real on the system clock
-        with urllib.request.urlopen(url + "/__mockgpt__/state", timeout=5) as response:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/__mockgpt__/state", timeout=5)  # no token: loopback too
+        assert refused.value.code == 403
+        refused.value.close()
+        state_request = urllib.request.Request(
+            url + "/__mockgpt__/state", headers={"Authorization": "bearer tok-123"}
+        )
+        with urllib.request.urlopen(state_request, timeout=5) as response:
             state = json.load(response)
         assert state["settings"]["latency"] == [0.02, 0.04]
         assert state["journal"] == 1
@@ -213,6 +221,12 @@ def test_latency_option_parses_milliseconds(capsys: pytest.CaptureFixture[str]) 
         with pytest.raises(SystemExit):
             main(["serve", "--latency", bad])
         assert "--latency" in capsys.readouterr().err
+
+
+def test_an_empty_admin_token_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    for empty in ("", "  "):
+        assert main(["serve", "--admin-token", empty]) == 2
+        assert "--admin-token must not be empty" in capsys.readouterr().err
 
 
 def test_only_loopback_hosts_go_without_an_admin_token() -> None:

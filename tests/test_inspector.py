@@ -163,3 +163,49 @@ def test_clear_empties_the_journal(inspector: Inspector, page: sync_api.Page) ->
     httpx.get(inspector.mock.url + "/backend-api/me", headers=AUTH)
     expect(rows).to_have_count(1)
     assert len(inspector.mock.calls()) == 1
+
+
+def _browser(page: sync_api.Page) -> sync_api.Browser:
+    browser = page.context.browser
+    assert browser is not None
+    return browser
+
+
+def test_another_origin_cannot_drive_the_admin_api(
+    inspector: Inspector, page: sync_api.Page
+) -> None:
+    """A page on another origin (here `localhost` against `127.0.0.1`) posts the repro's
+    text/plain reset; the inspector's own origin may post JSON."""
+    mock = inspector.mock
+    port = mock.url.rsplit(":", 1)[1]
+    other = _browser(page).new_page()
+    try:
+        other.goto(f"http://localhost:{port}/__mockgpt__/")
+        other.evaluate(
+            """url => fetch(url, {method: "POST", mode: "no-cors",
+                headers: {"content-type": "text/plain"},
+                body: JSON.stringify({settings: {sample_conversations: 7}})})""",
+            mock.url + "/__mockgpt__/reset",
+        )
+        assert mock.config.sample_conversations == 2
+        status = page.evaluate(
+            """() => fetch("/__mockgpt__/snapshots", {method: "POST",
+                headers: {"content-type": "application/json"},
+                body: JSON.stringify({name: "from-the-page"})}).then(r => r.status)"""
+        )
+        assert status == 201
+        assert "from-the-page" in [kept["name"] for kept in mock.kept_snapshots()]
+    finally:
+        other.close()
+
+
+def test_a_guarded_mock_s_inspector_takes_the_token_from_its_fragment(
+    inspector: Inspector, page: sync_api.Page
+) -> None:
+    with MockGPT(Config(clock="virtual", sample_conversations=1), admin_token="tok-9") as guarded:
+        other = _browser(page).new_page()
+        try:
+            other.goto(guarded.url + "/__mockgpt__/#token=tok-9")
+            expect(other.locator("#conversations li")).to_have_count(1)
+        finally:
+            other.close()
