@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import jsonschema
 from faker import Faker
@@ -980,8 +980,11 @@ def check_har(path: str | Path, catalogue: Catalogue | None = None) -> Report:
 
 _JWT = r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 _EMAIL = (
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*(?:@|%40|\\u0040)"
+    r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
+#: How an email's `@` may be written: plain, URL-encoded, JSON-escaped.
+_AT_SIGNS = ("%40", "\\u0040", "@")
 _UUID = (
     r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}"
     r"-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
@@ -994,6 +997,53 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"
 _IPV6 = r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"
 _STRUCTURED = re.compile(rf"{_JWT}|{_EMAIL}|{_UUID}|{_PREFIXED}|{_IPV4}|{_IPV6}")
+#: A PEM private key, whole or cut short, with real or JSON-escaped line breaks.
+_PEM = (
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nr])*"
+    r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----)?"
+)
+#: A fragment of a DER key or certificate in base64 (they all start `MII`).
+_DER = r"(?<![A-Za-z0-9+/])MII[A-Za-z0-9+/]{40,}={0,2}"
+#: Query parameters of signed URLs and one-time-password URIs whose values are secrets:
+#: Azure SAS (`sig`, `se`, `skoid`...), AWS and Google (`X-Amz-Signature`...), CloudFront
+#: (`Signature`, `Policy`, `Key-Pair-Id`), `otpauth://` (`secret`), OAuth leftovers.
+_SIGNED_PARAM = (
+    r"(?:(?<=[?&;])|(?<=\\u0026))(?i:sig|signature|se|st|skoid|sktid|skt|ske|sks|sdd"
+    r"|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature"
+    r"|x-goog-credential|key-pair-id|policy|secret|token|access_token|refresh_token"
+    r"|id_token|code|state|client_secret|password)=[^&\s\"'<>\\#]+"
+)
+#: Stripe object ids (customers, subscriptions, payments, cards, keys...): mixed case
+#: with a digit, so words like `in_progress` are spared.
+_STRIPE = (
+    r"(?<![A-Za-z0-9_])(?:cus|sub|sub_sched|pi|pm|ch|in|ii|il|seti|si|src|card|ba|acct"
+    r"|evt|txn|re|py|po|cs_live|cs_test|bps|plink|tok|sk_live|pk_live|rk_live|sk_test"
+    r"|pk_test|rk_test|whsec|cn|dp|du|sli|si|ss|ipi|prod|price|promo)_"
+    r"(?=[A-Za-z0-9]*[0-9])(?=[A-Za-z0-9]*[A-Z])[A-Za-z0-9]{8,}(?![A-Za-z0-9])"
+)
+#: A Google account's profile-picture id (lh3.googleusercontent.com/a/<id>).
+_GOOGLE_PICTURE = (
+    r"(?:(?<=googleusercontent\.com/a/)|(?<=googleusercontent\.com/a-/)"
+    r"|(?<=googleusercontent\.com\\/a\\/)|(?<=googleusercontent\.com%2Fa%2F))[A-Za-z0-9_-]{10,}"
+)
+#: The last four digits of a card, after the words or dots that introduce them.
+_CARD_LAST4 = (
+    r"(?:(?<=ending in )|(?<=ending with )|(?<=ending )|(?<=Ending in )|(?<=•••• )"
+    r"|(?<=\*\*\*\* )|(?<=XXXX )|(?<=xxxx )|(?<=····)|(?<=•••)|(?<=last 4: )|(?<=last4: ))"
+    r"\d{4}(?!\d)"
+)
+#: A street address: a house number, up to four capitalised words and a street kind.
+_STREET = (
+    r"(?<![\w-])\d{1,6}[A-Za-z]?(?:\s+[A-Z][A-Za-z'.-]*){1,4}\s+"
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Parkway"
+    r"|Pkwy|Place|Pl|Terrace|Square|Sq|Highway|Hwy|Circle|Cir|Close|Crescent|Row)\b\.?"
+)
+#: Object keys whose whole string values are secrets or personal, whatever their length.
+_WHOLE_VALUE_KEY = re.compile(
+    r"(?i)token$|secret|password|passwd|api_?key|authori[sz]ation|signature|credential"
+    r"|recovery_?codes?|backup_?codes?|(?:^|_)(?:otp|totp|mfa)_?(?:secret|seed|codes?|uri|url)?$"
+    r"|last_?4|last_?four|^line[12]$|address_?line|street|postal_?code|^zip(?:_?code)?$"
+)
 
 #: Object keys whose string values identify a person, an account or a session.
 _ID_KEY = re.compile(
@@ -1090,6 +1140,7 @@ class Sanitiser:
         self._fakes: dict[str, str] = {}
         self._names: dict[str, str] = {}  # lowercased real name -> fake
         self._literals: dict[str, str] = {}  # real token/id -> kind
+        self._shorts: set[str] = set()  # short credentials, replaced as whole words
         self._used: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
@@ -1132,6 +1183,11 @@ class Sanitiser:
             )
         elif kind == "phone":
             fake = self._unique(lambda: "+1555555" + "".join(rng.choices(string.digits, k=4)))
+        elif kind == "street":
+            self._faker.seed_instance(rng.getrandbits(64))
+            fake = self._unique(self._faker.street_address)
+        elif kind == "digits":
+            fake = self._unique(lambda: "".join(rng.choices(string.digits, k=len(real))))
         elif kind == "org":
             self._faker.seed_instance(rng.getrandbits(64))
             fake = self._unique(self._faker.company)
@@ -1186,6 +1242,20 @@ class Sanitiser:
         if kind == "token" and " " in value:
             return  # prose, not a credential
         self._literals[value] = kind
+        self._pattern = None
+
+    def _short(self, value: str) -> None:
+        """Replace a credential too short for `_literal` (a 5-character bearer token, a
+        recovery code) wherever it stands as a whole word; under 3 characters it could
+        be anything, so it is only replaced where its key says what it is."""
+        value = value.strip()
+        if len(value) < 3 or value in self._literals or value in self._shorts or " " in value:
+            return
+        if not re.search(r"\d", value) and (value.islower() or value.isupper()):
+            return  # a word (`true`, `none`, `Bearer`), not a credential
+        if len(value) > 16 or not re.fullmatch(r"[A-Za-z0-9._~+/=-]+", value):
+            return  # a longer or structured value: `_literal` and the patterns see to it
+        self._shorts.add(value)
         self._pattern = None
 
     def learn_name(self, name: str) -> None:
@@ -1250,6 +1320,12 @@ class Sanitiser:
                         self._literal(found.group(1))
                 elif _ID_KEY.search(key) or _SECRET_KEY.search(key):
                     self._literal(item, minimum=4)
+                elif _WHOLE_VALUE_KEY.search(key):
+                    self._short(item)
+            elif isinstance(item, list) and _WHOLE_VALUE_KEY.search(key):
+                for code in item:
+                    if isinstance(code, str):
+                        self._short(code)
             self.learn_json(item, lowered)
 
     def learn_headers(self, headers: Iterable[tuple[str, str]]) -> None:
@@ -1258,6 +1334,7 @@ class Sanitiser:
             if lowered == "authorization":
                 scheme, _, token = value.partition(" ")
                 self._literal(token if token else scheme)
+                self._short(token.strip() if token else scheme)
             elif lowered in ("cookie", "set-cookie"):
                 pieces = value.split(";") if lowered == "cookie" else value.split(";", 1)[:1]
                 for piece in pieces:
@@ -1287,9 +1364,17 @@ class Sanitiser:
         if self._pattern is None:
             literals = sorted(self._literals, key=len, reverse=True)
             names = sorted(self._names, key=len, reverse=True)
+            shorts = sorted(self._shorts, key=len, reverse=True)
             alternatives = [
+                f"(?P<pem>{_PEM})",
                 f"(?P<jwt>{_JWT})",
+                f"(?P<param>{_SIGNED_PARAM})",
                 f"(?P<email>{_EMAIL})",
+                f"(?P<picture>{_GOOGLE_PICTURE})",
+                f"(?P<stripe>{_STRIPE})",
+                f"(?P<der>{_DER})",
+                f"(?P<card>{_CARD_LAST4})",
+                f"(?P<street>{_STREET})",
                 *(
                     [f"(?P<literal>{'|'.join(re.escape(value) for value in literals)})"]
                     if literals
@@ -1302,6 +1387,15 @@ class Sanitiser:
                         + ")(?!\\w))"
                     ]
                     if names
+                    else []
+                ),
+                *(
+                    [
+                        "(?P<short>(?<![A-Za-z0-9_-])(?:"
+                        + "|".join(re.escape(value) for value in shorts)
+                        + ")(?![A-Za-z0-9_-]))"
+                    ]
+                    if shorts
                     else []
                 ),
                 f"(?P<uuid>{_UUID})",
@@ -1322,6 +1416,20 @@ class Sanitiser:
             return fake.lower() if real.islower() else fake
         if kind == "literal":
             return self._fake(real, self._literals[real])
+        if kind == "email":
+            at = next(sign for sign in _AT_SIGNS if sign in real)
+            return self._fake(real.replace(at, "@"), "email").replace("@", at)
+        if kind == "param":
+            name, _, secret = real.partition("=")
+            if "%" not in secret:
+                return f"{name}={self._fake(secret, 'token')}"
+            return f"{name}={quote(self._fake(unquote(secret), 'token'), safe='')}"
+        if kind == "pem":
+            return self._pem(real)
+        if kind == "card":
+            return self._fake(real, "digits")
+        if kind == "street":
+            return self._fake(real, "street")
         if kind in ("ipv4", "ipv6"):
             try:
                 address = ipaddress.ip_address(real)
@@ -1333,19 +1441,45 @@ class Sanitiser:
             kind = "token"
         return self._fake(real, kind)
 
+    def _pem(self, real: str) -> str:
+        """A PEM key with its base64 lines drawn anew, and armour that no secret scanner
+        (or reader) takes for a real key: `-----BEGIN FAKE KEY-----`."""
+        real = re.sub(r"(-----(?:BEGIN|END) )[A-Z0-9 ]*PRIVATE KEY-----", r"\1FAKE KEY-----", real)
+        pieces = re.split(r"(-----[A-Z0-9 ]+-----|\s+|\\[nr])", real)
+        return "".join(
+            piece
+            if not piece or piece.startswith("-----") or not re.fullmatch(r"[A-Za-z0-9+/=]+", piece)
+            else "".join(self._rng.choice(string.ascii_letters + string.digits) for _ in piece)
+            for piece in pieces
+        )
+
     def text(self, value: str) -> str:
         """`value` with every secret and personal value replaced."""
         return self._compiled().sub(self._replace, value)
 
-    def json(self, value: Any) -> Any:
-        """A copy of a JSON value with every string (keys too) sanitised."""
+    def json(self, value: Any, key: str = "") -> Any:
+        """A copy of a JSON value with every string (keys too) sanitised; a string under a
+        key that names a secret (`password`, `recovery_codes`, `last4`...) is replaced whole."""
         if isinstance(value, str):
+            if value and key and _WHOLE_VALUE_KEY.search(key):
+                return self._whole(value, key)
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(key): self.json(item) for key, item in value.items()}
+            return {self.text(name): self.json(item, name) for name, item in value.items()}
         if isinstance(value, list):
-            return [self.json(item) for item in value]
+            return [self.json(item, key) for item in value]
         return value
+
+    def _whole(self, value: str, key: str) -> str:
+        found = self.text(value)
+        if found != value:
+            return found  # a JWT or an email keeps its form, with sanitised contents
+        lowered = key.lower()
+        if re.search(r"last_?4|last_?four", lowered) and value.isdigit():
+            return self._fake(value, "digits")
+        if re.search(r"line[12]|address_?line|street", lowered):
+            return self._fake(value, "street")
+        return self._fake(value, "token")
 
 
 def _name_regex(name: str) -> str:

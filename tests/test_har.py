@@ -861,3 +861,169 @@ def test_the_sanitiser_by_hand() -> None:
     again.learn_json({"user": {"name": "Grace Hopper", "email": "grace@navy.test"}})
     assert again.text("Grace Hopper") == sanitiser.text("Grace Hopper")
     assert sanitiser.json({"hopper": "a grain hopper"}) == {"hopper": "a grain hopper"}
+
+
+# The kinds a sanitiser once missed, each as it appears in real captures.
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R"
+PLANTED = {
+    "url-encoded email": "ada.lovelace%40gmail.com",
+    "escaped email": "ada.lovelace\\u0040gmail.com",
+    "google picture": "ACg8ocKx3vQ9mP2rT7sW1yZ5uB8nD0fH2kL4oQ6eG9iA",
+    "sas sig": "Jk8rW%2B3nQ9pL2xV7mZ4sT1yB6cF0hD5gA8eR3uI9oK0%3D",
+    "sas skoid": "aa5ddad1-c91a-4f0a-9aca-e20682cc8969",
+    "sas expiry": "2025-11-20T10%3A31%3A07Z",
+    "aws signature": "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+    "aws credential": "AKIAIOSFODNN7EXAMPLE",
+    "cloudfront signature": "Lr3jQ8vT0pS2nW6xZ9mB4cF7hK1dG5aE",
+    "stripe customer": "cus_NffrFeUfNV2Hib",
+    "stripe subscription": "sub_1MowQVLkdIwHu7ixeRlqHVzs",
+    "stripe payment": "pi_3MtwBwLkdIwHu7ix28a3tqPa",
+    "recovery code": "7x2k-9m4p-q8r1",
+    "recovery code 2": "h3n6-w5t2-z9c4",
+    "otpauth secret": "JBSWY3DPEHPK3PXPQ5RT",
+    "pem key": PEM_BODY,
+    "pem fragment": "MIIBCgKCAQEAq8v2Lw1sZ0dCkyJnp9mQx7r4T5bH3fG8eW2uN6aV0cY1iX",
+    "short bearer": "k3y9Z",
+    "street address": "221B Baker Street",
+    "street address in text": "1600 Amphitheatre Parkway",
+    "postal code": "NW1 6XE",
+    "card last 4 (field)": "8317",
+    "card last 4 (text)": "ending in 5906",
+}
+
+
+def planted_kinds_capture() -> list[dict[str, Any]]:
+    """A capture whose /me answer and streamed answer hold one of each `PLANTED` kind,
+    plain, URL-encoded or JSON-escaped as a real capture shows them."""
+    mock = MockGPT(make_config(seed=9))
+    p = PLANTED
+    sas = (
+        "https://files.oaiusercontent.com/file-Q1w2E3r4T5y6U7i8?se=2025-11-20T10%3A31%3A07Z"
+        f"&sp=r&sv=2024-08-04&sr=b&skoid={p['sas skoid']}&sks=b&sig={p['sas sig']}"
+    )
+    text = (
+        f"Your plan {p['stripe subscription']} bills {p['stripe customer']}; the card "
+        f"{p['card last 4 (text)']} paid {p['stripe payment']}. Ship to "
+        f"{p['street address in text']}, Mountain View. Invite link: "
+        f"https://chatgpt.com/invite?email={p['url-encoded email']}"
+    )
+    mock.reply(text, title="Billing")
+    headers = {"authorization": f"Bearer {p['short bearer']}"}
+    with mock.test_client() as client:
+        me = entry_of(client.get("/backend-api/me", headers=headers))
+        turn = entry_of(
+            client.post("/backend-api/f/conversation", json=v1_turn("billing?"), headers=headers)
+        )
+    document = json.loads(me["response"]["content"]["text"])
+    document.update(
+        {
+            "invite": f"https://chatgpt.com/i?to={p['url-encoded email']}&x=1",
+            "contact": f"write to {p['escaped email']}",
+            "picture": f"https://lh3.googleusercontent.com/a/{p['google picture']}=s96-c",
+            "download": sas,
+            "s3": "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"&X-Amz-Credential={p['aws credential']}%2F20251120%2Fus-east-1%2Fs3"
+            f"&X-Amz-Signature={p['aws signature']}",
+            "cdn": "https://d1.cloudfront.net/a.png?Expires=1"
+            f"&Signature={p['cloudfront signature']}&Key-Pair-Id=K2JCJMDEHXQW5F",
+            "billing": f"{p['stripe customer']} / {p['stripe subscription']}",
+            "recovery_codes": [p["recovery code"], p["recovery code 2"]],
+            "mfa": f"otpauth://totp/OpenAI:{p['url-encoded email']}?secret={p['otpauth secret']}"
+            "&issuer=OpenAI",
+            "deploy_key": "-----BEGIN PRIVATE KEY-----\n"
+            f"{PEM_BODY}\nAbCd\n-----END PRIVATE KEY-----",
+            "pasted": f"half a key: {p['pem fragment']}",
+            "echo": f"you sent Bearer {p['short bearer']}",
+            "address": {"line1": p["street address"], "postal_code": p["postal code"]},
+            "payment_method": {"brand": "visa", "last4": p["card last 4 (field)"]},
+        }
+    )
+    me["response"]["content"]["text"] = json.dumps(document)
+    return [me, turn]
+
+
+DETECTORS = [
+    "AWSKeyDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "JwtTokenDetector",
+    "KeywordDetector",
+    "PrivateKeyDetector",
+    "StripeDetector",
+    "OpenAIDetector",
+    "GitHubTokenDetector",
+    "SlackDetector",
+]
+
+
+def test_import_replaces_every_planted_kind(tmp_path: Path) -> None:
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import transient_settings
+
+    capture = write_har(tmp_path, planted_kinds_capture())
+    out = tmp_path / "fixtures"
+    assert main(["har", "import", str(capture), "--out", str(out), "--seed", "4"]) == 0
+    written = dict(_files(out))
+    assert {p.relative_to(out).as_posix() for p in written} >= {"me/me.json", "scripts/turns.json"}
+    secrets = list(PLANTED.values())
+    secrets += [json.dumps(value)[1:-1] for value in secrets]  # as JSON-escaped
+    secrets += [value.replace("%40", "@").replace("\\u0040", "@") for value in secrets]
+    secrets += ["ada.lovelace"]
+    for path, text in written.items():
+        left = [secret for secret in secrets if secret in text]
+        assert left == [], path
+    me = json.loads(written[out / "me" / "me.json"])
+    # the shapes stay, so the fixtures still read like the real thing
+    assert me["invite"].startswith("https://chatgpt.com/i?to=")
+    assert "%40example." in me["invite"]
+    assert me["contact"].startswith("write to ")
+    assert "\\u0040example." in me["contact"]
+    assert me["picture"].startswith("https://lh3.googleusercontent.com/a/")
+    assert "&sp=r&sv=2024-08-04&sr=b&skoid=" in me["download"]
+    assert me["billing"].startswith("cus_")
+    assert " / sub_" in me["billing"]
+    assert me["deploy_key"].startswith("-----BEGIN FAKE KEY-----\n")
+    assert me["deploy_key"].endswith("\n-----END FAKE KEY-----")
+    assert re.fullmatch(r"\d{4}", me["payment_method"]["last4"])
+    assert me["mfa"].startswith("otpauth://totp/OpenAI:")
+    assert "&issuer=OpenAI" in me["mfa"]
+    assert len(me["recovery_codes"]) == 2
+    with transient_settings({"plugins_used": [{"name": name} for name in DETECTORS]}):
+        found = SecretsCollection()
+        for path in written:
+            found.scan_file(str(path))
+    assert [(name, secret.type) for name, secret in found] == []
+
+
+def test_detect_secrets_sees_the_planted_capture(tmp_path: Path) -> None:
+    """The scan above can fail: on the raw capture it finds the planted key and ids."""
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import transient_settings
+
+    path = tmp_path / "capture.json"
+    path.write_text(json.dumps(planted_kinds_capture(), indent=1).replace("\\n", "\n"))
+    with transient_settings({"plugins_used": [{"name": name} for name in DETECTORS]}):
+        found = SecretsCollection()
+        found.scan_file(str(path))
+    kinds = {secret.type for _, secret in found}
+    assert {"Private Key", "AWS Access Key"} <= kinds
+
+
+def test_the_sanitiser_on_escaped_text() -> None:
+    """Text fixtures (scripts, HTML) hold values JSON-escaped inside their own strings."""
+    sanitiser = Sanitiser(seed=1)
+    sanitiser.learn_headers([("authorization", "Bearer Zq81x")])
+    raw = (
+        '{"u":"https:\\/\\/lh3.googleusercontent.com\\/a\\/ACg8ocKx3vQ9mP2rT7sW1y",'
+        '"s":"https://x.test/f?sv=1\\u0026sig=Jk8rW%2B3nQ9pL2x%3D",'
+        '"k":"-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAq8v2Lw1sZ0dCkyJn\\n-----END RSA '
+        'PRIVATE KEY-----","t":"Bearer Zq81x","e":"ada\\u0040gmail.com","w":"in_progress"}'
+    )
+    clean = sanitiser.text(raw)
+    for secret in ("ACg8ocKx3vQ9mP2rT7sW1y", "Jk8rW", "MIIEowIBAAKCAQEA", "Zq81x", "ada"):
+        assert secret not in clean
+    assert "PRIVATE KEY" not in clean
+    assert '"w":"in_progress"' in clean  # a word with an id's prefix is no id
+    assert "\\u0026sig=" in clean
+    assert "\\u0040example." in clean
+    assert sanitiser.text("Zq81xy and xZq81x") == "Zq81xy and xZq81x"  # whole words only
