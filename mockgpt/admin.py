@@ -246,7 +246,7 @@ class AdminAPI:
             return None
         offered = _BEARER.fullmatch(headers.get(b"authorization", b"").decode("latin-1"))
         if offered is None or not hmac.compare_digest(
-            offered.group(1).encode("utf-8", "surrogateescape"), self.token.encode()
+            offered.group(1).encode("latin-1"), self.token.encode("utf-8")
         ):
             return _BAD_TOKEN
         return None

@@ -4,6 +4,7 @@ content type, token), and which files a fixtures folder may serve."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import httpx
@@ -23,7 +24,7 @@ def admin_call(
     *,
     client: str = "127.0.0.1",
     base_url: str = "http://127.0.0.1:8000",
-    headers: dict[str, str] | None = None,
+    headers: dict[str, Any] | None = None,
     content: bytes | None = None,
 ) -> httpx.Response:
     """One request with a chosen client address and headers, as a socket would bring it."""
@@ -206,3 +207,12 @@ def test_a_live_server_refuses_a_rebound_host() -> None:
             # the mock's own routes are not the admin API: they answer any host
             me = http.get("/backend-api/me", headers={"host": "evil.example", **AUTH})
             assert me.status_code == 200
+
+
+def test_a_non_ascii_token_is_compared_as_utf8_bytes() -> None:
+    guarded = MockGPT(admin_token="clé-ü")
+    good = {"authorization": "Bearer clé-ü".encode()}
+    answer = admin_call(guarded, "GET", "/state", headers=good)
+    assert answer.status_code == 200
+    latin = {"authorization": "Bearer clé-ü".encode("latin-1")}
+    assert admin_call(guarded, "GET", "/state", headers=latin).status_code == 403
