@@ -1410,10 +1410,14 @@ class Sanitiser:
         kind = match.lastgroup or ""
         real = match.group(0)
         if kind == "name":
-            fake = self._names[" ".join(real.split()).lower()]
+            space = next((sep for sep in _NAME_SPACES if sep in real), " ")
+            words = real.replace(space, " ").split() if space != " " else real.split()
+            fake = self._names[" ".join(words).lower()]
             if real.isupper():
-                return fake.upper()
-            return fake.lower() if real.islower() else fake
+                fake = fake.upper()
+            elif real.islower():
+                fake = fake.lower()
+            return fake.replace(" ", space)
         if kind == "literal":
             return self._fake(real, self._literals[real])
         if kind == "email":
@@ -1489,7 +1493,11 @@ def _name_regex(name: str) -> str:
     if len(words) == 1:
         forms = dict.fromkeys((name.capitalize(), name.upper()))
         return "(?:" + "|".join(re.escape(form) for form in forms) + ")"
-    return "(?i:" + r"\s+".join(re.escape(word) for word in words) + ")"
+    return "(?i:" + r"(?:\s+|%20|\+)".join(re.escape(word) for word in words) + ")"
+
+
+#: How a space between a name's words may be written in a URL (plain space last).
+_NAME_SPACES = ("%20", "+")
 
 
 def _json_values(text: str) -> Iterator[Any]:

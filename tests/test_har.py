@@ -936,6 +936,8 @@ def planted_kinds_capture() -> list[dict[str, Any]]:
             "echo": f"you sent Bearer {p['short bearer']}",
             "address": {"line1": p["street address"], "postal_code": p["postal code"]},
             "payment_method": {"brand": "visa", "last4": p["card last 4 (field)"]},
+            "name": "Ada Lovelace",
+            "profile_link": "https://chatgpt.com/u?n=Ada%20Lovelace&m=ada+lovelace",
         }
     )
     me["response"]["content"]["text"] = json.dumps(document)
@@ -972,6 +974,7 @@ def test_import_replaces_every_planted_kind(tmp_path: Path) -> None:
     for path, text in written.items():
         left = [secret for secret in secrets if secret in text]
         assert left == [], path
+        assert _leaks(text, []) == [], path  # the name, also URL-encoded
     me = json.loads(written[out / "me" / "me.json"])
     # the shapes stay, so the fixtures still read like the real thing
     assert me["invite"].startswith("https://chatgpt.com/i?to=")
