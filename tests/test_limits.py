@@ -8,10 +8,12 @@ a 400 on `/v1`, a journal that still serialises.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -380,3 +382,11 @@ def test_a_pending_wait_ends_when_the_client_hangs_up(wait: str) -> None:
             assert time.monotonic() - hung_up < 2, "the handler still waits for a gone client"
             time.sleep(0.01)
     assert mock.app.journal.calls()[0].status == 0  # nothing was sent to nobody
+
+
+def test_the_readme_names_every_config_field() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [
+        field.name for field in dataclasses.fields(Config) if f"`{field.name}`" not in readme
+    ]
+    assert missing == []
