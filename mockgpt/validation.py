@@ -191,7 +191,8 @@ def body_problems(
     Parsing is strict and bounded (`parse_json`): NaN, lone surrogates, deep
     nesting and endless integers are malformed JSON here, never a later 500.
     """
-    if not raw.strip():
+    # Only JSON's own whitespace makes a body empty: a lone form feed is malformed JSON.
+    if not raw.strip(b" \t\r\n"):
         if optional:
             return None, []
         return None, [

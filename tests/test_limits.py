@@ -152,6 +152,16 @@ def test_the_admin_api_refuses_malformed_bodies_with_422() -> None:
             assert answer.json()["detail"][0]["type"] == "value_error.jsondecode"
 
 
+@pytest.mark.parametrize("body", [b"\x0c", b"\x0b", b"\x1c", b" \x0c "])
+def test_a_body_of_other_than_json_whitespace_is_not_empty(body: bytes) -> None:
+    with _client() as client:
+        answer = client.post(
+            f"{ADMIN}/reset", content=body, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 422
+        assert client.post(f"{ADMIN}/reset", content=b" \r\n\t").status_code == 200
+
+
 def test_the_journal_and_the_inspector_serialise_whatever_was_sent() -> None:
     with _client() as client:
         client.post("/nowhere", content=b'{"a": NaN}')
