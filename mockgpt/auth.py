@@ -395,6 +395,9 @@ class Authority:
         if count >= self.anon_hard_limit:
             return Refusal(429, HOURLY_LIMIT), True
         self.anon_turns[device] = count + 1
+        if len(self.anon_turns) > self.kept_tokens:
+            # One entry per device id a client makes up: forget the earliest device first.
+            del self.anon_turns[next(iter(self.anon_turns))]
         return None, count + 1 > self.anon_soft_limit
 
 

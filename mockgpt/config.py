@@ -40,8 +40,9 @@ class Config:
     - `journal_entries`, `journal_bytes`: the journal keeps the most recent
       requests within both; `journal_body_bytes`: longer bodies are kept cut to
       that size, with their full length and sha256.
-    - `kept_tokens`: how many access tokens, and how many live sentinel tokens,
-      the mock remembers (expired sentinel tokens are dropped; the oldest go first).
+    - `kept_tokens`: how many access tokens, live sentinel tokens and logged-out
+      device counts the mock remembers (expired sentinel tokens are dropped; the
+      oldest go first).
     - `kept_failures`: how many tracebacks of internal errors are kept.
     - `max_conversations`, `conversation_bytes`: past either (the second counts
       the messages clients sent), the least recently updated conversations are

@@ -243,6 +243,14 @@ def test_expired_sentinel_tokens_are_purged_and_live_ones_are_capped() -> None:
         assert len(mock.app.authority.grants) == 10
 
 
+def test_logged_out_turn_counts_are_kept_for_a_bounded_number_of_devices() -> None:
+    authority = create_app(Config(kept_tokens=20)).authority
+    for number in range(500):
+        assert authority.anonymous_turn(f"device-{number}") == (None, False)
+    assert len(authority.anon_turns) == 20
+    assert "device-499" in authority.anon_turns
+
+
 def test_failures_keep_the_newest_tracebacks_each_cut() -> None:
     failures = Failures(limit=3, text_chars=100)
     for number in range(10):
