@@ -32,7 +32,8 @@ from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
-from mockgpt.journal import Entry, Journal, Latency, Overrides
+from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
+from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
 from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
@@ -143,12 +144,19 @@ class MockApp:
             sentinel=config.sentinel,
             difficulty=config.pow_difficulty,
             account=config.account,
+            kept_tokens=config.kept_tokens,
         )
         self.conversations.authority = self.authority
+        self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.platform = Platform(self)
-        self.journal = Journal()
+        self.journal = Journal(
+            config.journal_entries,
+            max_bytes=config.journal_bytes,
+            body_bytes=config.journal_body_bytes,
+        )
         #: Tracebacks of errors raised inside handlers (the pytest plugin fails the test).
-        self.failures: list[str] = []
+        self.failures = Failures(config.kept_failures)
+        self.json_limits = JsonLimits(config.json_max_depth, config.json_max_int_digits)
         self.overrides = Overrides()
         #: Extra time before answers, by route key or `"*"` for every request.
         self.latencies: dict[str, Latency] = {}
@@ -308,8 +316,9 @@ class MockApp:
         send = _watching(send, entry)
         if self.latencies:
             rule = self.latencies.get(entry.route or "") or self.latencies.get("*")
-            if rule is not None:
-                await self.clock.sleep(rule.draw(self._latency_rng))
+            wait = rule.draw(self._latency_rng) if rule is not None else 0.0
+            if not await pause(self.clock, wait, receive):
+                return  # the client left while waiting: nobody to answer
         if route is not None:
             override = self.overrides.take(route.key)
             if override is not None:
@@ -364,7 +373,9 @@ class MockApp:
             problems += query_problems(route.query, query)
         parsed: Any = None
         if route.request is not None and not problems:
-            parsed, problems = body_problems(route.request, body, optional=route.request_optional)
+            parsed, problems = body_problems(
+                route.request, body, optional=route.request_optional, limits=self.json_limits
+            )
         if problems:
             if route.platform:
                 return self.platform.error(400, openai_error_body(problems[0]))

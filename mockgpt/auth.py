@@ -24,8 +24,8 @@ import binascii
 import calendar
 import hashlib
 import hmac
-import json
 import random
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -34,6 +34,7 @@ from starlette.datastructures import Headers
 
 from mockgpt import errors, tokens
 from mockgpt.clock import Clock
+from mockgpt.jsonparse import parse_json
 
 AuthPolicy = Literal["lenient", "strict"]
 SentinelPolicy = Literal["off", "token", "pow"]
@@ -74,7 +75,7 @@ FEATURE_HINTS = {
 
 
 def _b64json(segment: str) -> Any:
-    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return parse_json(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
 
 
 def _iso(moment: float) -> str:
@@ -150,6 +151,7 @@ class Authority:
         sentinel: SentinelPolicy = "off",
         difficulty: str = DEFAULT_DIFFICULTY,
         account: AccountKind = "personal",
+        kept_tokens: int = 1000,
     ) -> None:
         self.seed = seed
         self.clock = clock
@@ -165,9 +167,13 @@ class Authority:
         self.anon_soft_limit = 10
         self.anon_hard_limit = 20
         self._rng = random.Random(f"{seed}\x1fauthority")
+        #: Live sentinel tokens, oldest first: expired ones are dropped, at most `kept_tokens`.
         self.grants: dict[str, Grant] = {}
         self.prepared: dict[str, Grant] = {}
-        self.issued: list[str] = []
+        self.kept_tokens = kept_tokens
+        #: The most recent access tokens issued. Strict checks need only the signature,
+        #: so a forgotten token still passes; this is for tests that look at them.
+        self.issued: deque[str] = deque(maxlen=kept_tokens)
         self.anon_turns: dict[str, int] = {}
         start = clock.now()
         reset = next_month(start)
@@ -257,9 +263,23 @@ class Authority:
         """A fresh sentinel token, remembered in `into`, and the puzzle that goes with it."""
         seed, difficulty = f"0.{self._rng.getrandbits(64):016x}", self.difficulty
         token = self._token(kind)
-        into[token] = Grant(token, seed, difficulty, self.clock.now() + SENTINEL_LIFETIME)
+        self._remember(into, Grant(token, seed, difficulty, self.clock.now() + SENTINEL_LIFETIME))
         puzzle = {"required": self.sentinel == "pow", "seed": seed, "difficulty": difficulty}
         return token, puzzle
+
+    def _remember(self, into: dict[str, Grant], grant: Grant) -> None:
+        """Keep a sentinel token, dropping expired ones and, past the cap, the oldest.
+
+        Tokens live for the same time and are kept in issue order, so the expired
+        ones are always at the front.
+        """
+        into[grant.token] = grant
+        now = self.clock.now()
+        while into:
+            oldest = next(iter(into))
+            if into[oldest].expires_at > now and len(into) <= self.kept_tokens:
+                break
+            del into[oldest]
 
     def grant(self, document: dict[str, Any]) -> dict[str, Any]:
         """Fill a chat-requirements answer with a fresh token and puzzle."""
@@ -295,7 +315,7 @@ class Authority:
             return Refusal(403, UNUSUAL_ACTIVITY)
         token = self._token("fin")
         expires = self.clock.now() + SENTINEL_LIFETIME
-        self.grants[token] = Grant(token, prepared.seed, prepared.difficulty, expires)
+        self._remember(self.grants, Grant(token, prepared.seed, prepared.difficulty, expires))
         answer = dict(document)
         answer["token"] = token
         answer["expire_after"] = SENTINEL_LIFETIME
@@ -375,6 +395,9 @@ class Authority:
         if count >= self.anon_hard_limit:
             return Refusal(429, HOURLY_LIMIT), True
         self.anon_turns[device] = count + 1
+        if len(self.anon_turns) > self.kept_tokens:
+            # One entry per device id a client makes up: forget the earliest device first.
+            del self.anon_turns[next(iter(self.anon_turns))]
         return None, count + 1 > self.anon_soft_limit
 
 

@@ -35,6 +35,18 @@ class Config:
     - `fixtures`: a folder laid out like the package's `fixtures/` tree (as
       `mockgpt har import` writes one); each file in it replaces the built-in
       fixture of the same relative name, the others stay (None: built-ins only).
+    - `json_max_depth`, `json_max_int_digits`: request JSON nested deeper, or
+      with a longer integer, is malformed (422 on the web backend, 400 on `/v1`).
+    - `journal_entries`, `journal_bytes`: the journal keeps the most recent
+      requests within both; `journal_body_bytes`: longer bodies are kept cut to
+      that size, with their full length and sha256.
+    - `kept_tokens`: how many access tokens, live sentinel tokens and logged-out
+      device counts the mock remembers (expired sentinel tokens are dropped; the
+      oldest go first).
+    - `kept_failures`: how many tracebacks of internal errors are kept.
+    - `max_conversations`, `conversation_bytes`: past either (the second counts
+      the messages clients sent), the least recently updated conversations are
+      forgotten, deleted ones first; `max_snapshots`: named snapshots kept at once.
     """
 
     seed: int = 0
@@ -51,6 +63,16 @@ class Config:
     v1_requests_per_minute: int | None = None
     latency: tuple[float, float] | None = None
     fixtures: str | None = None
+    json_max_depth: int = 128
+    json_max_int_digits: int = 1000
+    journal_entries: int = 10_000
+    journal_bytes: int = 64 * 1024 * 1024
+    journal_body_bytes: int = 64 * 1024
+    kept_tokens: int = 1000
+    kept_failures: int = 100
+    max_conversations: int = 10_000
+    conversation_bytes: int = 256 * 1024 * 1024
+    max_snapshots: int = 32
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -86,3 +108,26 @@ class Config:
             raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(
+                    f"{name} must be a whole number from {low} to {high}, not {value!r}"
+                )
+        if self.journal_body_bytes > self.journal_bytes:
+            raise ConfigError("journal_body_bytes must not exceed journal_bytes")
+
+
+#: The store and parser limits: (field, lowest, highest).
+_BOUNDS = (
+    ("json_max_depth", 1, 500),
+    ("json_max_int_digits", 1, 4300),
+    ("journal_entries", 1, 10_000_000),
+    ("journal_bytes", 1024, 1 << 40),
+    ("journal_body_bytes", 0, 1 << 40),
+    ("kept_tokens", 1, 10_000_000),
+    ("kept_failures", 1, 1_000_000),
+    ("max_conversations", 1, 10_000_000),
+    ("conversation_bytes", 1024, 1 << 40),
+    ("max_snapshots", 0, 10_000),
+)

@@ -370,7 +370,12 @@ class MockGPT:
             "overrides": self.overrides(),
             "journal": len(self.app.journal),
             "quotas": self.quotas(),
-            "tokens": self.tokens(),
+            # Counts only: the tokens themselves are at `tokens()`, so the summary stays small.
+            "tokens": {
+                "access_tokens": len(self.app.authority.issued),
+                "sentinel_tokens": len(self.app.authority.grants)
+                + len(self.app.authority.prepared),
+            },
             "snapshots": sorted(self.snapshots),
             "failures": len(self.app.failures),
         }
@@ -392,6 +397,11 @@ class MockGPT:
             turn.live for turn in self.app.conversations.turns.values()
         ):
             raise MockGPTError("cannot take a snapshot while a stream is still running")
+        if name and name not in self.snapshots and len(self.snapshots) >= self.config.max_snapshots:
+            raise MockGPTError(
+                f"{len(self.snapshots)} snapshots are kept already (max_snapshots); "
+                "drop one before taking another"
+            )
         taken = Snapshot(name or "", self.app.copy(), self.now())
         if name:
             self.snapshots[name] = taken

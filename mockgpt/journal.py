@@ -8,8 +8,10 @@ behaviour for a while: a status and body, a delay, a sequence, or a fault.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import difflib
+import hashlib
 import json
 import random
 import re
@@ -18,10 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt.clock import Clock
 from mockgpt.jsonfmt import dumpb
+from mockgpt.jsonparse import parse_json
 from mockgpt.masking import mask_headers, mask_json, mask_query, mask_text
 
 FaultName = Literal["reset", "empty", "malformed"]
@@ -46,10 +49,29 @@ class Entry:
     status: int = 0
     #: The entry's place in the app's journal: 0 for the first request, never reused.
     index: int = 0
+    #: The length of the body as received; `body` holds only its start when cut.
+    size: int = -1
+    #: The sha256 of the whole body, taken when the journal cut it (None: `body` is whole).
+    cut_sha256: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the journal kept only the start of the body."""
+        return self.cut_sha256 is not None
+
+    @property
+    def sha256(self) -> str:
+        """The hex sha256 of the whole body as received."""
+        return self.cut_sha256 or hashlib.sha256(self.body).hexdigest()
+
+    def cost(self) -> int:
+        """Roughly how many bytes the entry holds, for the journal's byte limit."""
+        heads = sum(len(name) + len(value) for name, value in self.headers.items())
+        return 256 + len(self.body) + len(self.path) + len(self.query) + heads
 
     def to_json(self, *, reveal: bool = False) -> dict[str, Any]:
         """The entry as the admin API and the inspector show it: credentials masked
@@ -76,27 +98,67 @@ class Entry:
             "json": parsed,
             "route": self.route,
             "status": self.status,
+            "body_size": len(self.body) if self.size < 0 else self.size,
+            "body_sha256": self.sha256,
+            "body_truncated": self.truncated,
         }
 
     def json(self) -> Any:
-        """The body parsed as JSON (None when it is empty or not JSON)."""
+        """The body parsed as JSON (None when it is empty, cut, or not strict JSON).
+
+        Parsed with the same limits as requests, so whatever a client sent
+        (NaN, deep nesting, lone surrogates) cannot break the journal's view.
+        """
+        if not self.body or self.truncated:
+            return None
         try:
-            return json.loads(self.body) if self.body else None
+            return parse_json(self.body)
         except ValueError:
             return None
 
 
 class Journal:
-    """The requests an app received, oldest first (the most recent `limit` of them)."""
+    """The requests an app received, oldest first: the most recent `limit` of them,
+    within `max_bytes` in all. Bodies longer than `body_bytes` are kept cut to
+    that length, with their full size and sha256, so that a client sending 8 MiB
+    bodies all day cannot fill the memory."""
 
-    def __init__(self, limit: int = 10_000) -> None:
-        self._entries: deque[Entry] = deque(maxlen=limit)
+    def __init__(
+        self,
+        limit: int = 10_000,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        body_bytes: int = 64 * 1024,
+    ) -> None:
+        self._entries: deque[Entry] = deque()
         self._count = 0
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._body_bytes = body_bytes
+        self._bytes = 0
+        self._costs: deque[int] = deque()
 
     def record(self, entry: Entry) -> None:
         entry.index = self._count
         self._count += 1
+        entry.size = len(entry.body)
+        if entry.size > self._body_bytes:
+            entry.cut_sha256 = hashlib.sha256(entry.body).hexdigest()
+            entry.body = entry.body[: self._body_bytes]
+        cost = entry.cost()
         self._entries.append(entry)
+        self._costs.append(cost)
+        self._bytes += cost
+        while len(self._entries) > self._limit or (
+            self._bytes > self._max_bytes and len(self._entries) > 1
+        ):
+            self._entries.popleft()
+            self._bytes -= self._costs.popleft()
+
+    @property
+    def bytes(self) -> int:
+        """Roughly how many bytes the kept entries hold."""
+        return self._bytes
 
     @property
     def next_index(self) -> int:
@@ -111,6 +173,8 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._costs.clear()
+        self._bytes = 0
 
     def calls(self, route: str | None = None) -> list[Entry]:
         """Requests that matched `route` (`"METHOD /path/template"`), or all of them."""
@@ -234,8 +298,8 @@ class Override:
         }
 
     async def answer(self, clock: Clock, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.delay > 0:
-            await clock.sleep(self.delay)
+        if self.delay > 0 and not await pause(clock, self.delay, receive):
+            return  # the client hung up while the answer was held back
         if self.fault == "reset":
             # Promise a body, send a little of it, and stop: the connection drops mid-answer.
             headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
@@ -259,6 +323,62 @@ class Override:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _hung_up(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body is already read)."""
+    message: Message = await receive()
+    while message["type"] != "http.disconnect":
+        message = await receive()
+
+
+async def pause(clock: Clock, seconds: float, receive: Receive) -> bool:
+    """Wait `seconds` on `clock`, but no longer than the client stays: False if it left.
+
+    A latency or delay of minutes must not keep a handler alive (and the server
+    from stopping) after the client it was meant for has gone.
+    """
+    if seconds <= 0:
+        return True
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    listener = asyncio.ensure_future(_hung_up(receive))
+    try:
+        await asyncio.wait((sleeper, listener), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        listener.cancel()
+        await asyncio.gather(sleeper, listener, return_exceptions=True)
+    return not listener.done() or listener.cancelled()
+
+
+class Failures:
+    """Tracebacks of errors raised inside the mock: the most recent `limit`, each cut
+    to `text_chars` characters, so that a client provoking errors all day (or one
+    very deep traceback) cannot fill the memory. `total` counts all of them."""
+
+    def __init__(self, limit: int = 100, text_chars: int = 16_384) -> None:
+        self._kept: deque[str] = deque(maxlen=limit)
+        self._text_chars = text_chars
+        self.total = 0
+
+    def append(self, text: str) -> None:
+        if len(text) > self._text_chars:
+            half = self._text_chars // 2
+            text = f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+        self._kept.append(text)
+        self.total += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._kept))
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __bool__(self) -> bool:
+        return bool(self._kept)
+
+    def clear(self) -> None:
+        self._kept.clear()
 
 
 @dataclass(frozen=True, slots=True)

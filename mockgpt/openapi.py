@@ -240,9 +240,9 @@ def admin_paths() -> dict[str, dict[str, Any]]:
         responses: dict[str, Any] = {
             str(endpoint.status): {"description": _REASONS[endpoint.status], "content": ok},
             "403": {"description": "Forbidden", "content": error},
+            # any body that is not JSON is refused, whether or not the endpoint reads one
+            "415": {"description": "Unsupported Media Type", "content": error},
         }
-        if endpoint.body is not None:
-            responses["415"] = {"description": "Unsupported Media Type", "content": error}
         if endpoint.body is not None or endpoint.query:
             responses["422"] = {"description": "Unprocessable Entity", "content": error}
         if parameters and "{" in endpoint.path:

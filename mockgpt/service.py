@@ -185,8 +185,9 @@ class ConversationService:
         self.turns.pop(conversation_id, None)
         self.turns[conversation_id] = turn
         while len(self.turns) > MAX_TURNS:
-            oldest = next(iter(self.turns))
-            if self.turns[oldest].live:
+            # A stalled stream stays live; it must not keep every later turn alive too.
+            oldest = next((key for key, kept in self.turns.items() if not kept.live), None)
+            if oldest is None:
                 break
             del self.turns[oldest]
 

@@ -15,6 +15,7 @@ random ids itself: the app passes its clock (`now`) and its seeded id factory
 from __future__ import annotations
 
 import copy
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,6 +225,8 @@ class Conversation:
     safe_urls: list[str] = field(default_factory=list)
     blocked_urls: list[str] = field(default_factory=list)
     disabled_tool_ids: list[str] = field(default_factory=list)
+    #: Roughly how many bytes the messages clients sent into it take (for the store's limit).
+    kept_bytes: int = 0
 
     @property
     def root(self) -> Node:
@@ -305,6 +308,37 @@ class ConversationStore:
         self._now = now
         self._new_id = new_id
         self._conversations: dict[str, Conversation] = {}
+        #: Past either limit, the least recently updated conversations are forgotten
+        #: (deleted ones first), so that a server left running does not grow forever.
+        self.max_conversations = 10_000
+        self.max_bytes = 256 * 1024 * 1024
+        self._bytes = 0
+
+    def bound(self, count: int, max_bytes: int) -> None:
+        """Keep at most `count` conversations holding about `max_bytes` of client messages."""
+        self.max_conversations = count
+        self.max_bytes = max_bytes
+        self._make_room()
+
+    @property
+    def kept_bytes(self) -> int:
+        """Roughly how many bytes of client messages the store holds."""
+        return self._bytes
+
+    def _make_room(self, keep: Conversation | None = None) -> None:
+        """Forget conversations until both limits hold: deleted ones first, then the
+        least recently updated. `keep` (the one being written) is never forgotten."""
+        kept = self._conversations
+        while len(kept) > self.max_conversations or (
+            self._bytes > self.max_bytes and len(kept) > 1
+        ):
+            others = [c for c in kept.values() if c is not keep]
+            if not others:
+                return
+            hidden = [c for c in others if not c.is_visible]
+            victim = min(hidden or others, key=lambda c: c.update_time)
+            del kept[victim.id]
+            self._bytes -= victim.kept_bytes
 
     # -- lookup -----------------------------------------------------------------
 
@@ -383,6 +417,7 @@ class ConversationStore:
         )
         conversation.current_node = conversation.add_message(system, root.id).id
         self._conversations[conversation_id] = conversation
+        self._make_room(keep=conversation)
         return conversation
 
     def append_turn(
@@ -407,11 +442,15 @@ class ConversationStore:
             else:
                 message = _full_message(sent, create_time=at, new_id=self._new_id)
                 node = conversation.add_message(message, parent)
+                size = len(json.dumps(sent, default=str))
+                conversation.kept_bytes += size
+                self._bytes += size
             nodes.append(node)
             parent = node.id
         if nodes:
             conversation.current_node = nodes[-1].id
         conversation.update_time = at
+        self._make_room(keep=conversation)
         return nodes
 
     def set_current(self, conversation: Conversation, node_id: str) -> None:
@@ -450,6 +489,7 @@ class ConversationStore:
     def clear(self) -> None:
         """Forget every conversation, hidden ones too (a fresh app's store)."""
         self._conversations.clear()
+        self._bytes = 0
 
     def snapshot(self) -> object:
         """An opaque deep copy of the store, for tests that reset the mock between cases."""
@@ -460,6 +500,7 @@ class ConversationStore:
         if not isinstance(snapshot, _Snapshot):
             raise TypeError("restore() takes what snapshot() returned")
         self._conversations = copy.deepcopy(snapshot.conversations)
+        self._bytes = sum(c.kept_bytes for c in self._conversations.values())
 
     # -- reading ----------------------------------------------------------------
 
@@ -492,6 +533,7 @@ class ConversationStore:
         if conversation.id in self._conversations:
             raise ValueError(f"conversation {conversation.id} already exists")
         self._conversations[conversation.id] = conversation
+        self._make_room(keep=conversation)
         return conversation
 
     def detail(self, conversation: Conversation) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import jsonschema
 
 from mockgpt.catalogue import Param
 from mockgpt.errors import openai_error
+from mockgpt.jsonparse import DEFAULT_LIMITS, JsonLimits, parse_json
 from mockgpt.schemas import FORMAT_CHECKER, schema_errors
 
 _TYPE_WORDS = {
@@ -182,9 +183,16 @@ def _extra_keys(schema: Any, instance: Any) -> list[str]:
     ]
 
 
-def body_problems(schema: str, raw: bytes, *, optional: bool = False) -> tuple[Any, list[Problem]]:
-    """Parse and check a JSON body; return the parsed value (or None) and what is wrong."""
-    if not raw.strip():
+def body_problems(
+    schema: str, raw: bytes, *, optional: bool = False, limits: JsonLimits = DEFAULT_LIMITS
+) -> tuple[Any, list[Problem]]:
+    """Parse and check a JSON body; return the parsed value (or None) and what is wrong.
+
+    Parsing is strict and bounded (`parse_json`): NaN, lone surrogates, deep
+    nesting and endless integers are malformed JSON here, never a later 500.
+    """
+    # Only JSON's own whitespace makes a body empty: a lone form feed is malformed JSON.
+    if not raw.strip(b" \t\r\n"):
         if optional:
             return None, []
         return None, [
@@ -192,7 +200,7 @@ def body_problems(schema: str, raw: bytes, *, optional: bool = False) -> tuple[A
         ]
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text)
+        value = parse_json(text, limits)
     except UnicodeDecodeError as exc:
         return None, [
             Problem(

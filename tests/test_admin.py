@@ -232,8 +232,7 @@ def test_state_conversations_quotas_tokens_and_clock(mock: MockGPT, client: http
     client.post("/backend-api/sentinel/chat-requirements", json={}, headers=AUTH)
     state = client.get(f"{ADMIN}/state").json()
     assert state == json.loads(json.dumps(mock.state()))
-    assert len(state["tokens"]["access_tokens"]) == 1
-    assert len(state["tokens"]["sentinel_tokens"]) == 1
+    assert state["tokens"] == {"access_tokens": 1, "sentinel_tokens": 1}
     assert client.get(f"{ADMIN}/tokens").json() == mock.tokens()
     assert client.get(f"{ADMIN}/quotas").json() == mock.quotas()
     listing = client.get(f"{ADMIN}/conversations").json()
