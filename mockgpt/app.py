@@ -30,13 +30,13 @@ from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import openai_error
-from mockgpt.fakedata import Varier
+from mockgpt.fakedata import Varier, world_now
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
 from mockgpt.platform import Platform
-from mockgpt.replies import generate_reply, generate_title
+from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.service import ConversationService, IdFactory
 from mockgpt.validation import (
@@ -55,17 +55,6 @@ _NOT_FOUND = json_response(404, errors.NOT_FOUND)
 SAMPLE_FIXTURE = "conversation/detail.json"
 #: Statsig's endpoints live under /v1 too but answer like the web backend.
 _STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
-#: What the generated sample conversations are about.
-PROMPTS = (
-    "How do I read a CSV file in Python?",
-    "Give me three ideas for a rainy Sunday.",
-    "Explain how vaccines train the immune system.",
-    "Write a haiku about autumn in the city.",
-    "What is the difference between TCP and UDP?",
-    "Suggest a name for a small bakery.",
-    "Summarise the plot of Hamlet in five sentences.",
-    "How can I make my morning routine more productive?",
-)
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
 _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
 
@@ -121,14 +110,14 @@ class MockApp:
     def __init__(self, config: Config, catalogue: Catalogue, clock: Clock | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
-        self.varier = Varier(config.seed)
+        self.varier = Varier(config.seed, now=world_now(config))
         self.renderer = Renderer(
             self.varier, validate=config.validate_responses, fixtures=config.fixtures
         )
         self.clock: Clock = clock or (
             VirtualClock(self.varier.now().timestamp())
             if config.clock == "virtual"
-            else SystemClock()
+            else SystemClock(self.varier.now().timestamp())
         )
         self.conversations = ConversationService(
             seed=config.seed, clock=self.clock, new_id=IdFactory(config.seed)
@@ -148,6 +137,7 @@ class MockApp:
         )
         self.conversations.authority = self.authority
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
+        self.conversations.planner.pace = config.pace
         self.platform = Platform(self)
         self.journal = Journal(
             config.journal_entries,
@@ -185,12 +175,13 @@ class MockApp:
         store.load_detail(self.renderer.document(SAMPLE_FIXTURE))
         if count > 1:
             seed = self.config.seed
-
-            def texts(rng: random.Random) -> tuple[str, str, str]:
-                prompt = rng.choice(PROMPTS)
-                return generate_title(seed, prompt), prompt, generate_reply(seed, prompt, "gpt-5")
-
-            store.seed_samples(count - 1, rng=random.Random(f"{seed}\x1fsamples"), texts=texts)
+            texts = sample_texts(seed, skip=len(self.varier.identity["titles"]))
+            store.seed_samples(
+                count - 1,
+                rng=random.Random(f"{seed}\x1fsamples"),
+                texts=texts,
+                now=self.varier.now().timestamp(),
+            )
 
     def copy(self) -> MockApp:
         """An independent app in this one's exact state (for snapshots).

@@ -49,6 +49,19 @@ def _parser() -> argparse.ArgumentParser:
         help="sample conversations to start with, for the sidebar (default: %(default)s)",
     )
     serve.add_argument(
+        "--now",
+        metavar="TIME",
+        help="pin the clock's start, e.g. 2026-11-29T12:00:00Z: the same seed and --now "
+        "give the same bytes on every route (default: the time the server starts)",
+    )
+    serve.add_argument(
+        "--pace",
+        choices=("real", "instant"),
+        default="real",
+        help="stream unscripted answers at the real service's speed, or at once "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
         "--auth",
         choices=("lenient", "strict"),
         default="lenient",
@@ -227,6 +240,8 @@ def _serve(args: argparse.Namespace) -> int:
             account=args.account,
             latency=args.latency,
             fixtures=args.fixtures,
+            now=args.now,
+            pace=args.pace,
         )
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)

@@ -25,10 +25,17 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time; sleeping really waits."""
+    """Wall-clock time; sleeping really waits.
+
+    With `start`, the clock reads `start` when built and runs at wall speed
+    from there (`serve --now`): the world is pinned, the pacing stays real.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
 
     def now(self) -> float:
-        return time.time()
+        return time.time() + self._offset
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +48,13 @@ class Config:
     - `max_conversations`, `conversation_bytes`: past either (the second counts
       the messages clients sent), the least recently updated conversations are
       forgotten, deleted ones first; `max_snapshots`: named snapshots kept at once.
+    - `now`: the moment the app's clock starts at, ISO-8601 with a zone
+      (`"2026-11-29T12:00:00Z"`); every fixture date is placed relative to it, so
+      two apps with the same seed and `now` answer every GET with the same bytes
+      (None: the wall time at start, or the seed's own moment on a virtual clock).
+    - `pace`: `"real"` streams unscripted answers at a seeded, human-visible
+      speed (time to first token, then tens of tokens per second); `"instant"`
+      sends them at once. Scripted turns keep their own pacing either way.
     """
 
     seed: int = 0
@@ -73,6 +81,8 @@ class Config:
     max_conversations: int = 10_000
     conversation_bytes: int = 256 * 1024 * 1024
     max_snapshots: int = 32
+    now: str | None = None
+    pace: Literal["real", "instant"] = "instant"
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -106,6 +116,10 @@ class Config:
             not isinstance(self.fixtures, str) or not Path(self.fixtures).is_dir()
         ):
             raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+        if self.now is not None:
+            parse_now(self.now)
+        if self.pace not in ("real", "instant"):
+            raise ConfigError(f"pace must be 'real' or 'instant', not {self.pace!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
         for name, low, high in _BOUNDS:
@@ -131,3 +145,18 @@ _BOUNDS = (
     ("conversation_bytes", 1024, 1 << 40),
     ("max_snapshots", 0, 10_000),
 )
+
+
+def parse_now(text: object) -> datetime:
+    """`Config.now` as an aware datetime; a ConfigError when it is not ISO-8601 with a zone."""
+    if not isinstance(text, str):
+        raise ConfigError(f"now must be an ISO-8601 time, not {text!r}")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"now must be an ISO-8601 time, not {text!r}") from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"now must name its zone (Z or +hh:mm), not {text!r}")
+    if not 1e9 <= moment.timestamp() <= 4e9:
+        raise ConfigError(f"now must lie between 2001 and 2096, not {text!r}")
+    return moment

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, Literal
 
 from starlette.types import Message, Receive, Scope, Send
 
@@ -31,7 +31,7 @@ from mockgpt.clock import Clock
 from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import DONE, EMPTY, Event, Framing
 from mockgpt.jsonfmt import dumps
-from mockgpt.replies import generate_reply, generate_title
+from mockgpt.replies import generate_reply, generate_title, unscripted_pacing
 from mockgpt.scripts import Fault, Script, chunk_text
 from mockgpt.store import STOP_TOKEN, Conversation, iso_time, new_message
 
@@ -111,6 +111,7 @@ class TurnPlanner:
         self.seed = seed
         self.clock = clock
         self.new_id = new_id
+        self.pace: Literal["real", "instant"] = "instant"
 
     def _rng(self, *parts: str) -> random.Random:
         return random.Random("\x1f".join((str(self.seed), *parts)))
@@ -166,7 +167,11 @@ class TurnPlanner:
                 self.seed, prompt or text or ""
             )
         pacing_rng = self._rng("pacing", cid, assistant["id"])
-        delays = pacing_delays(script, chunks, pacing_rng)
+        delays = pacing_delays(
+            script or Script(pacing=unscripted_pacing(self.pace, self.seed, model, cid)),
+            chunks,
+            pacing_rng,
+        )
         envelope = _envelope_for(cid)
         realism = script.realism if script is not None else None
         framing = Framing(

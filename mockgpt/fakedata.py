@@ -4,9 +4,12 @@ Fixtures are written with one canonical identity (`fixtures/identity.json`).
 `Varier` rewrites a fixture for a seed: each canonical value, each UUID, each
 prefixed id (`user-…`, `org-…`, `file-…`) and each text listed in the identity
 file is replaced by a value drawn from `(seed, original value)` alone, and every
-timestamp moves by one offset. Because the draw depends on the value and not
-on the order of calls, the same seed gives the same bytes whatever order
-routes are asked in, and the same object gets the same id on every route.
+timestamp moves by one offset: the fixtures are written as if it were
+`FIXTURE_EPOCH`, and the offset carries that moment to the world's "now" (the
+app's clock start), so expiries stay ahead of it and history stays behind.
+Because the draw depends on the value and not on the order of calls, the
+same seed gives the same bytes whatever order routes are asked in, and the
+same object gets the same id on every route.
 
 The replacement rules form a table (`_RULES`), from a kind of value to its
 generator; a test checks the table covers every kind of the identity file.
@@ -26,6 +29,8 @@ from typing import Any
 from faker import Faker
 
 from mockgpt._resources import fixtures_dir, read_json
+from mockgpt.config import Config, parse_now
+from mockgpt.replies import sample_item
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PREFIXED_ID = re.compile(
@@ -37,13 +42,23 @@ _ISO = re.compile(
 )
 _EPOCH_KEY = re.compile(r"(^|_)(time|created|timestamp|at|iat|exp|expires|since)$")
 _EPOCH_SECONDS = (1.3e9, 2.6e9)
-#: Fixtures are written as if "now" were this moment; a seed moves it with everything else.
-FIXTURE_EPOCH = datetime(2025, 11, 15, 12, 0, 0, tzinfo=UTC)
+#: Fixtures are written as if "now" were this moment; the world's now replaces it.
+FIXTURE_EPOCH = datetime(2025, 11, 3, 18, 0, 0, tzinfo=UTC)
 _EPOCH_MILLIS = (1.3e12, 2.6e12)
 
 
 def _rng(seed: int, kind: str, original: str) -> random.Random:
     return random.Random(f"{seed}\x1f{kind}\x1f{original}")
+
+
+def seed_moment(seed: int) -> datetime:
+    """The seed's own "now", for worlds no clock pins (a virtual clock without `now`)."""
+    rng = _rng(seed, "clock", "")
+    return FIXTURE_EPOCH + timedelta(
+        days=rng.randint(-120, 20),
+        seconds=rng.randint(0, 86399),
+        microseconds=rng.randint(0, 999999),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +94,14 @@ def _same_shape(rng: random.Random, body: str) -> str:
 class Varier:
     """Rewrites canonical fixture values into the values of one seed's world."""
 
-    def __init__(self, seed: int, identity: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, seed: int, identity: dict[str, Any] | None = None, now: datetime | None = None
+    ) -> None:
         self.seed = seed
         self.identity = identity if identity is not None else load_identity()
         self._faker = Faker("en_US")
         self.person = _person(seed, self._faker)
-        shift_rng = _rng(seed, "clock", "")
-        self.shift = timedelta(
-            days=shift_rng.randint(-120, 20),
-            seconds=shift_rng.randint(0, 86399),
-            microseconds=shift_rng.randint(0, 999999),
-        )
+        self.shift = (now if now is not None else seed_moment(seed)) - FIXTURE_EPOCH
         self._memo: dict[tuple[str, str], str] = {}
         self._literals = self._literal_table()
         self._literal_pattern = re.compile(
@@ -125,14 +137,14 @@ class Varier:
         return original.replace("0" * 32, digest).replace("/jr.png", f"/{initials}.png")
 
     def _title(self, original: str) -> str:
-        self._faker.seed_instance(_rng(self.seed, "title", original).getrandbits(64))
-        words = self._faker.words(nb=self._faker.random_int(2, 5))
-        return " ".join(words).capitalize()
+        """The seed's sample conversation standing in for the fixture's `index`-th title."""
+        return sample_item(self.seed, self.identity["titles"].index(original))[0]
 
     def _text(self, original: str) -> str:
-        self._faker.seed_instance(_rng(self.seed, "text", original).getrandbits(64))
-        count = max(1, len(original) // 60)
-        return " ".join(self._faker.sentences(nb=count))
+        """Texts come in (prompt, answer) pairs, one pair per fixture title."""
+        index = self.identity["texts"].index(original)
+        _, prompt, answer = sample_item(self.seed, index // 2)
+        return answer if index % 2 else prompt
 
     def uuid_for(self, original: str) -> str:
         """The seed's UUID standing for a canonical UUID."""
@@ -207,10 +219,23 @@ class Varier:
         return moment + self.shift
 
     def now(self) -> datetime:
-        """The moment the seed's world starts at (fixtures are written around it)."""
+        """The moment the world starts at (fixtures are written around it)."""
         return self.shifted(FIXTURE_EPOCH)
 
 
 def load_identity() -> dict[str, Any]:
     identity: dict[str, Any] = read_json(fixtures_dir() / "identity.json")
     return identity
+
+
+def world_now(config: Config) -> datetime | None:
+    """Where a config's world stands: `Config.now`, else wall time on a system clock.
+
+    None means the seed's own moment (a virtual clock without `now`), so tests
+    on a virtual clock see the same dates on every run.
+    """
+    if config.now is not None:
+        return parse_now(config.now)
+    if config.clock == "system":
+        return datetime.now(UTC)
+    return None

@@ -19,7 +19,7 @@ from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
-from mockgpt.replies import generate_title
+from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
 
@@ -256,7 +256,7 @@ async def autocompletions(call: Call) -> Prepared:
     count = count if isinstance(count, int) and 0 <= count <= 20 else 3
     seed = call.app.conversations.seed
     context = str(body.get("conversation_id", "")) + str(body.get("message_id", ""))
-    completions = [generate_title(seed, f"{context} suggestion {n}") for n in range(count)]
+    completions = suggestions(seed, context, count)
     return json_response(200, {"completions": completions})
 
 

@@ -24,7 +24,7 @@ from mockgpt.conversation import pacing_delays
 from mockgpt.errors import openai_error
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
-from mockgpt.replies import generate_reply
+from mockgpt.replies import generate_reply, unscripted_pacing
 from mockgpt.responses import Prepared
 from mockgpt.scripts import Fault, Script, chunk_text
 
@@ -561,7 +561,12 @@ class Platform:
             (frame["choices"][0]["delta"].get("content") or "") if frame["choices"] else ""
             for frame in frames
         ]
-        delays = pacing_delays(script, texts, random.Random(head["id"]))
+        delays = pacing_delays(
+            script
+            or Script(pacing=unscripted_pacing(self.app.config.pace, 0, head["model"], head["id"])),
+            texts,
+            random.Random(head["id"]),
+        )
         return ChunkStream(
             lines, delays, self.app.clock, script.fault if script else None, self.headers(extra)
         )

@@ -1,165 +1,182 @@
-"""Answers nobody scripted: generated from the seed and the prompt, in its language.
+"""Answers nobody scripted: picked from a corpus we wrote, in the prompt's language.
 
-The same seed, prompt and model always give the same text; the locale is
-detected from the prompt's script (and, for Latin, its common words), and
-faker's providers of that locale write the sentences.
+The corpus (`mockgpt/corpus/*.json`) holds prompt/answer pairs of the kinds
+people ask for (code, explanations, steps, tables, summaries, creative writing,
+translations, math, refusals, follow-ups) in every language `detect_locale`
+knows, plus language-neutral code and math snippets. A turn's answer is the
+entry of the prompt's language and kind that shares the most words with the
+prompt (ties broken by the seed); a generic entry of that kind names the
+prompt's topic when nothing shares a word. Same seed, prompt and model: same
+answer. Everything is loaded at import, so no language stalls its first turn.
 """
 
 from __future__ import annotations
 
-import builtins
 import hashlib
-import keyword
+import json
+import random
 import re
-import threading
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
 
-from faker import Faker
+from mockgpt.language import LOCALES, detect_locale
+from mockgpt.scripts import Pacing
 
-from mockgpt.scripts import NO_SPACE_CHARS
+__all__ = [
+    "detect_locale",
+    "generate_reply",
+    "generate_title",
+    "sample_texts",
+    "suggestions",
+    "unscripted_pacing",
+]
 
-__all__ = ["detect_locale", "generate_reply", "generate_title"]
-
-
-def _split(words: str) -> tuple[str, ...]:
-    return tuple(words.split())
-
-
-_SCRIPT_RANGES: Mapping[str, str] = MappingProxyType(
-    {
-        "han": "\u2e80-\u2fdf\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-        "\U00020000-\U0003134f",
-        "kana": "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f",
-        "hangul": "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af",
-        "cyrillic": "\u0400-\u052f",
-        "arabic": "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff",
-        "greek": "\u0370-\u03ff\u1f00-\u1fff",
-        "hebrew": "\u0590-\u05ff\ufb1d-\ufb4f",
-        "devanagari": "\u0900-\u097f",
-        "thai": "\u0e00-\u0e7f",
-    }
-)
-_SCRIPT_PATTERNS = MappingProxyType(
-    {name: re.compile(f"[{chars}]") for name, chars in _SCRIPT_RANGES.items()}
-)
-_SCRIPT_LOCALES: Mapping[str, str] = MappingProxyType(
-    {
-        "cyrillic": "ru_RU",
-        "arabic": "ar_AA",
-        "greek": "el_GR",
-        "hebrew": "he_IL",
-        "devanagari": "hi_IN",
-        "thai": "th_TH",
-    }
-)
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_LATIN_WORD = re.compile(r"[^\W\d_]+")
-# A Han, kana or Hangul character carries about as much as three Latin letters.
-_DENSE_WEIGHT = 3
-
-_COMMON_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "en_US": frozenset(
-            _split(
-                "the and is are what how why you can please write explain to of in for with this "
-                "that a an my me i it do does be give show"
-            )
-        ),
-        "es_ES": frozenset(
-            _split(
-                "el los las es por qué cómo está puedes hola explica explícame escribe gracias y "
-                "pero muy también dónde cuál necesito quiero hacer ejemplo código función lo se "
-                "al unos esto"
-            )
-        ),
-        "fr_FR": frozenset(
-            _split(
-                "le les est des une du pour avec dans qui pas sur bonjour comment pourquoi écris "
-                "merci je vous et mais très aussi où quel quelle ce cette fonction exemple peux "
-                "au aux"
-            )
-        ),
-        "de_DE": frozenset(
-            _split(
-                "der die das und ist nicht ein eine mit für auf wie warum was ich du sie bitte "
-                "erkläre erklären schreibe hallo danke auch sehr wo welche kannst dem den zu von "
-                "funktion beispiel mir"
-            )
-        ),
-        "it_IT": frozenset(
-            _split(
-                "il gli è per della che come perché ciao spiega spiegami scrivi grazie ma molto "
-                "anche dove quale puoi sono questo questa funzione esempio non"
-            )
-        ),
-        "pt_BR": frozenset(
-            _split(
-                "o os as é com uma do da dos das não como olá explique escreva obrigado obrigada "
-                "mas muito também onde qual você pode meu minha em no na função exemplo"
-            )
-        ),
-    }
-)
-_LETTER_HINTS: Mapping[str, str] = MappingProxyType(
-    {"ñ¿¡": "es_ES", "ãõ": "pt_BR", "ßäöü": "de_DE", "œêëîûù": "fr_FR", "òì": "it_IT"}
-)
-
-# Faker has no word list for these locales (it falls back to Latin lorem), so
-# mockgpt brings short lists of common words written in the locale's script.
-_WORD_LISTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "ko_KR": _split(
-            "데이터 사용자 방법 경우 문제 결과 시스템 정보 중요한 다양한 있습니다 합니다 하지만 "
-            "그리고 따라서 예를 들어 기능 설정 변경 확인 필요한 가능한 과정 단계 이해 설명 코드 "
-            "함수 값 목록 처리 요청 응답 서버 파일 구조 간단한 일반적으로 먼저 다음 마지막으로 "
-            "좋은 새로운 방식 질문 답변 내용 부분 전체 시간 작업 성능 보안 환경 도구 사례"
-        ),
-        "hi_IN": _split(
-            "डेटा उपयोगकर्ता तरीका समस्या परिणाम प्रणाली जानकारी महत्वपूर्ण विभिन्न है हैं और "
-            "लेकिन इसलिए उदाहरण के लिए सुविधा सेटिंग बदलाव जांच आवश्यक संभव प्रक्रिया चरण समझ "
-            "व्याख्या कोड फ़ंक्शन मान सूची अनुरोध उत्तर सर्वर फ़ाइल संरचना सरल आमतौर पहले बाद "
-            "अंत अच्छा नया प्रश्न विषय भाग समय काम प्रदर्शन सुरक्षा वातावरण उपकरण यह वह कि "
-            "में से पर को कर सकते होता"
-        ),
-        "pt_BR": _split(
-            "dados usuário forma problema resultado sistema informação importante diferentes "
-            "é são mas portanto exemplo para recurso configuração mudança verificar necessário "
-            "possível processo etapa entender explicar código função valor lista pedido "
-            "resposta servidor arquivo estrutura simples geralmente primeiro depois finalmente "
-            "bom novo pergunta assunto parte tempo trabalho desempenho segurança ambiente "
-            "ferramenta você pode também quando como com uma muito sempre então"
-        ),
-    }
-)
-# Locales that write sentences without spaces between words.
+_CORPUS = Path(__file__).resolve().parent / "corpus"
+#: Characters of scripts written without spaces; they are matched as bigrams.
+_DENSE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+# Letters, with the combining marks of Devanagari and Thai that `\w` leaves out.
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u0900-\u097f\u0e00-\u0e7f])+(?:[+#]+)?")
 _UNSPACED = frozenset({"zh_CN", "ja_JP", "th_TH"})
-_FULL_STOP: Mapping[str, str] = MappingProxyType({"zh_CN": "。", "hi_IN": "।"})
-
-# A trailing * matches any ending; other words match whole (or with a plural s/es).
-_CODE_WORDS = _split(
-    "code python function example script snippet 代码 示例 函数 コード 코드 код* функци* пример* "
-    "código ejemplo función exemple fonction beispiel funktion esempio funzione exemplo função"
+#: Kinds in the order they win when a prompt has cues of several.
+KINDS = (
+    "refusal",
+    "translate",
+    "table",
+    "code",
+    "math",
+    "summary",
+    "creative",
+    "list",
+    "followup",
+    "explain",
+    "chat",
 )
-_EXPLAIN_WORDS = _split(
-    "explain* why describe* write 解释 为什么 如何 怎么 说明 説明 なぜ 설명 왜 объясн* почему "
-    "расскаж* напиш* explica* explíca* expliqu* pourquoi écri* erklär* warum schreib* spieg* "
-    "perché scriv* escrib* escrev* اشرح لماذا εξήγησ* γιατί הסבר למה समझा* क्यों อธิบาย ทำไม"
-)
-# Words in these scripts are matched anywhere, since they are not set off by spaces.
-_UNSPACED_WORD = re.compile(f"[{NO_SPACE_CHARS}\uac00-\ud7af]")
-
-# Faker instances are costly to build; they are re-seeded on every call, and the
-# lock keeps two threads from interleaving draws on one instance.
-_FAKERS: dict[str, Faker] = {}
-_FAKER_LOCK = threading.Lock()
 
 
-def _faker(locale: str) -> Faker:
-    fake = _FAKERS.get(locale)
-    if fake is None:
-        fake = _FAKERS[locale] = Faker(locale)
-    return fake
+#: Kinds whose cue words say how to answer, not what about (left out of matching).
+_VERB_KINDS = frozenset({"list", "explain", "followup", "table", "summary", "creative"})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One answer of the corpus; `text` may hold `{topic}`, `{code}` and `{math}`."""
+
+    locale: str
+    kind: str
+    prompt: str
+    title: str
+    text: str
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A language-neutral block: a fenced code sample or LaTeX lines."""
+
+    lang: str
+    text: str
+    keys: frozenset[str]
+
+
+def _stem(word: str) -> str:
+    return word[:5] if len(word) > 5 and word.isalpha() else word
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def tokens(text: str, stop: frozenset[str] = frozenset()) -> frozenset[str]:
+    """Stems of the content words of `text`; character pairs in unspaced scripts."""
+    found: set[str] = set()
+    for word in _words(text):
+        if _DENSE.search(word):
+            dense = "".join(ch for ch in word if _DENSE.match(ch))
+            found.update(dense[i : i + 2] for i in range(max(1, len(dense) - 1)))
+        elif word not in stop and (len(word) > 1 or word.isdigit()):
+            found.add(_stem(word))
+    return frozenset(found)
+
+
+class Corpus:
+    """The shipped answers, indexed by language and kind."""
+
+    def __init__(self, folder: Path) -> None:
+        languages: dict[str, Any] = {
+            loc: data for loc, data in _read(folder / "languages.json").items() if loc in LOCALES
+        }
+        self.stop = {loc: frozenset(_words(data["stop"])) for loc, data in languages.items()}
+        self.cues: dict[str, dict[str, tuple[str, ...]]] = {
+            loc: {kind: tuple(words.split("|")) for kind, words in data["cues"].items()}
+            for loc, data in languages.items()
+        }
+        self.openers: dict[str, list[str]] = {
+            loc: ["", *data.get("openers", [])] for loc, data in languages.items()
+        }
+        self.keep = {
+            loc: frozenset(_words(data.get("keep", ""))) for loc, data in languages.items()
+        }
+        self.small = {
+            loc: frozenset(_words(data.get("small", ""))) for loc, data in languages.items()
+        }
+        self.cue_keys = {
+            loc: tokens(" ".join(w for k, ws in cues.items() if k in _VERB_KINDS for w in ws))
+            for loc, cues in self.cues.items()
+        }
+        for loc in self.cue_keys:
+            self.cue_keys[loc] |= self.cue_keys["en_US"]
+        self.entries: dict[tuple[str, str], list[Entry]] = {}
+        self.generic: dict[tuple[str, str], list[Entry]] = {}
+        for path in sorted(folder.glob("answers_*.json")):
+            for raw in _read(path)["entries"]:
+                locale = raw["locale"]
+                stop = self.stop[locale]
+                entry = Entry(
+                    locale=locale,
+                    kind=raw["kind"],
+                    prompt=raw.get("prompt", ""),
+                    title=raw.get("title", ""),
+                    text=raw["text"],
+                    keys=tokens(
+                        raw.get("prompt", "") + " " + raw.get("keys", ""),
+                        stop | self.keep[locale],
+                    ),
+                )
+                shelf = self.entries if entry.prompt else self.generic
+                shelf.setdefault((locale, entry.kind), []).append(entry)
+        snippets: dict[str, Any] = _read(folder / "snippets.json")
+        self.code = [
+            Snippet(s["lang"], s["text"], tokens(s["keys"] + " " + s["lang"]))
+            for s in snippets["code"]
+        ]
+        self.math = [Snippet("tex", s["text"], tokens(s["keys"])) for s in snippets["math"]]
+        self.code_names: dict[str, str] = snippets["code_names"]
+        #: Words every code request shares; a code answer must share more than these.
+        self.code_words = tokens(
+            " ".join(self.code_names) + " code function script snippet program example "
+            "implement write show class"
+        )
+        self.samples = [
+            entry
+            for (locale, kind), entries in sorted(self.entries.items())
+            for entry in entries
+            if locale == "en_US" and kind not in ("followup", "refusal")
+        ]
+        self.by_prompt = {e.prompt: e for es in self.entries.values() for e in es}
+
+
+def _read(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@cache
+def corpus() -> Corpus:
+    """The corpus, read once (at import: see the bottom of this module)."""
+    return Corpus(_CORPUS)
 
 
 def _seed(*parts: object) -> int:
@@ -167,207 +184,283 @@ def _seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def detect_locale(text: str) -> str:
-    """The Faker locale of the language `text` is written in, from its letters.
-
-    Non-Latin scripts are told apart by Unicode ranges (Han with kana is
-    Japanese); Latin text by common words of Spanish, French, German, Italian
-    and Portuguese, else English.
-    """
-    counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPT_PATTERNS.items()}
-    dense = counts["han"] + counts["kana"] + counts["hangul"]
-    others = {name: n for name, n in counts.items() if name in _SCRIPT_LOCALES}
-    best = max(others, key=lambda name: others[name])
-    latin = len(_LATIN.findall(text))
-    if dense and dense * _DENSE_WEIGHT >= max(latin, others[best]):
-        if counts["kana"]:
-            return "ja_JP"
-        return "ko_KR" if counts["hangul"] >= counts["han"] else "zh_CN"
-    if others[best] and others[best] >= latin:
-        return _SCRIPT_LOCALES[best]
-    lowered = text.casefold()
-    words = _LATIN_WORD.findall(lowered)
-    scores = {
-        locale: sum(word in common for word in words) for locale, common in _COMMON_WORDS.items()
-    }
-    for letters, locale in _LETTER_HINTS.items():
-        scores[locale] += 2 * sum(lowered.count(ch) for ch in letters)
-    winner = max(scores, key=lambda locale: scores[locale])
-    if scores[winner] == 0 or scores["en_US"] >= scores[winner]:
-        return "en_US"
-    return winner
-
-
-def _mentions(prompt: str, words: Sequence[str]) -> bool:
-    lowered = prompt.casefold()
-    for word in words:
-        if _UNSPACED_WORD.match(word):
-            pattern = re.escape(word)
-        elif word.endswith("*"):
-            pattern = rf"(?<!\w){re.escape(word[:-1])}"
-        else:
-            pattern = rf"(?<!\w){re.escape(word)}(?:e?s)?(?!\w)"
-        if re.search(pattern, lowered):
+def _has_cue(prompt: str, cues: Sequence[str]) -> bool:
+    lowered = " " + " ".join(_WORD.findall(prompt.casefold())) + " "
+    raw = prompt.casefold()
+    for cue in cues:
+        if _DENSE.search(cue) or not cue[:1].isalnum():
+            if cue in raw:
+                return True
+        elif cue.endswith("*"):
+            if " " + cue[:-1] in lowered:
+                return True
+        elif f" {cue} " in lowered:
             return True
     return False
 
 
-class _Writer:
-    """Sentences and paragraphs in one locale, from a seeded Faker."""
-
-    def __init__(self, fake: Faker, locale: str) -> None:
-        self.fake = fake
-        self.locale = locale
-        words = _WORD_LISTS.get(locale)
-        self.words = None if words is None else list(words)
-
-    def _fix(self, text: str) -> str:
-        text = text.strip()
-        stop = _FULL_STOP.get(self.locale)
-        return text.replace(".", stop) if stop else text
-
-    def sentence(self) -> str:
-        nb = self.fake.random_int(6, 14)
-        return self._fix(self.fake.sentence(nb_words=nb, ext_word_list=self.words))
-
-    def paragraph(self, low: int = 2, high: int = 4) -> str:
-        joiner = "" if self.locale in ("zh_CN", "ja_JP") else " "
-        return joiner.join(self.sentence() for _ in range(self.fake.random_int(low, high)))
-
-    def bullets(self) -> str:
-        return "\n".join(f"- {self.sentence()}" for _ in range(self.fake.random_int(3, 5)))
+def detect_kind(prompt: str, locale: str) -> str:
+    """What the prompt asks for (`KINDS`), from cue words of its language and English."""
+    data = corpus()
+    for kind in KINDS[:-1]:
+        cues = data.cues[locale].get(kind, ()) + data.cues["en_US"].get(kind, ())
+        if kind == "followup" and len(_words(prompt)) > 8:
+            continue
+        if _has_cue(prompt, cues):
+            return kind
+    return "chat"
 
 
-def _identifiers(fake: Faker, count: int) -> list[str]:
-    """`count` distinct lowercase words usable as Python names."""
-    names: list[str] = []
-    for word in fake.words(nb=count * 4, unique=True):
-        word = word.lower()
-        if (
-            word.isascii()
-            and word.isidentifier()
-            and not keyword.iskeyword(word)
-            and not keyword.issoftkeyword(word)
-            and not hasattr(builtins, word)
-            and word not in names
-        ):
-            names.append(word)
-    fallback = iter(("alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta"))
-    while len(names) < count:
-        name = next(fallback)
-        if name not in names:
-            names.append(name)
-    return names[:count]
+def _pick(items: Sequence[Any], prompt_keys: frozenset[str], rng: random.Random) -> Any:
+    """The item sharing the most keys with the prompt; the seed breaks ties."""
+    scored = [(len(item.keys & prompt_keys), index) for index, item in enumerate(items)]
+    best = max(score for score, _ in scored)
+    return items[rng.choice([index for score, index in scored if score == best])], best
 
 
-def _docstring(writer: _Writer) -> str:
-    return writer.sentence().replace("\\", "").replace('"', "")
+def _code_language(prompt: str) -> str:
+    names = corpus().code_names
+    for word in _words(prompt):
+        if word in names:
+            return names[word]
+    return "python"
 
 
-def _code_block(writer: _Writer, fake_en: Faker) -> str:
-    a, b, c, d = _identifiers(fake_en, 4)
-    doc = _docstring(writer)
-    template = fake_en.random_int(0, 2)
-    if template == 0:
-        sample = [a, b, a, c, d, a]
-        lines = [
-            "from collections import Counter",
-            "",
-            "",
-            f"def count_{a}_{b}(items: list[str]) -> Counter[str]:",
-            f'    """{doc}"""',
-            "    return Counter(item.strip().lower() for item in items if item.strip())",
-            "",
-            "",
-            'if __name__ == "__main__":',
-            f"    {c}_items = {sample!r}",
-            f"    for word, total in count_{a}_{b}({c}_items).most_common():",
-            '        print(f"{word}: {total}")',
+def _fill(entry: Entry, prompt: str, topic: str, rng: random.Random) -> str:
+    data = corpus()
+    # A written-out answer keeps the snippet its prose describes.
+    keys = entry.keys if entry.prompt else tokens(prompt)
+    text = entry.text
+    if "{code}" in text:
+        lang = _code_language(prompt)
+        shelf = [s for s in data.code if s.lang == lang] or [
+            s for s in data.code if s.lang == "python"
         ]
-    elif template == 1:
-        cls = a.capitalize() + b.capitalize()
-        lines = [
-            "from dataclasses import dataclass, field",
-            "",
-            "",
-            "@dataclass",
-            f"class {cls}:",
-            f'    """{doc}"""',
-            "",
-            "    name: str",
-            f"    {c}_items: list[str] = field(default_factory=list)",
-            "",
-            f"    def add_{d}(self, value: str) -> None:",
-            f"        self.{c}_items.append(value)",
-            "",
-            "    def summary(self) -> str:",
-            f'        return f"{{self.name}}: {{len(self.{c}_items)}} items"',
-            "",
-            "",
-            f"{d}_{c} = {cls}({a!r})",
-            f"{d}_{c}.add_{d}({b!r})",
-            f"print({d}_{c}.summary())",
-        ]
-    else:
-        limit = fake_en.random_int(2, 20)
-        numbers = [fake_en.random_int(0, 40) for _ in range(fake_en.random_int(4, 7))]
-        lines = [
-            f"def {a}_{b}(values: list[int], limit: int = {limit}) -> list[int]:",
-            f'    """{doc}"""',
-            f"    {c} = []",
-            "    for value in values:",
-            "        if value > limit:",
-            f"            {c}.append(value * 2)",
-            f"    return {c}",
-            "",
-            "",
-            f"print({a}_{b}({numbers!r}))",
-        ]
-    return "```python\n" + "\n".join(lines) + "\n```"
+        snippet, _ = _pick(shelf, keys, rng)
+        text = text.replace("{code}", f"```{lang}\n{snippet.text}\n```")
+        text = text.replace("{lang}", _display(lang))
+    if "{math}" in text:
+        snippet, _ = _pick(data.math, keys, rng)
+        text = text.replace("{math}", snippet.text)
+    return text.replace("{topic}", topic)
+
+
+_DISPLAY = {"javascript": "JavaScript", "typescript": "TypeScript", "cpp": "C++", "csharp": "C#"}
+
+
+def _display(lang: str) -> str:
+    return _DISPLAY.get(lang, lang.upper() if lang == "sql" else lang.capitalize())
 
 
 def generate_reply(seed: int, prompt: str, model: str) -> str:
     """The answer when no script applies: deterministic in (seed, prompt, model).
 
-    Written in the prompt's language (`detect_locale`) with Faker's lorem
-    providers; a few sentences to a few short paragraphs, longer when the
-    prompt asks for an explanation, and with a fenced Python block when it
-    asks for code.
+    The corpus entry of the prompt's language and kind sharing the most words
+    with it; code and math answers carry the closest snippet (in the
+    programming language the prompt names, Python by default).
     """
+    data = corpus()
     locale = detect_locale(prompt)
-    wants_code = _mentions(prompt, _CODE_WORDS)
-    wants_more = wants_code or _mentions(prompt, _EXPLAIN_WORDS)
-    with _FAKER_LOCK:
-        fake = _faker(locale)
-        fake.seed_instance(_seed("reply", seed, model, prompt))
-        writer = _Writer(fake, locale)
-        if wants_code:
-            fake_en = _faker("en_US")
-            fake_en.seed_instance(_seed("code", seed, model, prompt))
-            parts = [writer.paragraph(1, 2), _code_block(writer, fake_en), writer.paragraph()]
-            if fake.random_int(0, 1):
-                parts.append(writer.bullets())
-        elif wants_more:
-            parts = [writer.paragraph(2, 3), writer.bullets(), writer.paragraph()]
-            parts += [writer.paragraph() for _ in range(fake.random_int(0, 2))]
-        else:
-            parts = [writer.paragraph(2, 4) for _ in range(fake.random_int(1, 3))]
-    return "\n\n".join(parts)
+    kind = detect_kind(prompt, locale)
+    rng = random.Random(_seed("reply", seed, model, prompt))
+    keys = tokens(prompt, data.stop[locale] | data.keep[locale]) - data.cue_keys[locale]
+    exact = data.by_prompt.get(prompt.strip())
+    if exact is not None:
+        return _fill(exact, prompt, topic_of(prompt), rng)
+    entry, shared = None, 0
+    if kind == "code":
+        keys -= data.code_words
+    specific = data.entries.get((locale, kind), [])
+    if specific:
+        entry, shared = _pick(specific, keys, rng)
+    if entry is None or shared < min(2, len(keys)) or not keys:
+        generic = data.generic.get((locale, kind)) or data.generic[(locale, "explain")]
+        entry = rng.choice(generic)
+        opener = rng.choice(data.openers[locale]) if kind not in ("refusal", "code") else ""
+        text = _fill(entry, prompt, topic_of(prompt), rng)
+        if not opener or text.startswith(tuple(data.openers[locale][1:])):
+            return text
+        return opener + ("" if locale in _UNSPACED else " ") + text
+    return _fill(entry, prompt, topic_of(prompt), rng)
+
+
+#: What an English title adds when the prompt names fewer than three words of topic.
+_KIND_NOUNS = {
+    "explain": "Explained",
+    "list": "Tips",
+    "code": "Code Example",
+    "table": "Comparison",
+    "summary": "Summary",
+    "creative": "Writing",
+    "math": "Solution",
+    "translate": "Translation",
+    "refusal": "Request",
+    "followup": "Follow-up",
+    "chat": "Chat",
+}
+
+
+#: For a topic of one word, so that a title still has three.
+_LONG_NOUNS = {
+    "Explained": "Basics Explained",
+    "Tips": "Tips and Ideas",
+    "Comparison": "Side-by-Side Comparison",
+    "Summary": "Quick Summary",
+    "Writing": "Creative Writing",
+    "Solution": "Step-by-Step Solution",
+    "Translation": "Translation Help",
+    "Request": "Request Declined",
+    "Chat": "Quick Chat",
+}
+
+
+def _topic(prompt: str, locale: str) -> list[str]:
+    """Up to six words naming the prompt's topic, in the prompt's order and spelling."""
+    data = corpus()
+    stop, keep = data.stop[locale], data.keep[locale]
+    picked: list[str] = []
+    pending: list[str] = []
+    for raw in _WORD.findall(prompt):
+        word = raw.casefold()
+        if not picked and _stem(word) in data.cue_keys[locale]:
+            continue
+        if word in keep:
+            if picked:
+                pending.append(raw)
+            continue
+        if word in stop:
+            pending = []
+            continue
+        picked += pending
+        pending = []
+        picked.append(raw)
+        if len(picked) >= 6:
+            break
+    return picked
+
+
+def topic_of(prompt: str) -> str:
+    """The prompt's topic as a short phrase (what generic answers name)."""
+    locale = detect_locale(prompt)
+    if _is_dense(prompt, locale):
+        return _dense_title(prompt, locale)
+    words = _topic(prompt, locale) or [prompt.strip()[:40]]
+    return " ".join(words)
+
+
+def _is_dense(prompt: str, locale: str) -> bool:
+    return locale in _UNSPACED or (locale == "ko_KR" and not prompt.isascii())
 
 
 def generate_title(seed: int, prompt: str) -> str:
-    """A conversation title of 2-6 words in the prompt's language, deterministic."""
+    """A title naming the prompt's topic, as the real title generator writes one.
+
+    Three to six words in title case for English ("How do I read a CSV file
+    in Python?" gives "Read CSV File in Python"), sentence case for other
+    spaced languages, a short phrase for unspaced ones. Depends on the prompt
+    alone: the seed is accepted for symmetry with `generate_reply`.
+    """
+    data = corpus()
+    known = data.by_prompt.get(prompt.strip())
+    if known is not None and known.title:
+        return known.title
     locale = detect_locale(prompt)
-    with _FAKER_LOCK:
-        fake = _faker(locale)
-        fake.seed_instance(_seed("title", seed, prompt))
-        count = fake.random_int(2, 6)
-        vocabulary = _WORD_LISTS.get(locale)
-        word_list = None if vocabulary is None else list(vocabulary)
-        words = fake.words(nb=count, ext_word_list=word_list, unique=True)
-    if locale in _UNSPACED:
-        return "".join(words)
+    if _is_dense(prompt, locale):
+        return _dense_title(prompt, locale)
+    words = (_topic(prompt, locale) or _WORD.findall(prompt))[:6]
+    if len(words) < 3:
+        if locale == "en_US":
+            noun = _KIND_NOUNS[detect_kind(prompt, locale)]
+            words += (noun if len(words) == 2 else _LONG_NOUNS.get(noun, noun)).split()
+        elif len(words) < 2:
+            words.append(data.cues[locale].get("_title", ("",))[0])
+    words = [w for w in words if w][:6]
     if locale == "en_US":
-        return " ".join(word.capitalize() for word in words)
+        return " ".join(_title_case(w, i, data.keep[locale]) for i, w in enumerate(words))
     title = " ".join(words)
     return title[:1].upper() + title[1:]
+
+
+def _title_case(word: str, index: int, small: frozenset[str]) -> str:
+    if any(ch.isupper() for ch in word[1:]) or (word.isupper() and len(word) > 1):
+        return word
+    if index and word.casefold() in small:
+        return word.casefold()
+    return word[:1].upper() + word[1:]
+
+
+# Full-width punctuation and the ideographic space, written as escapes.
+_TRAILING = re.compile("[\\s?!.,:\uff1f\uff01\u3002\uff0c\u3001\uff1a]+$")
+_EDGES = " \u3000,\uff0c\u3001"
+
+
+def _dense_title(prompt: str, locale: str) -> str:
+    text = prompt.strip()
+    for cue in corpus().cues[locale].get("_strip", ()):
+        text = text.replace(cue, "")
+    text = _TRAILING.sub("", text).strip(_EDGES)
+    limit = 16 if locale != "th_TH" else 24
+    return text[:limit] or prompt.strip()[:limit]
+
+
+def sample_texts(seed: int, skip: int = 0) -> Callable[[random.Random], tuple[str, str, str]]:
+    """(title, prompt, answer) triples for a sample history, none repeated.
+
+    The corpus's English entries in a seeded order; the first `skip` are left
+    to the fixture conversations. Past the end of the corpus, the order
+    starts again.
+    """
+    items = list(corpus().samples)
+    random.Random(_seed("samples", seed)).shuffle(items)
+    position = [skip]
+
+    def texts(rng: random.Random) -> tuple[str, str, str]:
+        entry = items[position[0] % len(items)]
+        position[0] += 1
+        return entry.title, entry.prompt, generate_reply(seed, entry.prompt, "gpt-5")
+
+    return texts
+
+
+def suggestions(seed: int, context: str, count: int) -> list[str]:
+    """`count` distinct prompts a person might type next (autocompletions), seeded by context."""
+    prompts = [entry.prompt for entry in corpus().samples]
+    random.Random(_seed("suggest", seed, context)).shuffle(prompts)
+    return [prompts[n % len(prompts)] + " " * (n // len(prompts)) for n in range(count)]
+
+
+def sample_item(seed: int, index: int) -> tuple[str, str, str]:
+    """The `index`-th (title, prompt, answer) of the seed's sample order."""
+    return sample_texts(seed, index)(random.Random(0))
+
+
+_REASONING = re.compile(r"(^|[-_])(o\d|thinking|reasoning|pro)($|[-_])|^o\d")
+
+
+def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, turn: str) -> Pacing:
+    """How fast an unscripted turn streams: `Pacing` in the terms scripts use.
+
+    `"real"`: a seeded time to first token of 250-700 ms (a few seconds for
+    reasoning models, which think first), then 35-80 tokens per second with
+    jitter, like the real service; `"instant"`: no waits.
+    """
+    if pace == "instant":
+        return Pacing()
+    rng = random.Random(_seed("pace", seed, model, turn))
+    thinking = bool(_REASONING.search(model))
+    ttft = rng.uniform(2000.0, 6000.0) if thinking else rng.uniform(250.0, 700.0)
+    return Pacing(
+        ttft_ms=round(ttft, 1), tokens_per_second=round(rng.uniform(35.0, 80.0), 1), jitter=0.35
+    )
+
+
+def locales() -> Mapping[str, int]:
+    """How many answers the corpus holds per locale (for docs and tests)."""
+    counts = dict.fromkeys(LOCALES, 0)
+    data = corpus()
+    for (locale, _), entries in [*data.entries.items(), *data.generic.items()]:
+        counts[locale] += len(entries)
+    return counts
+
+
+corpus()

@@ -646,6 +646,7 @@ class ConversationStore:
         texts: Callable[[random.Random], tuple[str, str, str]],
         model_slug: str = "gpt-5",
         days: float = 28.0,
+        now: float | None = None,
     ) -> list[Conversation]:
         """Store `count` finished one-exchange conversations from the last `days` before now.
 
@@ -653,8 +654,9 @@ class ConversationStore:
         these give the history list something to page through. Each draws its
         (title, prompt, answer) from `texts(rng)`; times are rounded to
         microseconds, as the backend reports them. Returned oldest first.
+        `now` anchors them (default: the clock), so a pinned start gives the same history.
         """
-        now = self._now()
+        now = self._now() if now is None else now
         ages = sorted((rng.uniform(600.0, days * 86400.0) for _ in range(count)), reverse=True)
         made: list[Conversation] = []
         for age in ages:

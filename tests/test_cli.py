@@ -296,3 +296,43 @@ def test_har_check_exit_statuses_in_a_process(tmp_path: Path) -> None:
     assert drifted.returncode == 1
     assert "GET /backend-api/nothing-here: 1 entry" in drifted.stdout
     assert "Traceback" not in drifted.stderr
+
+
+@pytest.mark.parametrize("now", ["yesterday", "2026-11-29T12:00:00"])
+def test_serve_refuses_a_now_that_is_not_an_iso_time_with_a_zone(
+    now: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--now", now, "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "now must" in err
+    assert "Traceback" not in err
+
+
+def _serve_history(tmp_path: Path, name: str) -> bytes:
+    ready = tmp_path / name
+    process = start_serve(
+        "--port", "0", "--ready-file", str(ready), "--quiet", "--seed", "4",
+        "--now", "2026-11-29T12:00:00Z", "--pace", "instant",
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)  # polling for readiness, bounded by the deadline
+        request = urllib.request.Request(
+            ready.read_text().strip() + "/backend-api/conversations",
+            headers={"Authorization": "Bearer x"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            body: bytes = response.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    return body
+
+
+def test_two_serves_with_the_same_seed_and_now_list_the_same_history(tmp_path: Path) -> None:
+    first = _serve_history(tmp_path, "a.txt")
+    assert first == _serve_history(tmp_path, "b.txt")
+    items = json.loads(first)["items"]
+    assert len({item["title"] for item in items}) == len(items) == 5
+    assert all(item["update_time"] < "2026-11-29T12:00:01" for item in items)
