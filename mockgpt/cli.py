@@ -102,8 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     routes = commands.add_parser("routes", help="list every route with its status and description")
     routes.add_argument("--format", choices=("table", "json", "markdown"), default="table")
 
-    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi = commands.add_parser(
+        "openapi", help="print the OpenAPI document of the mocked services (/openapi.json)"
+    )
     openapi.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+    openapi.add_argument(
+        "--admin",
+        action="store_true",
+        help="print the admin API's document instead (/__mockgpt__/openapi.json)",
+    )
 
     har = commands.add_parser("har", help="check or import captured traffic (HAR files)")
     actions = har.add_subparsers(dest="har_command", required=True, metavar="ACTION")
@@ -314,9 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(routes_table(catalogue))
         return 0
     if args.command == "openapi":
-        from mockgpt.openapi import openapi_document
+        from mockgpt.openapi import admin_document, openapi_document
 
-        document = openapi_document(load_catalogue())
+        document = admin_document() if args.admin else openapi_document(load_catalogue())
         print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
     if args.command == "har":

@@ -43,6 +43,13 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["openapi"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["openapi"] == "3.2.0"
+    assert "/backend-api/me" in document["paths"]
+    assert not [path for path in document["paths"] if path.startswith("/__mockgpt__")]
+    assert main(["openapi", "--admin"]) == 0
+    admin = json.loads(capsys.readouterr().out)
+    assert admin["openapi"] == "3.2.0"
+    assert "/__mockgpt__/openapi.json" in admin["paths"]
+    assert all(path.startswith("/__mockgpt__") for path in admin["paths"])
 
 
 def _free_port() -> int:
