@@ -80,9 +80,12 @@ class Config:
                     "latency must be (low, high) seconds with 0 <= low <= high <= 600, "
                     f"not {self.latency!r}"
                 )
-        if self.fixtures is not None and (
-            not isinstance(self.fixtures, str) or not Path(self.fixtures).is_dir()
-        ):
-            raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+        if self.fixtures is not None:
+            if not isinstance(self.fixtures, str):
+                raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+            if not Path(self.fixtures).exists():
+                raise ConfigError(f"fixtures folder {self.fixtures!r} does not exist")
+            if not Path(self.fixtures).is_dir():
+                raise ConfigError(f"fixtures {self.fixtures!r} is a file, not a folder")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")

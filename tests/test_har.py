@@ -861,3 +861,19 @@ def test_the_sanitiser_by_hand() -> None:
     again.learn_json({"user": {"name": "Grace Hopper", "email": "grace@navy.test"}})
     assert again.text("Grace Hopper") == sanitiser.text("Grace Hopper")
     assert sanitiser.json({"hopper": "a grain hopper"}) == {"hopper": "a grain hopper"}
+
+
+def test_an_imported_body_that_breaks_its_schema_is_named_clearly(
+    tmp_path: Path, captured: list[dict[str, Any]]
+) -> None:
+    me = find(captured, "GET", "/backend-api/me")
+    document = body_of(me)
+    del document["email"]
+    set_body(me, document)
+    result = import_har(write_har(tmp_path, captured), tmp_path / "fixtures", seed=2)
+    [warning] = result.warnings
+    # which route, which file was written, which schema it breaks, where and how
+    assert warning.startswith(
+        "GET /backend-api/me 200: the captured body written to fixtures/me/me.json "
+        "breaks the route's schema schemas/me/me.json at the top: 'email' is a required property"
+    ), warning
