@@ -43,12 +43,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "bearerFormat": "JWT",
         "description": "The `accessToken` of `/api/auth/session` (or, on `/v1`, an API key).",
     },
-    "deviceId": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "OAI-Device-Id",
-        "description": "The anonymous device id that logged-out clients send.",
-    },
     "accountId": {
         "type": "apiKey",
         "in": "header",
@@ -56,9 +50,19 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "The workspace account the request acts for.",
     },
 }
+#: Logged-out routes take any device id (it names a browser, it proves nothing) or a
+#: bearer token, so the id is a header parameter rather than a credential: a contract
+#: tool would otherwise expect an odd id to be refused.
+DEVICE_ID: dict[str, Any] = {
+    "name": "OAI-Device-Id",
+    "in": "header",
+    "required": False,
+    "description": "The anonymous device id of a logged-out client (any value), "
+    "sent instead of a bearer token.",
+    "schema": {"type": "string"},
+}
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearerAuth": []}],
-    "device": [{"deviceId": []}, {"bearerAuth": []}],
     "account": [{"bearerAuth": [], "accountId": []}],
 }
 
@@ -156,6 +160,8 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     parameters = [_parameter(p, "path") for p in route.params]
     parameters += [_parameter(p, "query") for p in route.query]
+    if route.auth == "device":
+        parameters.append(DEVICE_ID)
     if parameters:
         operation["parameters"] = parameters
     if route.request:
