@@ -25,7 +25,8 @@ class Config:
     - `auth`: `"lenient"` (any bearer value) or `"strict"` (only live tokens the
       mock signed); `sentinel`: `"off"`, `"token"` or `"pow"`; `pow_difficulty`:
       the hex difficulty of issued puzzles; `account`: `"personal"` or
-      `"workspace"` (which requires `ChatGPT-Account-Id` on `/f/conversation`).
+      `"workspace"` (`accounts/check` adds a workspace account, whose id
+      `/f/conversation` requires in `ChatGPT-Account-Id`).
     - `models`: the `/v1` model list; when set, other models get 404
       `model_not_found` (by default any model name is accepted and echoed).
     - `v1_requests_per_minute`: a quota on chat completions; past it, 429 with
