@@ -1,4 +1,5 @@
-"""The OpenAPI 3.2 document, generated from the catalogue and the schemas.
+"""The OpenAPI 3.2 documents: the mocked services' (`/openapi.json`), generated from
+the catalogue and the schemas, and the admin API's (`/__mockgpt__/openapi.json`).
 
 Every schema file becomes a component (`parts/message.json` → `parts.message`)
 and `$ref`s between files become component references, so the document

@@ -106,6 +106,8 @@ def test_the_readme_install_line_and_pytest_examples_work_in_another_project(
     # The README's own line, with the repository URL pointing at this checkout: pip
     # clones it afresh (so only what is committed counts, as for any user) and builds
     # the wheel. Dependencies are already installed here, and the network may not be.
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of mockgpt: the README line installs from its URL")
     line = _readme_install_line()
     assert "<repo URL>" in line
     requirement = shlex.split(line.replace("<repo URL>", f"file://localhost{ROOT}"))[2]
