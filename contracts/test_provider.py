@@ -1,5 +1,7 @@
 """The mock keeps its own contract: schemathesis drives every operation of the
-generated OpenAPI 3.2 document in-process and checks each answer against it.
+generated OpenAPI 3.2 documents in-process and checks each answer against them:
+the mocked services through `/openapi.json`, the admin API through its own
+document at `/__mockgpt__/openapi.json`.
 
 Every case runs schemathesis's default checks, which include the five this
 suite is about (a test below pins them): no server error, a documented status,
@@ -33,19 +35,19 @@ from schemathesis.specs.openapi.checks import (
 
 from mockgpt import Config, MockGPT, load_catalogue
 from mockgpt._resources import fixture_path, read_json
-from mockgpt.openapi import ADMIN_TAG, openapi_document
+from mockgpt.openapi import openapi_document
 
 CASES = "contract_case_status"  # counted by contracts/conftest.py for the run summary
 
 EXAMPLES = int(os.environ.get("MOCKGPT_CONTRACT_EXAMPLES", "12"))
 CONFIG = Config(seed=0, validate_responses=True, clock="virtual", sample_conversations=3)
 APP = MockGPT(CONFIG)
-SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(tag=ADMIN_TAG)
+SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 #: The admin operations run on a mock of their own, reset before every case, so that
 #: what one case sets up (a system clock, scripts that stall) never reaches another.
 ADMIN = MockGPT(CONFIG)
 FRESH = ADMIN.snapshot()
-ADMIN_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", ADMIN).include(tag=ADMIN_TAG)
+ADMIN_SCHEMA = schemathesis.openapi.from_asgi("/__mockgpt__/openapi.json", ADMIN)
 SCRIPT_PATHS = {"/__mockgpt__/scripts", "/__mockgpt__/scripts/match"}
 DOCUMENTED_FAILURES = {route.key for route in load_catalogue() if route.status >= 500}
 #: The checks this suite exists for; all are among schemathesis's defaults.

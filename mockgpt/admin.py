@@ -197,6 +197,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/snapshots/{name}/restore", "restore", "Go back to a kept snapshot."),
     Endpoint("DELETE", "/snapshots/{name}", "drop_snapshot", "Forget a kept snapshot."),
     Endpoint("GET", "/failures", "failures", "Errors raised inside the mock since the reset."),
+    Endpoint("GET", "/openapi.json", "openapi", "This API's OpenAPI 3.2 document."),
 )
 
 
@@ -495,6 +496,11 @@ class AdminAPI:
 
     def _failures(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, {"failures": self.mock.failures()}
+
+    def _openapi(self, request: AdminRequest) -> tuple[int, Any]:
+        from mockgpt.openapi import admin_document
+
+        return 200, admin_document()
 
 
 def _host_name(host: str) -> str:

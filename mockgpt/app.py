@@ -396,6 +396,6 @@ def create_app(
     from mockgpt.openapi import openapi_document
 
     app = MockApp(config or Config(), catalogue or load_catalogue(), clock)
-    document = openapi_document(app.catalogue, admin=False)
+    document = openapi_document(app.catalogue)
     app.add_meta("GET", "/openapi.json", json_response(200, document))
     return app

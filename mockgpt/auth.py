@@ -9,8 +9,9 @@ may switch to `strict` for itself):
 - `sentinel`: `off` (conversation requests need no sentinel headers), `token`
   (they carry a live `OpenAI-Sentinel-Chat-Requirements-Token` the mock issued),
   or `pow` (also a valid `OpenAI-Sentinel-Proof-Token`).
-- `account`: `personal` or `workspace` (the latter requires `ChatGPT-Account-Id`
-  on `/backend-api/f/conversation`, as workspace clients send it).
+- `account`: `personal` or `workspace` (the latter adds a workspace account to
+  `accounts/check` and requires its id in `ChatGPT-Account-Id` on
+  `/backend-api/f/conversation`, as workspace clients send it).
 
 Proof of work, as the public clients compute it: the proof is `gAAAAAB` plus a
 base64 string; `sha3_512(seed + that string)` in hex must start at or below the
@@ -25,6 +26,7 @@ import calendar
 import hashlib
 import hmac
 import random
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,6 +165,12 @@ class Authority:
         self.sentinel: SentinelPolicy = sentinel
         self.difficulty = difficulty
         self.account: AccountKind = account
+        #: The team account the user also belongs to in workspace mode: the id that
+        #: `accounts/check` lists with `structure: "workspace"` and that requests
+        #: acting for it carry in `ChatGPT-Account-Id`.
+        self.workspace_id = str(
+            uuid.UUID(int=random.Random(f"{seed}\x1fworkspace").getrandbits(128), version=4)
+        )
         self.session_state: Literal["active", "logged_out", "expired"] = "active"
         self.anon_soft_limit = 10
         self.anon_hard_limit = 20
@@ -231,6 +239,28 @@ class Authority:
             return Refusal(401, TOKEN_EXPIRED)
         if verdict == "invalid":
             return Refusal(401, errors.INVALID_JWT)
+        return None
+
+    def account_refusal(self, headers: Headers) -> Refusal | None:
+        """Why a workspace request does not act for the workspace account, or None.
+
+        The token is fine, so this is a 403 that names the account, not `invalid_jwt`.
+        """
+        if self.account != "workspace":
+            return None
+        given = headers.get("chatgpt-account-id", "").strip()
+        if not given:
+            message = (
+                "Missing ChatGPT-Account-Id header: requests for workspace account "
+                f"{self.workspace_id} must name it."
+            )
+            return Refusal(403, errors.detail(message))
+        if given != self.workspace_id:
+            message = (
+                f"You do not have access to account {given}. "
+                f"This user's workspace account is {self.workspace_id}."
+            )
+            return Refusal(403, errors.detail(message))
         return None
 
     def session(self, document: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -115,8 +116,15 @@ def _parser() -> argparse.ArgumentParser:
     routes = commands.add_parser("routes", help="list every route with its status and description")
     routes.add_argument("--format", choices=("table", "json", "markdown"), default="table")
 
-    openapi = commands.add_parser("openapi", help="print the OpenAPI document")
+    openapi = commands.add_parser(
+        "openapi", help="print the OpenAPI document of the mocked services (/openapi.json)"
+    )
     openapi.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
+    openapi.add_argument(
+        "--admin",
+        action="store_true",
+        help="print the admin API's document instead (/__mockgpt__/openapi.json)",
+    )
 
     har = commands.add_parser("har", help="check or import captured traffic (HAR files)")
     actions = har.add_subparsers(dest="har_command", required=True, metavar="ACTION")
@@ -185,6 +193,35 @@ def _loopback_host(host: str) -> bool:
         return False
 
 
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before the banner, or None.
+
+    A quick bind and close, with the same SO_REUSEADDR the server sets, so a port
+    in use (or a host that is not ours) is one clear line instead of a banner
+    followed by the server's own error. Port 0 always binds.
+    """
+    import errno
+    import socket
+
+    if port == 0:
+        return None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return (
+                f"port {port} on {host} is in use; choose another with --port, "
+                "or --port 0 for a free one"
+            )
+        return f"cannot listen on {host}:{port}: {error.strerror or error}"
+    return None
+
+
 def routes_table(catalogue: Catalogue) -> str:
     """A plain-text table of the catalogue, one route a line."""
     rows = [("METHOD", "PATH", "STATUS", "DESCRIPTION")]
@@ -245,6 +282,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
+        return 2
+    busy = _bind_problem(args.host, args.port)
+    if busy is not None:
+        print(f"mockgpt: {busy}", file=sys.stderr)
         return 2
     token = args.admin_token
     if token is None and not _loopback_host(args.host):
@@ -312,7 +353,20 @@ def _print(text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; its exit status. A reader that goes away early (`| head`)
+    ends the output quietly, with status 1, as Python's docs advise."""
+    try:
+        status = _command(_parser().parse_args(argv))
+        sys.stdout.flush()  # inside the try: a short output fails here, not at exit
+        return status
+    except BrokenPipeError:
+        # Later writes (and the flush at exit) go nowhere instead of raising again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "routes":
@@ -337,9 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(routes_table(catalogue))
         return 0
     if args.command == "openapi":
-        from mockgpt.openapi import openapi_document
+        from mockgpt.openapi import admin_document, openapi_document
 
-        document = openapi_document(load_catalogue())
+        document = admin_document() if args.admin else openapi_document(load_catalogue())
         print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
     if args.command == "har":

@@ -26,7 +26,8 @@ class Config:
     - `auth`: `"lenient"` (any bearer value) or `"strict"` (only live tokens the
       mock signed); `sentinel`: `"off"`, `"token"` or `"pow"`; `pow_difficulty`:
       the hex difficulty of issued puzzles; `account`: `"personal"` or
-      `"workspace"` (which requires `ChatGPT-Account-Id` on `/f/conversation`).
+      `"workspace"` (`accounts/check` adds a workspace account, whose id
+      `/f/conversation` requires in `ChatGPT-Account-Id`).
     - `models`: the `/v1` model list; when set, other models get 404
       `model_not_found` (by default any model name is accepted and echoed).
     - `v1_requests_per_minute`: a quota on chat completions; past it, 429 with
@@ -112,10 +113,13 @@ class Config:
                     "latency must be (low, high) seconds with 0 <= low <= high <= 600, "
                     f"not {self.latency!r}"
                 )
-        if self.fixtures is not None and (
-            not isinstance(self.fixtures, str) or not Path(self.fixtures).is_dir()
-        ):
-            raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+        if self.fixtures is not None:
+            if not isinstance(self.fixtures, str):
+                raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+            if not Path(self.fixtures).exists():
+                raise ConfigError(f"fixtures folder {self.fixtures!r} does not exist")
+            if not Path(self.fixtures).is_dir():
+                raise ConfigError(f"fixtures {self.fixtures!r} is a file, not a folder")
         if self.now is not None:
             parse_now(self.now)
         if self.pace not in ("real", "instant"):

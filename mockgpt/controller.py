@@ -15,7 +15,6 @@ under `/__mockgpt__/` go to the admin API, which calls these same methods.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +29,6 @@ from mockgpt.clock import VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import MockGPTError
 from mockgpt.journal import Entry, FaultName, Latency, Override, contains, json_diff, nearest
-from mockgpt.openapi import openapi_document
-from mockgpt.responses import Prepared, json_response
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import LiveServer
 from mockgpt.transport import InProcessTransport
@@ -127,15 +124,7 @@ class MockGPT:
             if path.startswith(ADMIN_PREFIX):
                 await self.admin(scope, receive, send)
                 return
-            if path == "/openapi.json" and scope["method"] == "GET":
-                await self._openapi(scope, receive, send)
-                return
         await self.app(scope, receive, send)
-
-    @functools.cached_property
-    def _openapi(self) -> Prepared:
-        """The OpenAPI document with the admin API's section (a bare app has none)."""
-        return json_response(200, openapi_document(self.app.catalogue))
 
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> MockGPT:
         if self._server is None:

@@ -125,6 +125,37 @@ async def account_settings(call: Call) -> Prepared:
     return call.app.renderer.prepared(call.route, 200 if allowed else 401)
 
 
+async def accounts_check(call: Call) -> Prepared:
+    """The user's accounts: the fixture's personal one, and in workspace mode also the
+    workspace account (listed first, as a team user's switcher has it)."""
+    authority = call.app.authority
+    if authority.account != "workspace":
+        return call.app.renderer.prepared(call.route)
+    document = _document(call)
+    workspace = authority.workspace_id
+    document["accounts"][workspace] = _workspace_entry(document["accounts"]["default"], workspace)
+    document["account_ordering"] = [workspace, *document["account_ordering"]]
+    call.app.renderer.check(call.route.documented.schema, document)
+    return json_response(200, document)
+
+
+def _workspace_entry(personal: dict[str, Any], workspace: str) -> dict[str, Any]:
+    """A team workspace entry for the user of the personal one."""
+    entry = copy.deepcopy(personal)
+    user = entry["account"]["account_user_id"].split("__", 1)[0]
+    entry["account"].update(
+        account_user_role="account-owner",
+        account_user_id=f"{user}__{workspace}",
+        account_id=workspace,
+        name="Mock Workspace",
+        structure="workspace",
+        plan_type="team",
+        is_deactivated=False,
+    )
+    entry["entitlement"].update(has_active_subscription=True, subscription_plan="chatgptteamplan")
+    return entry
+
+
 def _document(call: Call) -> Any:
     return call.app.renderer.document(call.route.documented.fixture or "")
 
@@ -274,6 +305,7 @@ async def model_get(call: Call) -> Prepared:
 
 HANDLERS: dict[str, Handler] = {
     "fixture": fixture,
+    "accounts_check": accounts_check,
     "empty": fixture,
     "asset": fixture,
     "telemetry": fixture,

@@ -1883,10 +1883,16 @@ class _Importer:
                 document = self.sanitiser.json(json.loads(exchange.response_text))
             except json.JSONDecodeError:
                 return "the body is not JSON"
-            if spec.schema is not None and schema_errors(spec.schema, document):
+            problems = [] if spec.schema is None else schema_errors(spec.schema, document)
+            if problems:
+                where = "/".join(map(str, problems[0].absolute_path)) or "the top"
+                message = problems[0].message
+                message = message if len(message) <= 160 else message[:160] + "..."
                 self.result.warnings.append(
-                    f"{spec.fixture} does not match {spec.schema} "
-                    "(see `mockgpt har check`; validate_responses would refuse it)"
+                    f"{route.key} {exchange.status}: the captured body written to "
+                    f"fixtures/{spec.fixture} breaks the route's schema schemas/{spec.schema} "
+                    f"at {where}: {message} (see `mockgpt har check`; "
+                    "validate_responses would refuse it)"
                 )
             data = _pretty(document)
         elif exchange.response_text is not None and _is_text_media(_media(spec.media)):

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.2 document, generated from the catalogue and the schemas.
+"""The OpenAPI 3.2 documents: the mocked services' (`/openapi.json`), generated from
+the catalogue and the schemas, and the admin API's (`/__mockgpt__/openapi.json`).
 
 Every schema file becomes a component (`parts/message.json` → `parts.message`)
 and `$ref`s between files become component references, so the document
@@ -43,12 +44,6 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "bearerFormat": "JWT",
         "description": "The `accessToken` of `/api/auth/session` (or, on `/v1`, an API key).",
     },
-    "deviceId": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "OAI-Device-Id",
-        "description": "The anonymous device id that logged-out clients send.",
-    },
     "accountId": {
         "type": "apiKey",
         "in": "header",
@@ -56,9 +51,19 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "The workspace account the request acts for.",
     },
 }
+#: Logged-out routes take any device id (it names a browser, it proves nothing) or a
+#: bearer token, so the id is a header parameter rather than a credential: a contract
+#: tool would otherwise expect an odd id to be refused.
+DEVICE_ID: dict[str, Any] = {
+    "name": "OAI-Device-Id",
+    "in": "header",
+    "required": False,
+    "description": "The anonymous device id of a logged-out client (any value), "
+    "sent instead of a bearer token.",
+    "schema": {"type": "string"},
+}
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "bearer": [{"bearerAuth": []}],
-    "device": [{"deviceId": []}, {"bearerAuth": []}],
     "account": [{"bearerAuth": [], "accountId": []}],
 }
 
@@ -156,6 +161,8 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     parameters = [_parameter(p, "path") for p in route.params]
     parameters += [_parameter(p, "query") for p in route.query]
+    if route.auth == "device":
+        parameters.append(DEVICE_ID)
     if parameters:
         operation["parameters"] = parameters
     if route.request:
@@ -195,6 +202,8 @@ ADMIN_DESCRIPTION = (
     "unless `reveal=true`."
 )
 _ANY_JSON: dict[str, Any] = {}
+#: The folder of the admin API's body schemas, which only its own document carries.
+ADMIN_SCHEMAS = "admin/"
 
 
 def admin_paths() -> dict[str, dict[str, Any]]:
@@ -254,32 +263,72 @@ def admin_paths() -> dict[str, dict[str, Any]]:
     return paths
 
 
-def openapi_document(catalogue: Catalogue, *, admin: bool = True) -> dict[str, Any]:
-    """The OpenAPI 3.2 description of every catalogue route, and of the admin API
-    (which `MockGPT`, and so `mockgpt serve`, adds to a bare app)."""
+def _info(title: str, summary: str) -> dict[str, Any]:
+    return {"title": title, "version": __version__, "summary": summary}
+
+
+def openapi_document(catalogue: Catalogue) -> dict[str, Any]:
+    """The OpenAPI 3.2 description of every catalogue route: the mocked services only.
+
+    The admin API is left out on purpose (it has its own document, `admin_document`):
+    a contract tool pointed at `/openapi.json` must not fuzz the mock's own controls,
+    or it installs faults and overrides that break the routes it goes on to check.
+    """
     paths: dict[str, dict[str, Any]] = {}
     for route in catalogue:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     tags = sorted({route.group for route in catalogue})
-    if admin:
-        for path, methods in admin_paths().items():
-            paths.setdefault(path, {}).update(methods)
-        tags.append(ADMIN_TAG)
     schemas = {
-        component_name(relative): _rewrite(load_schema(relative)) for relative in all_schema_files()
+        component_name(relative): _rewrite(load_schema(relative))
+        for relative in all_schema_files()
+        if not relative.startswith(ADMIN_SCHEMAS)
     }
     return {
         "openapi": "3.2.0",
-        "info": {
-            "title": "mockgpt",
-            "version": __version__,
-            "summary": "Offline mock of the ChatGPT web backend and the OpenAI chat API.",
-        },
+        "info": _info(
+            "mockgpt", "Offline mock of the ChatGPT web backend and the OpenAI chat API."
+        ),
         "servers": [{"url": "http://127.0.0.1:8000"}],
-        "tags": [
-            {"name": tag, "description": ADMIN_DESCRIPTION} if tag == ADMIN_TAG else {"name": tag}
-            for tag in tags
-        ],
+        "tags": [{"name": tag} for tag in tags],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def _referenced(names: set[str]) -> dict[str, Any]:
+    """The components `names` name, and every component they refer to in turn."""
+    found: dict[str, Any] = {}
+    wanted = sorted(names)
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        relative = next(r for r in all_schema_files() if component_name(r) == name)
+        found[name] = _rewrite(load_schema(relative))
+        wanted += [ref.rsplit("/", 1)[1] for ref in _refs(found[name])]
+    return dict(sorted(found.items()))
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        own = [ref] if isinstance(ref, str) else []
+        return own + [found for value in node.values() for found in _refs(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in _refs(value)]
+    return []
+
+
+def admin_document() -> dict[str, Any]:
+    """The OpenAPI 3.2 description of the admin API, served at `/__mockgpt__/openapi.json`
+    (behind the admin API's own access rules), with the schemas its bodies use."""
+    paths = admin_paths()
+    used = {ref.rsplit("/", 1)[1] for ref in _refs(paths)}
+    return {
+        "openapi": "3.2.0",
+        "info": _info("mockgpt admin API", "The mock's own controls (not part of ChatGPT)."),
+        "servers": [{"url": "http://127.0.0.1:8000"}],
+        "tags": [{"name": ADMIN_TAG, "description": ADMIN_DESCRIPTION}],
+        "paths": paths,
+        "components": {"schemas": _referenced(used)},
     }

@@ -81,12 +81,10 @@ class ConversationService:
         refused = authority.sentinel_refusal(call.headers)
         if refused is not None:
             return refused
-        if (
-            authority.account == "workspace"
-            and call.route.path == "/backend-api/f/conversation"
-            and call.headers.get("chatgpt-account-id") != authority.account_id
-        ):
-            return Refusal(401, errors.INVALID_JWT)
+        if call.route.path == "/backend-api/f/conversation":
+            refused = authority.account_refusal(call.headers)
+            if refused is not None:
+                return refused
         soft = False
         if call.route.path.startswith("/backend-anon/"):
             device = call.headers.get("oai-device-id", "") or "anonymous"

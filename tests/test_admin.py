@@ -360,15 +360,46 @@ def test_every_admin_body_has_a_schema() -> None:
             assert (schemas_dir() / endpoint.body).is_file(), endpoint.body
 
 
-def test_the_admin_section_of_the_openapi_document(client: httpx.Client) -> None:
-    document = client.get("/openapi.json").json()
-    admin = {path: item for path, item in document["paths"].items() if path.startswith(ADMIN)}
-    operations = [(method.upper(), path) for path, item in admin.items() for method in item]
+def test_the_admin_api_has_its_own_openapi_document(client: httpx.Client) -> None:
+    document = client.get(f"{ADMIN}/openapi.json").json()
+    assert document["openapi"] == "3.2.0"
+    operations = [
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    ]
     assert sorted(operations) == sorted((e.method, ADMIN + e.path) for e in ENDPOINTS)
     assert document["paths"][f"{ADMIN}/overrides"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"] == {"$ref": "#/components/schemas/admin.override"}
-    assert "mockgpt admin" in [tag["name"] for tag in document["tags"]]
+    assert [tag["name"] for tag in document["tags"]] == ["mockgpt admin"]
+    # every reference resolves inside the document, and nothing unused rides along
+    components = document["components"]["schemas"]
+    text = json.dumps(document)
+    targets = {chunk.split('"', 1)[0] for chunk in text.split('"$ref": "')[1:]}
+    assert {target.removeprefix("#/components/schemas/") for target in targets} == set(components)
+    assert "admin.script" in components
+
+
+def test_the_services_document_leaves_the_admin_api_out(client: httpx.Client) -> None:
+    # A contract tool pointed at /openapi.json must not fuzz the mock's own controls.
+    document = client.get("/openapi.json").json()
+    assert document["paths"]
+    assert not [path for path in document["paths"] if path.startswith(ADMIN)]
+    assert "mockgpt admin" not in [tag["name"] for tag in document["tags"]]
+    assert not [name for name in document["components"]["schemas"] if name.startswith("admin.")]
+
+
+def test_the_admin_document_keeps_the_admin_access_rules() -> None:
+    async def status(mock: MockGPT, headers: dict[str, str] | None = None) -> int:
+        transport = httpx.ASGITransport(app=mock, client=("192.0.2.7", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+            return (await client.get(f"{ADMIN}/openapi.json", headers=headers)).status_code
+
+    import anyio
+
+    assert anyio.run(status, MockGPT()) == 403
+    guarded = MockGPT(admin_token="s3cret")
+    assert anyio.run(status, guarded) == 403
+    assert anyio.run(status, guarded, {"authorization": "Bearer s3cret"}) == 200
 
 
 def test_oversized_admin_bodies_get_413(mock: MockGPT, client: httpx.Client) -> None:

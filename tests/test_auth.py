@@ -167,24 +167,79 @@ def test_account_settings_under_strict_needs_a_real_token_and_the_header() -> No
 
 def test_workspace_account_requires_the_header_on_f_conversation() -> None:
     with new_client(account="workspace") as client:
-        account = client.app.authority.account_id
+        workspace = client.app.authority.workspace_id
+        personal = client.app.authority.account_id
         missing = client.post("/backend-api/f/conversation", json=turn(), headers=bearer("t"))
         wrong = client.post(
             "/backend-api/f/conversation",
             json=turn(),
-            headers={**bearer("t"), "chatgpt-account-id": "other"},
+            headers={**bearer("t"), "chatgpt-account-id": personal},
         )
         right = client.post(
             "/backend-api/f/conversation",
             json=turn(),
-            headers={**bearer("t"), "chatgpt-account-id": account},
+            headers={**bearer("t"), "chatgpt-account-id": workspace},
         )
-    assert missing.status_code == 401
-    assert wrong.status_code == 401
+    # The token is fine, so the refusal is about the account and names it, not invalid_jwt.
+    assert missing.status_code == 403
+    assert missing.json() == {
+        "detail": "Missing ChatGPT-Account-Id header: requests for workspace account "
+        f"{workspace} must name it."
+    }
+    assert wrong.status_code == 403
+    assert wrong.json() == {
+        "detail": f"You do not have access to account {personal}. "
+        f"This user's workspace account is {workspace}."
+    }
+    assert schema_errors("parts/error_detail.json", wrong.json()) == []
     assert right.status_code == 200
-    with new_client() as personal:
-        plain = personal.post("/backend-api/f/conversation", json=turn(), headers=bearer("t"))
+    with new_client() as personal_mode:
+        plain = personal_mode.post("/backend-api/f/conversation", json=turn(), headers=bearer("t"))
     assert plain.status_code == 200
+
+
+CHECK = "/backend-api/accounts/check/v4-2023-04-27"
+
+
+def test_workspace_mode_lists_the_personal_and_the_workspace_account() -> None:
+    with new_client(account="workspace", validate_responses=True) as client:
+        authority = client.app.authority
+        answer = client.get(CHECK, headers=bearer("t"))
+    assert answer.status_code == 200
+    document = answer.json()
+    assert schema_errors("accounts/check_v4.json", document) == []
+    accounts = document["accounts"]
+    workspace = accounts[authority.workspace_id]["account"]
+    assert workspace["structure"] == "workspace"
+    assert workspace["account_id"] == authority.workspace_id
+    assert workspace["account_user_id"].endswith(f"__{authority.workspace_id}")
+    assert accounts["default"]["account"]["structure"] == "personal"
+    personal_id = accounts["default"]["account"]["account_id"]
+    assert accounts[personal_id]["account"]["structure"] == "personal"
+    assert document["account_ordering"] == [authority.workspace_id, personal_id]
+    # the id the check lists is the one /f/conversation takes
+    with new_client(account="workspace") as client:
+        listed = client.get(CHECK, headers=bearer("t")).json()["account_ordering"][0]
+        headers = {**bearer("t"), "chatgpt-account-id": listed}
+        answer = client.post("/backend-api/f/conversation", json=turn(), headers=headers)
+        assert answer.status_code == 200
+
+
+def test_personal_mode_accounts_check_is_the_fixture_unchanged() -> None:
+    with new_client() as personal, new_client(account="workspace") as workspace:
+        plain = personal.get(CHECK, headers=bearer("t"))
+        route = personal.app.catalogue.get(f"GET {CHECK}")
+        assert plain.content == personal.app.renderer.prepared(route).body
+        assert [a["account"]["structure"] for a in plain.json()["accounts"].values()] == [
+            "personal",
+            "personal",
+        ]
+        assert workspace.get(CHECK, headers=bearer("t")).content != plain.content
+    # another seed, another workspace id
+    assert (
+        create_app(make_config(seed=1)).authority.workspace_id
+        != create_app(make_config(seed=2)).authority.workspace_id
+    )
 
 
 # -- sentinel and proof of work -----------------------------------------------------------

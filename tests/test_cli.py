@@ -44,6 +44,13 @@ def test_openapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["openapi"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["openapi"] == "3.2.0"
+    assert "/backend-api/me" in document["paths"]
+    assert not [path for path in document["paths"] if path.startswith("/__mockgpt__")]
+    assert main(["openapi", "--admin"]) == 0
+    admin = json.loads(capsys.readouterr().out)
+    assert admin["openapi"] == "3.2.0"
+    assert "/__mockgpt__/openapi.json" in admin["paths"]
+    assert all(path.startswith("/__mockgpt__") for path in admin["paths"])
 
 
 def _free_port() -> int:
@@ -268,10 +275,61 @@ def test_serve_answers_from_a_fixture_folder(tmp_path: Path) -> None:
 def test_serve_refuses_a_missing_fixture_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["serve", "--fixtures", str(tmp_path / "absent"), "--port", "1"]) == 2
+    absent = tmp_path / "absent"
+    assert main(["serve", "--fixtures", str(absent), "--port", "0"]) == 2
     err = capsys.readouterr().err
-    assert "fixtures must name a folder" in err
-    assert "Traceback" not in err
+    assert err == f"mockgpt: fixtures folder {str(absent)!r} does not exist\n"
+    a_file = tmp_path / "me.json"
+    a_file.write_text("{}")
+    assert main(["serve", "--fixtures", str(a_file), "--port", "0"]) == 2
+    assert capsys.readouterr().err == f"mockgpt: fixtures {str(a_file)!r} is a file, not a folder\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["routes"], ["routes", "--format", "json"], ["openapi"], ["openapi", "--admin"]]
+)
+def test_output_to_a_closed_pipe_ends_quietly(
+    command: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader is gone before the first write, as with `| head -0`
+    with capsys.disabled(), open(writer, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        assert main(command) == 1
+        monkeypatch.undo()
+    assert capsys.readouterr().err == ""
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    # The document is bigger than a pipe's buffer, so the writer is still writing
+    # when the reader leaves after one line, as `mockgpt openapi | head -1` does.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockgpt", "openapi", "--indent", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.readline() == b"{\n"
+    process.stdout.close()
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 1
+    assert err == b""
+
+
+def test_a_port_in_use_is_one_line_before_the_banner(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert "routes, seed" not in out  # no banner
+    assert err == (
+        f"mockgpt: port {port} on 127.0.0.1 is in use; choose another with --port, "
+        "or --port 0 for a free one\n"
+    )
 
 
 def test_har_check_exit_statuses_in_a_process(tmp_path: Path) -> None:

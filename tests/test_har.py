@@ -1030,3 +1030,19 @@ def test_the_sanitiser_on_escaped_text() -> None:
     assert "\\u0026sig=" in clean
     assert "\\u0040example." in clean
     assert sanitiser.text("Zq81xy and xZq81x") == "Zq81xy and xZq81x"  # whole words only
+
+
+def test_an_imported_body_that_breaks_its_schema_is_named_clearly(
+    tmp_path: Path, captured: list[dict[str, Any]]
+) -> None:
+    me = find(captured, "GET", "/backend-api/me")
+    document = body_of(me)
+    del document["email"]
+    set_body(me, document)
+    result = import_har(write_har(tmp_path, captured), tmp_path / "fixtures", seed=2)
+    [warning] = result.warnings
+    # which route, which file was written, which schema it breaks, where and how
+    assert warning.startswith(
+        "GET /backend-api/me 200: the captured body written to fixtures/me/me.json "
+        "breaks the route's schema schemas/me/me.json at the top: 'email' is a required property"
+    ), warning

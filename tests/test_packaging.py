@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 import zipfile
@@ -87,3 +89,58 @@ def test_installed_wheel_serves_from_its_own_data(wheel: Path, tmp_path: Path) -
     assert module.startswith(str(target))
     assert schemas.startswith(str(target))
     assert int(count) == len(load_catalogue())
+
+
+def _readme_install_line() -> str:
+    """The README's line for installing mockgpt into another project from its repository."""
+    readme = (ROOT / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith('pip install "mockgpt @ git+')]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_the_readme_install_line_and_pytest_examples_work_in_another_project(
+    tmp_path: Path,
+) -> None:
+    # The README's own line, with the repository URL pointing at this checkout: pip
+    # clones it afresh (so only what is committed counts, as for any user) and builds
+    # the wheel. Dependencies are already installed here, and the network may not be.
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs a git checkout of mockgpt: the README line installs from its URL")
+    line = _readme_install_line()
+    assert "<repo URL>" in line
+    requirement = shlex.split(line.replace("<repo URL>", f"file://localhost{ROOT}"))[2]
+    site = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    install += ["--no-build-isolation", "--target", str(site), requirement]
+    subprocess.run(install, check=True, capture_output=True, text=True, cwd=tmp_path)
+    # A throwaway project: no conftest, no checkout on the path, just the README's tests.
+    project = tmp_path / "project"
+    project.mkdir()
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## From pytest", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (project / "test_readme.py").write_text(example)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import mockgpt; print(mockgpt.__file__)"],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.startswith(str(site))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    tests = re.findall(r"^(?:async )?def test_", example, re.MULTILINE)
+    assert len(tests) == 6
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"{len(tests)} passed" in run.stdout

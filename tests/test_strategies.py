@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
+from mockgpt import Config, MockGPT
 from mockgpt.delta import StreamDecoder
 from mockgpt.schemas import schema_errors
 from mockgpt.scripts import Script
@@ -181,6 +183,49 @@ def test_the_readme_parser_example_passes_and_catches_a_naive_parser(
     result.assert_outcomes(passed=1)
     result = pytester.runpytest_subprocess(*fixed, "test_naive.py")
     result.assert_outcomes(failed=1)
+
+
+#: Fresh random seeds per run: the example must pass on any of them, not just on one.
+UNPINNED_RUNS = 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", range(UNPINNED_RUNS))
+def test_the_readme_parser_example_passes_on_random_seeds(
+    run: int, pytester: pytest.Pytester
+) -> None:
+    # pytester gives each run a fresh folder, so a fresh Hypothesis database too:
+    # no failure found by an earlier run is replayed, and none hides.
+    seed = random.SystemRandom().randrange(2**32)
+    pytester.makepyfile(test_parser=_readme_example())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hypothesis-seed={seed}")
+    outcomes = result.parseoutcomes()
+    report = f"the README example failed with --hypothesis-seed={seed}:\n"
+    report += result.stdout.str()[-4000:]
+    assert outcomes.get("failed", 0) == 0, report
+    assert outcomes.get("passed") == 1, report
+
+
+@settings(QUICK, derandomize=False, max_examples=200)
+@given(scripts())
+def test_every_drawn_script_is_one_the_mock_accepts(script: Script) -> None:
+    # Unpinned on purpose: a script the mock refuses must not hide behind a fixed seed.
+    assert Script.from_dict(script.to_dict()) == script
+    mock = MockGPT(Config(clock="virtual", sample_conversations=0))
+    with mock.test_client() as client:
+        answer = client.post("/__mockgpt__/scripts", json=script.to_dict())
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_blank_drawn_title_becomes_a_title_the_mock_accepts() -> None:
+    # Whitespace-only titles (a newline, U+2028) were drawn and refused by Script.
+    def blank_then_fixed(script: Script) -> bool:
+        title = script.title or ""
+        return title.endswith("T") and len(title) > 1 and not title[:-1].strip()
+
+    found = find(scripts(), blank_then_fixed, settings=SEARCH)
+    assert found.title is not None
+    assert found.title.strip() == "T"
 
 
 @given(st.data())
