@@ -35,6 +35,9 @@ class Config:
     - `fixtures`: a folder laid out like the package's `fixtures/` tree (as
       `mockgpt har import` writes one); each file in it replaces the built-in
       fixture of the same relative name, the others stay (None: built-ins only).
+    - `header_timeout`, `body_timeout`: seconds a live server waits for a request's
+      head (then closes the connection) and for all of its body (then answers 408
+      and closes), so half-sent requests are not held open forever.
     """
 
     seed: int = 0
@@ -51,6 +54,8 @@ class Config:
     v1_requests_per_minute: int | None = None
     latency: tuple[float, float] | None = None
     fixtures: str | None = None
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -84,5 +89,11 @@ class Config:
             not isinstance(self.fixtures, str) or not Path(self.fixtures).is_dir()
         ):
             raise ConfigError(f"fixtures must name a folder, not {self.fixtures!r}")
+        for name, seconds in (
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+        ):
+            if not 0 < seconds <= 3600:
+                raise ConfigError(f"{name} must be between 0 and 3600 seconds, not {seconds!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
