@@ -85,7 +85,10 @@ def server_config(
         def _init_shared_socket(self) -> None:
             from granian._granian import ListenerSpec
 
-            holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            try:
+                holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+            except RuntimeError as error:  # granian reports bind errors so, with a backtrace
+                raise OSError(str(error).splitlines()[0]) from None
             self._shd = holder
             self._sfd = holder.get_fd()
             self._ssp = None

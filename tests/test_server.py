@@ -192,3 +192,17 @@ def test_serve_exits_promptly_with_answers_pending(
     assert "Traceback" not in out
     # The target is 2 s; the bound here is loose because the machine may be busy.
     assert took < 15, took
+
+
+def test_serve_on_a_port_in_use_says_so_without_a_traceback() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mockgpt", "serve", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
