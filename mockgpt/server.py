@@ -72,7 +72,7 @@ def server_config(
 ) -> Any:
     """The embedded granian server for `app`: HTTP/1.1 and HTTP/2 on one port,
     WebSockets on, one worker on the caller's event loop, no access log of its own
-    (mockgpt writes its own) and warnings only from the server itself."""
+    (mockgpt writes its own) and only errors from the server itself."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
@@ -123,6 +123,9 @@ class Guarded:
         self.closing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
         task = asyncio.current_task()
         if task is not None:
             self.active.add(task)
