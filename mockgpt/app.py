@@ -1,8 +1,10 @@
 """The ASGI app: routing built from the catalogue, checks, and dispatch by kind.
 
-`create_app(config)` builds one app; everything it keeps (the seed's world,
-the rendered answers, later the store, clock and journal) hangs off the app,
-so two apps in one process share nothing.
+`create_app(config)` builds one app; everything a request can change (the
+store, clock, journal, overrides) hangs off the app, so two apps in one process
+share no state. What the seed alone determines (its world and the rendered
+answers) is built once per process and shared, so a new app costs well under
+a millisecond.
 
 A request goes: read the body (413 past the limit) → find the route (404, or
 405 when only the method is wrong) → auth rule → query and body checks (422 on
@@ -13,11 +15,13 @@ handler raises becomes a plain 500 body; no traceback reaches the client.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import random
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -110,10 +114,7 @@ class MockApp:
     def __init__(self, config: Config, catalogue: Catalogue, clock: Clock | None = None) -> None:
         self.config = config
         self.catalogue = catalogue
-        self.varier = Varier(config.seed, now=world_now(config))
-        self.renderer = Renderer(
-            self.varier, validate=config.validate_responses, fixtures=config.fixtures
-        )
+        self.varier, self.renderer = _seed_world(config)
         self.clock: Clock = clock or (
             VirtualClock(self.varier.now().timestamp())
             if config.clock == "virtual"
@@ -386,6 +387,27 @@ def _watching(send: Send, entry: Entry) -> Send:
     return watched
 
 
+def _seed_world(config: Config) -> tuple[Varier, Renderer]:
+    """The seed's varier and renderer: built once per process and shared by every app
+    on the same settings (both only ever cache what the seed determines), so that a
+    reset costs no Faker set-up and no re-rendering. A fixtures folder may change
+    between resets, so apps reading one get their own."""
+    now = world_now(config)
+    if config.fixtures is not None or (config.now is None and config.clock == "system"):
+        # a folder's files, or the wall time at start, make this world its own
+        varier = Varier(config.seed, now=now)
+        return varier, Renderer(
+            varier, validate=config.validate_responses, fixtures=config.fixtures
+        )
+    return _shared_world(config.seed, config.validate_responses, now)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_world(seed: int, validate: bool, now: datetime | None) -> tuple[Varier, Renderer]:
+    varier = Varier(seed, now=now)
+    return varier, Renderer(varier, validate=validate)
+
+
 def create_app(
     config: Config | None = None,
     *,
@@ -393,9 +415,33 @@ def create_app(
     clock: Clock | None = None,
 ) -> MockApp:
     """Build a mockgpt app. Each call gives an independent app with its own state."""
-    from mockgpt.openapi import openapi_document
-
     app = MockApp(config or Config(), catalogue or load_catalogue(), clock)
-    document = openapi_document(app.catalogue)
-    app.add_meta("GET", "/openapi.json", json_response(200, document))
+    app.add_meta("GET", "/openapi.json", _OpenAPIAnswer(app.catalogue))
     return app
+
+
+#: The rendered OpenAPI answer of each catalogue seen (by identity; few per process).
+_OPENAPI_ANSWERS: dict[int, tuple[Catalogue, Prepared]] = {}
+
+
+class _OpenAPIAnswer(Prepared):
+    """`GET /openapi.json` of a bare app: rendered at its first request, then shared by
+    every app on the same catalogue, because it never changes with the settings and
+    rendering it cost most of a reset."""
+
+    __slots__ = ("catalogue",)
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        super().__init__(200)
+        self.catalogue = catalogue
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kept = _OPENAPI_ANSWERS.get(id(self.catalogue))
+        if kept is None or kept[0] is not self.catalogue:
+            from mockgpt.openapi import openapi_document
+
+            answer = json_response(200, openapi_document(self.catalogue))
+            if len(_OPENAPI_ANSWERS) >= 8:
+                _OPENAPI_ANSWERS.clear()
+            kept = _OPENAPI_ANSWERS[id(self.catalogue)] = (self.catalogue, answer)
+        await kept[1](scope, receive, send)

@@ -9,9 +9,10 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mockgpt import __version__
 from mockgpt.catalogue import Catalogue, load_catalogue
@@ -111,6 +112,29 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help="the token every admin request must then send as Authorization: Bearer <token> "
         "(default: none on a loopback --host, else a random one printed at start)",
+    )
+
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS (HTTP/2 by ALPN) with a certificate for localhost and 127.0.0.1 made "
+        "at start; the path of its CA file is printed for clients to trust",
+    )
+    serve.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate chain")
+    serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile")
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="close connections whose request head has not arrived in S seconds (default: 30)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="answer 408 and close when a request body has not arrived in S seconds (default: 30)",
     )
 
     routes = commands.add_parser("routes", help="list every route with its status and description")
@@ -249,11 +273,9 @@ def routes_markdown(catalogue: Catalogue) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import secrets
 
-    import uvicorn
-
     from mockgpt.controller import ADMIN_PREFIX, MockGPT
     from mockgpt.scripts import load_script
-    from mockgpt.server import server_config
+    from mockgpt.server import LiveServer
 
     if args.admin_token is not None and not args.admin_token.strip():
         print(
@@ -261,13 +283,24 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    handler = logging.StreamHandler(sys.stdout)
+    handler = BufferedLogHandler(sys.stdout)
     handler.setFormatter(
         JsonLogFormatter() if args.log_format == "json" else logging.Formatter("%(message)s")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    if (args.certfile is None) != (args.keyfile is None):
+        print("mockgpt: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
     try:
         scripts = [script for path in args.script for script in load_script(path)]
+        timeouts = {
+            name: value
+            for name, value in (
+                ("header_timeout", args.header_timeout),
+                ("body_timeout", args.body_timeout),
+            )
+            if value is not None
+        }
         config = Config(
             seed=args.seed,
             log_requests=not args.quiet,
@@ -279,7 +312,9 @@ def _serve(args: argparse.Namespace) -> int:
             fixtures=args.fixtures,
             now=args.now,
             pace=args.pace,
+            **timeouts,
         )
+        tls = _tls_files(args)
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2
@@ -298,17 +333,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{len(scripts)} scripted turns queued")
     if args.fixtures:
         print(f"fixtures from {args.fixtures} replace the built-in ones of the same names")
-    server = uvicorn.Server(server_config(mock, args.host, args.port))
+    if tls is not None and args.tls:
+        print(f"TLS: clients trust the CA in {tls.ca}")
 
-    def announce() -> None:
+    def announce(base: str) -> None:
         """Say where the server listens once it does (the port may have been 0)."""
-        while not server.started:
-            if server.should_exit:
-                return
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        base = f"http://{host}:{port}"
         print(f"listening on {base}  (Ctrl-C to stop)")
         print(f"  web client:  point chatgpt.com requests at {base} (e.g. {base}/backend-api/)")
         print(f'  OpenAI SDK:  OpenAI(base_url="{base}/v1", api_key="anything")')
@@ -320,11 +349,98 @@ def _serve(args: argparse.Namespace) -> int:
         if args.ready_file:
             Path(args.ready_file).write_text(base + "\n", encoding="utf-8")
 
-    threading.Thread(target=announce, name="mockgpt-announce", daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run()
+    server = LiveServer(
+        mock,
+        host=args.host,
+        port=args.port,
+        tls=tls.files if tls is not None else None,
+        header_timeout=config.header_timeout,
+        body_timeout=config.body_timeout,
+    )
+    try:
+        server.serve_forever(on_ready=lambda: announce(server.url))
+    except OSError as error:
+        print(f"mockgpt: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        handler.flush()
     print("mockgpt stopped")
     return 0
+
+
+class BufferedLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes log lines in batches: at most every `INTERVAL` seconds or `LIMIT` bytes,
+    so a line per request costs a list append rather than a write and a flush."""
+
+    INTERVAL = 0.1
+    LIMIT = 64 * 1024
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: threading.Timer | None = None
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with self._guard:
+            self._lines.append(line)
+            self._size += len(line)
+            if self._size >= self.LIMIT:
+                self._write()
+            elif self._timer is None:
+                self._timer = threading.Timer(self.INTERVAL, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _write(self) -> None:
+        lines, self._lines, self._size = self._lines, [], 0
+        if lines:
+            with contextlib.suppress(OSError, ValueError):
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+
+    def flush(self) -> None:
+        with self._guard:
+            self._timer = None
+            self._write()
+
+
+@dataclass(frozen=True, slots=True)
+class _TLS:
+    files: Any
+    ca: str | None
+
+
+def _tls_files(args: argparse.Namespace) -> _TLS | None:
+    """The certificate to serve HTTPS with: the user's, or (`--tls`) one made now."""
+    from mockgpt.server import TLSFiles
+
+    if args.certfile is not None:
+        for name in (args.certfile, args.keyfile):
+            if not Path(name).is_file():
+                raise ValueError(f"no such file: {name}")
+        return _TLS(TLSFiles(args.certfile, args.keyfile), None)
+    if not args.tls:
+        return None
+    import tempfile
+
+    import trustme
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("localhost", "127.0.0.1", "::1")
+    folder = Path(tempfile.mkdtemp(prefix="mockgpt-tls-"))
+    ca, chain, key = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    authority.cert_pem.write_to_path(str(ca))
+    certificate.private_key_pem.write_to_path(str(key))
+    for index, blob in enumerate(certificate.cert_chain_pems):
+        blob.write_to_path(str(chain), append=index > 0)
+    return _TLS(TLSFiles(str(chain), str(key)), str(ca))
 
 
 def _har(args: argparse.Namespace) -> int:

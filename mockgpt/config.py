@@ -56,6 +56,9 @@ class Config:
     - `pace`: `"real"` streams unscripted answers at a seeded, human-visible
       speed (time to first token, then tens of tokens per second); `"instant"`
       sends them at once. Scripted turns keep their own pacing either way.
+    - `header_timeout`, `body_timeout`: seconds a live server waits for a request's
+      head (then closes the connection) and for all of its body (then answers 408
+      and closes), so half-sent requests are not held open forever.
     """
 
     seed: int = 0
@@ -84,6 +87,8 @@ class Config:
     max_snapshots: int = 32
     now: str | None = None
     pace: Literal["real", "instant"] = "instant"
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -124,6 +129,12 @@ class Config:
             parse_now(self.now)
         if self.pace not in ("real", "instant"):
             raise ConfigError(f"pace must be 'real' or 'instant', not {self.pace!r}")
+        for name, seconds in (
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+        ):
+            if not 0 < seconds <= 3600:
+                raise ConfigError(f"{name} must be between 0 and 3600 seconds, not {seconds!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
         for name, low, high in _BOUNDS:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.types import Receive, Scope, Send
 
 from mockgpt.app import MockApp, create_app
@@ -31,7 +30,9 @@ from mockgpt.errors import MockGPTError
 from mockgpt.journal import Entry, FaultName, Latency, Override, contains, json_diff, nearest
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import LiveServer
-from mockgpt.transport import InProcessTransport
+
+if TYPE_CHECKING:  # httpx is imported when a client is asked for, not at start-up
+    import httpx
 
 #: Where the admin API and the inspector live, on every mock.
 ADMIN_PREFIX = "/__mockgpt__"
@@ -129,7 +130,13 @@ class MockGPT:
     def start(self, *, host: str = "127.0.0.1", port: int = 0) -> MockGPT:
         if self._server is None:
             self.admin.listen_on(host)
-            self._server = LiveServer(self, host=host, port=port).start()
+            self._server = LiveServer(
+                self,
+                host=host,
+                port=port,
+                header_timeout=self.config.header_timeout,
+                body_timeout=self.config.body_timeout,
+            ).start()
         return self
 
     def stop(self) -> None:
@@ -166,6 +173,10 @@ class MockGPT:
     def client(self, *, in_process: bool = False, **options: Any) -> httpx.Client:
         """An httpx client on the live server, or (`in_process=True`) one that calls the
         app directly with no socket, for the fastest tests; options go to `httpx.Client`."""
+        import httpx
+
+        from mockgpt.transport import InProcessTransport
+
         if in_process:
             options.setdefault("base_url", "http://mockgpt.test")
             return httpx.Client(transport=InProcessTransport(self), **options)
@@ -173,6 +184,8 @@ class MockGPT:
 
     def async_client(self, *, in_process: bool = False, **options: Any) -> httpx.AsyncClient:
         """The same as `client`, for async tests (anyio or pytest-asyncio)."""
+        import httpx
+
         if in_process:
             options.setdefault("base_url", "http://mockgpt.test")
             return httpx.AsyncClient(transport=httpx.ASGITransport(app=self), **options)

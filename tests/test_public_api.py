@@ -27,6 +27,9 @@ def test_config_refuses_bad_values() -> None:
 
 def test_two_apps_share_no_state() -> None:
     first, second = mockgpt.create_app(), mockgpt.create_app()
-    assert first.renderer is not second.renderer
+    # What the seed alone determines is rendered once per process and shared...
+    assert first.renderer is second.renderer
+    assert mockgpt.create_app(mockgpt.Config(seed=1)).renderer is not first.renderer
+    # ...everything a request can change is each app's own.
     assert first.conversations is not second.conversations
     assert first.journal is not second.journal

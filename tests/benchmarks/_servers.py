@@ -45,13 +45,17 @@ def free_port() -> int:
     return port
 
 
-def start_server(name: str, code: str, args: list[str], stdin: bytes | None = None) -> Server:
-    """Start `python -c code port name *args` and return once its port accepts connections."""
+def start_server(
+    name: str, code: str, args: list[str], stdin: bytes | None = None, *, quiet: bool = False
+) -> Server:
+    """Start `python -c code port name *args` and return once its port accepts connections;
+    `quiet` sends its standard output (an access log) to /dev/null."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", code, str(port), name, *args],
         cwd=ROOT,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL if quiet else None,
     )
     server = Server(name, port, process)
     try:

@@ -1,27 +1,32 @@
-"""Throughput of mockgpt against a bare Starlette app serving the same bytes.
+"""Throughput of `mockgpt serve` against bare Starlette on the fastest stock stack.
 
 What it measures: requests per second, and per-request latency (p50/p99), of
-`GET /backend-api/settings/user` served by
+`GET /backend-api/settings/user` (with a bearer token) served by
 
-- `mockgpt`: `MockGPT(Config(seed=0))`, what `mockgpt serve` runs (the app behind the
-  controller that adds the admin API);
+- `mockgpt`: `python -m mockgpt serve --port P`, exactly as a user runs it
+  (default options: the access log on, one text line per request to stdout,
+  here a pipe this script drains);
 - `bare`: a one-route Starlette app that answers the very bytes mockgpt gave
-  (same status, content-type and body, fetched from mockgpt once at start).
+  (same status, content-type and body, fetched from mockgpt once at start),
+  on uvicorn with httptools and uvloop, no access log: the fastest stock stack
+  one would pick for a hand-written mock.
 
-Both run under uvicorn with the options `mockgpt serve` uses (h11, lifespan on,
-no access log, no server header), each in its own subprocess on 127.0.0.1, so
-the load generator here never shares a GIL with a server. The load comes from
-N keep-alive connections over asyncio raw sockets, one request in flight per
+Each server runs in its own subprocess on 127.0.0.1, pinned to one core where
+the machine has two or more (the load generator here gets the others), so
+the client never shares a GIL with a server. Start-up is the time from
+spawning the process to its first 200 answer. The load comes from N
+keep-alive connections over asyncio raw sockets, one request in flight per
 connection. Rounds alternate mockgpt/bare/mockgpt/bare… so machine noise falls
 on both alike; each round has a short warm-up, then a timed window. The report
-gives the median req/s of each target, the ratio of the medians (target: mockgpt
-at 0.90 of bare or better) and latency percentiles pooled over all rounds.
+gives the median req/s of each target, the ratio of the medians (target:
+mockgpt at 0.90 of bare or better), latency percentiles pooled over all rounds
+and the median start-up times (target: mockgpt within 1.3 times bare).
 
 Run it from the repository root:
 
     python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 3] [--connections 16]
 
-It only talks to 127.0.0.1, stops by itself and ends both servers it started.
+It only talks to 127.0.0.1, stops by itself and ends the servers it started.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
-from _servers import HOST, Server, percentile, report_line, start_server, stop_server
+from _servers import HOST, ROOT, Server, free_port, percentile, report_line, stop_server
 
 PATH = "/backend-api/settings/user"
 REQUEST = (f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer bench\r\n\r\n").encode(
@@ -41,36 +49,87 @@ REQUEST = (f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer bench\
 )
 WARMUP_SECONDS = 0.5
 IO_TIMEOUT = 10.0
+STARTUP_TIMEOUT = 30.0
 
-# Runs in each server subprocess: argv is [port, target] and, for the bare target,
-# [path, status, content-type]; the bare target reads the body to serve from stdin.
-SERVER_CODE = """
+# The reference: argv is [port, path, status, content-type]; the body comes on stdin.
+BARE_CODE = """
 import sys
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-port, target = int(sys.argv[1]), sys.argv[2]
-if target == "mockgpt":
-    from mockgpt import Config, MockGPT
+port, path, status, media = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+body = sys.stdin.buffer.read()
 
-    app = MockGPT(Config(seed=0))
-else:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
 
-    path, status, media = sys.argv[3], int(sys.argv[4]), sys.argv[5]
-    body = sys.stdin.buffer.read()
+async def settings_user(request: Request) -> Response:
+    return Response(body, status_code=status, media_type=media)
 
-    async def settings_user(request: Request) -> Response:
-        return Response(body, status_code=status, media_type=media)
 
-    app = Starlette(routes=[Route(path, settings_user)])
-from mockgpt.server import server_config
-
-uvicorn.Server(server_config(app, "127.0.0.1", port)).run()
+app = Starlette(routes=[Route(path, settings_user)])
+uvicorn.run(
+    app, host="127.0.0.1", port=port, http="httptools", loop="uvloop",
+    access_log=False, log_level="warning", lifespan="on",
+)
 """
+
+
+def pin(core: int | None) -> None:
+    if core is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {core})
+
+
+def server_cores() -> tuple[int | None, list[int] | None]:
+    """One core for the server under test, the rest for this load generator (Linux)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None, None
+    return cores[0], cores[1:]
+
+
+def spawn(name: str, command: list[str], core: int | None, stdin: bytes | None = None) -> Server:
+    """Start a server, drain its output on a thread, and return once it is spawned."""
+    port = free_port()
+    command = [arg.replace("{port}", str(port)) for arg in command]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=(lambda: pin(core)) if core is not None else None,
+    )
+    if stdin is not None:
+        assert process.stdin is not None
+        process.stdin.write(stdin)
+        process.stdin.close()
+    assert process.stdout is not None
+    output = process.stdout
+    threading.Thread(target=lambda: [None for _ in iter(lambda: output.read(65536), b"")],
+                     daemon=True).start()  # fmt: skip
+    return Server(name, port, process)
+
+
+async def first_answer(server: Server, started: float) -> tuple[float, Answer]:
+    """Poll until the server answers 200; the seconds since `started` and the answer."""
+    deadline = started + STARTUP_TIMEOUT
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited with code {server.process.returncode}")
+        try:
+            answer = await fetch_once(server.port)
+            if answer.status == 200:
+                return time.perf_counter() - started, answer
+        except OSError:
+            pass
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{server.name} did not answer 200 within {STARTUP_TIMEOUT} s")
+        await asyncio.sleep(0.002)
 
 
 @dataclass(slots=True)
@@ -163,20 +222,30 @@ async def measure(server: Server, connections: int, seconds: float) -> Round:
 # -- report ----------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace) -> None:
-    servers: list[Server] = []
+def mockgpt_command() -> list[str]:
+    return [sys.executable, "-m", "mockgpt", "serve", "--port", "{port}"]
+
+
+def bare_command(media: str, status: int) -> list[str]:
+    return [sys.executable, "-c", BARE_CODE, "{port}", PATH, str(status), media]
+
+
+async def start_both(core: int | None, starts: dict[str, list[float]]) -> tuple[Server, Server]:
+    """Start mockgpt, then the bare app serving its bytes; note each start-up time."""
+    began = time.perf_counter()
+    mock = spawn("mockgpt", mockgpt_command(), core)
     try:
-        mock = start_server("mockgpt", SERVER_CODE, [])
-        servers.append(mock)
-        reference = await fetch_once(mock.port)
-        if reference.status != 200:
-            raise RuntimeError(f"mockgpt answered {reference.status} on {PATH}")
+        took, reference = await first_answer(mock, began)
+        starts["mockgpt"].append(took)
         media = reference.headers.get("content-type", "")
-        bare = start_server(
-            "bare", SERVER_CODE, [PATH, str(reference.status), media], stdin=reference.body
-        )
-        servers.append(bare)
-        check = await fetch_once(bare.port)
+        began = time.perf_counter()
+        bare = spawn("bare", bare_command(media, reference.status), core, stdin=reference.body)
+    except BaseException:
+        stop_server(mock)
+        raise
+    try:
+        took, check = await first_answer(bare, began)
+        starts["bare"].append(took)
         same = (check.status, check.headers.get("content-type"), check.body) == (
             reference.status,
             media,
@@ -184,13 +253,31 @@ async def run(args: argparse.Namespace) -> None:
         )
         if not same:
             raise RuntimeError("the bare app does not answer the same status, type and body")
+    except BaseException:
+        stop_server(bare)
+        stop_server(mock)
+        raise
+    return mock, bare
 
-        print(f"GET {PATH}: {reference.status} {media}, body {len(reference.body)} bytes")
-        print(f"  mockgpt {len(reference.body)} bytes, bare {len(check.body)} bytes, identical")
+
+async def run(args: argparse.Namespace) -> None:
+    core, client_cores = server_cores()
+    if client_cores:
+        os.sched_setaffinity(0, set(client_cores))
+    starts: dict[str, list[float]] = {"mockgpt": [], "bare": []}
+    # Start-up alone, interleaved, in fresh processes (the first pair also serves the load).
+    for _ in range(max(0, args.starts - 1)):
+        for server in await start_both(core, starts):
+            stop_server(server)
+    mock, bare = await start_both(core, starts)
+    try:
+        print(f"GET {PATH}: both answer the same status, content-type and body")
+        pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
         print(
-            f"uvicorn h11, {args.connections} keep-alive connections, "
-            f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window, "
-            f"{args.rounds} rounds each (alternating), cpus {os.cpu_count()}"
+            f"mockgpt serve (granian, access log on) vs bare Starlette on uvicorn httptools+uvloop;"
+            f" {args.connections} keep-alive connections, {WARMUP_SECONDS} s warm-up + "
+            f"{args.seconds} s window, {args.rounds} rounds each (alternating), "
+            f"cpus {os.cpu_count()}, {pinned}"
         )
         print()
 
@@ -210,20 +297,26 @@ async def run(args: argparse.Namespace) -> None:
                 print(report_line(cells, widths))
         print()
 
-        widths = [-8, 12, 8, 8]
-        print(report_line(["target", "median req/s", "p50 ms", "p99 ms"], widths))
+        widths = [-8, 12, 8, 8, 9]
+        print(report_line(["target", "median req/s", "p50 ms", "p99 ms", "start ms"], widths))
         medians: dict[str, float] = {}
         for name, results in rounds.items():
             medians[name] = statistics.median(r.rate for r in results)
             latencies = [value for r in results for value in r.latencies]
             p50 = percentile(latencies, 0.50) * 1000
             p99 = percentile(latencies, 0.99) * 1000
-            cells = [name, f"{medians[name]:.0f}", f"{p50:.2f}", f"{p99:.2f}"]
+            start = statistics.median(starts[name]) * 1000
+            cells = [name, f"{medians[name]:.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{start:.0f}"]
             print(report_line(cells, widths))
         ratio = medians[mock.name] / medians[bare.name]
+        start_ratio = statistics.median(starts["mockgpt"]) / statistics.median(starts["bare"])
         print(f"ratio mockgpt/bare: {ratio:.2f} (target >= 0.90)")
+        print(
+            f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
+            f"median of {len(starts['bare'])} starts each)"
+        )
     finally:
-        for server in reversed(servers):
+        for server in (bare, mock):
             stop_server(server)
 
 
@@ -241,9 +334,12 @@ def main() -> None:
         default=16,
         help="concurrent keep-alive connections (default: %(default)s)",
     )
+    parser.add_argument(
+        "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
+    )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.rounds < 1 or args.connections < 1:
-        parser.error("--seconds must be positive, --rounds and --connections at least 1")
+    if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.starts < 1:
+        parser.error("--seconds must be positive, --rounds, --connections, --starts at least 1")
     asyncio.run(run(args))
 
 

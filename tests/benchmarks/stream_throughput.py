@@ -14,9 +14,10 @@ conversation per request), served by
 2. time to first byte (request written → first body byte), p50 and p99;
 3. streams per second with N keep-alive connections streaming at once.
 
-Both run under uvicorn with the options `mockgpt serve` uses (h11, lifespan on,
-no access log, no server header), each in its own subprocess on 127.0.0.1, so
-the client here never shares a GIL with a server. The client is a raw asyncio
+mockgpt runs as `mockgpt serve` runs it (the controller, the access log on,
+its granian server); the bare app on uvicorn with httptools and uvloop, the
+fastest stock stack. Each runs in its own subprocess on 127.0.0.1, so the
+client here never shares a GIL with a server. The client is a raw asyncio
 protocol parsing HTTP/1.1 chunked transfer-encoding by hand, as bytes arrive.
 The `client cpu` and `server cpu` columns give the share of one core each side
 used: a server near 100% is what limits its numbers. Rounds alternate
@@ -61,17 +62,26 @@ STREAM_TIMEOUT = 60.0  # one whole stream, request to last chunk
 SERVER_CODE = """
 import sys
 
-import uvicorn
-
 port, target, words = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 if target == "mockgpt":
-    from mockgpt import Config, create_app
+    from mockgpt import Config, MockGPT
     from mockgpt.scripts import Script
+    from mockgpt.server import LiveServer
 
-    app = create_app(Config(seed=0, clock="virtual"))
+    # As `mockgpt serve` runs: the controller, the access log on, the same server.
+    import logging
+
+    from mockgpt.cli import BufferedLogHandler
+
+    handler = BufferedLogHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    mock = MockGPT(Config(seed=0, clock="virtual", log_requests=True))
     text = " ".join(f"word{i}" for i in range(words))
-    app.conversations.book.fixed(Script(text=text))
+    mock.app.conversations.book.fixed(Script(text=text))
+    LiveServer(mock, host="127.0.0.1", port=port).serve_forever()
 else:
+    import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import StreamingResponse
@@ -94,9 +104,10 @@ else:
         )
 
     app = Starlette(routes=[Route("/backend-api/conversation", conversation, methods=["POST"])])
-from mockgpt.server import server_config
-
-uvicorn.Server(server_config(app, "127.0.0.1", port)).run()
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, http="httptools", loop="uvloop",
+        access_log=False, log_level="warning", lifespan="on",
+    )
 """
 
 
@@ -433,7 +444,7 @@ async def run(args: argparse.Namespace) -> None:
     text = long_text(args.words)
     servers: list[Server] = []
     try:
-        mock = start_server("mockgpt", SERVER_CODE, [str(args.words)])
+        mock = start_server("mockgpt", SERVER_CODE, [str(args.words)], quiet=True)
         servers.append(mock)
         reference = await fetch_stream(mock.port)
         check_reference(reference, text)
@@ -458,7 +469,8 @@ async def run(args: argparse.Namespace) -> None:
             f"bare {check.chunks}; bare body identical ({len(check.body)} bytes)"
         )
         print(
-            f"uvicorn h11, keep-alive, {WARMUP_SECONDS} s warm-up + {args.seconds} s window "
+            f"mockgpt as served (granian, log on) vs bare on uvicorn httptools+uvloop, keep-alive, "
+            f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window "
             f"per phase (1 connection, then {args.connections}), {args.rounds} rounds each "
             f"(alternating), cpus {os.cpu_count()}"
         )
