@@ -36,6 +36,7 @@ from mockgpt.journal import Entry, Journal, Latency, Overrides
 from mockgpt.platform import Platform
 from mockgpt.replies import generate_reply, generate_title
 from mockgpt.responses import Prepared, json_response
+from mockgpt.responses_api.service import ResponsesAPI
 from mockgpt.service import ConversationService, IdFactory
 from mockgpt.validation import (
     Problem,
@@ -145,6 +146,7 @@ class MockApp:
         )
         self.conversations.authority = self.authority
         self.platform = Platform(self)
+        self.responses_api = ResponsesAPI(self)
         self.journal = Journal()
         #: Tracebacks of errors raised inside handlers (the pytest plugin fails the test).
         self.failures: list[str] = []
