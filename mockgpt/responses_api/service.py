@@ -384,8 +384,12 @@ class ResponsesAPI:
         extra = self.app.platform.headers()
         if _flag(call.query, "stream"):
             after = _int(call.query, "starting_after", -1)
+            plain = (call.query.get("include_obfuscation") or [""])[-1].lower() == "false"
             events = [
-                (kind, payload)
+                (
+                    kind,
+                    {k: v for k, v in payload.items() if k != "obfuscation"} if plain else payload,
+                )
                 for kind, payload in entry.events
                 if payload["sequence_number"] > after
             ]
