@@ -226,6 +226,13 @@ def test_get_replays_the_stream_after_a_sequence_number(client: TestClient) -> N
         f"/v1/responses/{rid}", headers=KEY, params={"stream": "true", "starting_after": "3"}
     )
     assert next(f["sequence_number"] for f in events(tail)) == 4
+    bare = client.get(
+        f"/v1/responses/{rid}",
+        headers=KEY,
+        params={"stream": "true", "include_obfuscation": "false"},
+    )
+    assert not any("obfuscation" in f for f in events(bare))
+    assert any("obfuscation" in f for f in frames)
 
 
 # -- stored responses --------------------------------------------------------------------------
