@@ -14,7 +14,7 @@ from support import make_config
 from test_app import sse_events
 
 from mockgpt import create_app
-from mockgpt.scripts import Fault, HttpError, Pacing, Script
+from mockgpt.scripts import FAULT_KINDS, Fault, HttpError, Pacing, Script
 
 KEY = {"authorization": "Bearer sk-test"}
 TOOL = {
@@ -376,3 +376,30 @@ def test_codex_models_list_what_pickers_show(client: TestClient) -> None:
     assert any(model["visibility"] == "list" for model in models)
     assert all(model["base_instructions"] for model in models)
     assert client.get("/backend-api/codex/models").status_code == 401
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_every_fault_kind_breaks_a_responses_stream(client: TestClient, kind: str) -> None:
+    app: Any = client.app
+    options: dict[str, Any] = {"seconds": 30.0} if kind == "stall" else {}
+    app.conversations.book.queue(
+        Script(text="one two three four", fault=Fault(kind, after=5, **options))
+    )
+    before = app.clock.now()
+    streamed = create(client, input="hi", stream=True)
+    blocks = sse_events(streamed.content)
+    whole = [json.loads(data) for data in blocks[:5]]
+    assert [frame["sequence_number"] for frame in whole] == list(range(5))
+    if kind in ("close_after", "no_done"):
+        assert len(blocks) == 5  # cut after `after` events, no terminal event
+    elif kind == "malformed_frame":
+        assert len(blocks) == 6
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(blocks[5])
+    elif kind == "stall":
+        assert app.clock.now() - before >= 30
+        assert json.loads(blocks[-1])["type"] == "response.completed"
+    else:
+        tail = [json.loads(data) for data in blocks[5:]]
+        assert [frame["type"] for frame in tail] == ["error", "response.failed"]
+        assert [frame["sequence_number"] for frame in tail] == [5, 6]
