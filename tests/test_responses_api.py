@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from support import make_config
 from test_app import sse_events
 
-from mockgpt import create_app
+from mockgpt import MockGPT, create_app
 from mockgpt.scripts import FAULT_KINDS, Fault, HttpError, Pacing, Script
 
 KEY = {"authorization": "Bearer sk-test"}
@@ -403,3 +403,18 @@ def test_every_fault_kind_breaks_a_responses_stream(client: TestClient, kind: st
         tail = [json.loads(data) for data in blocks[5:]]
         assert [frame["type"] for frame in tail] == ["error", "response.failed"]
         assert [frame["sequence_number"] for frame in tail] == [5, 6]
+
+
+def test_the_admin_api_shows_stored_responses() -> None:
+    mock = MockGPT(make_config(0))
+    with mock.client(in_process=True) as http:
+        first = http.post("/v1/responses", headers=KEY, json={"model": "gpt-4.1", "input": "hi"})
+        rid = first.json()["id"]
+        listed = http.get("/__mockgpt__/responses").json()
+        assert listed[0]["id"] == rid
+        assert listed[0]["status"] == "completed"
+        one = http.get(f"/__mockgpt__/responses/{rid}").json()
+        assert one["response"] == first.json()
+        assert one["input_items"][0]["content"] == [{"type": "input_text", "text": "hi"}]
+        assert http.get("/__mockgpt__/responses/resp_none").status_code == 404
+        assert mock.state()["responses"] == len(listed)

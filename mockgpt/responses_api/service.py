@@ -459,6 +459,34 @@ class ResponsesAPI:
         body = {"object": "response.input_tokens", "input_tokens": count_input(request, history)}
         return Prepared(200, dumpb(body), "application/json", self.app.platform.headers())
 
+    # -- for the admin API -------------------------------------------------------------------
+
+    def summaries(self) -> list[Payload]:
+        """Every stored response as it stands now, newest first, without its output."""
+        now = self.app.clock.now()
+        rows = []
+        for response_id, entry in reversed(self.stored.items()):
+            state = entry.state(now)
+            rows.append(
+                {
+                    "id": response_id,
+                    "created_at": state["created_at"],
+                    "status": state["status"],
+                    "model": state["model"],
+                    "background": entry.background,
+                    "previous_response_id": state.get("previous_response_id"),
+                    "output_items": len(state["output"]),
+                }
+            )
+        return rows
+
+    def snapshot(self, response_id: str) -> Payload:
+        """One stored response as GET would answer it, with its input items."""
+        entry = self.find(response_id)
+        if entry is None:
+            raise KeyError(f"no response {response_id!r}")
+        return {"response": entry.state(self.app.clock.now()), "input_items": entry.items}
+
     # -- the ChatGPT backend's Codex endpoint -------------------------------------------------
 
     async def codex(self, call: Call) -> Prepared | ResponseStream:
