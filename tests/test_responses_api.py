@@ -6,14 +6,17 @@ import base64
 import json
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 from support import make_config
 from test_app import sse_events
+from test_har import entry_of, write_har
 
 from mockgpt import MockGPT, create_app
+from mockgpt.har import check_har
 from mockgpt.scripts import FAULT_KINDS, Fault, HttpError, Pacing, Script
 
 KEY = {"authorization": "Bearer sk-test"}
@@ -418,3 +421,17 @@ def test_the_admin_api_shows_stored_responses() -> None:
         assert one["input_items"][0]["content"] == [{"type": "input_text", "text": "hi"}]
         assert http.get("/__mockgpt__/responses/resp_none").status_code == 404
         assert mock.state()["responses"] == len(listed)
+
+
+def test_the_har_drift_check_knows_responses_streams(tmp_path: Path) -> None:
+    mock = MockGPT(make_config(0))
+    with mock.test_client() as http:
+        body = {"model": "gpt-5", "input": "hi", "stream": True, "tools": [TOOL]}
+        entry = entry_of(http.post("/v1/responses", json=body, headers=KEY))
+    clean = check_har(write_har(tmp_path, [entry]))
+    assert not clean.routes["POST /v1/responses"].drifted
+    unknown = '{"type": "response.audio.delta", "delta": "", "sequence_number": 99}'
+    entry["response"]["content"]["text"] += f"event: response.audio.delta\ndata: {unknown}\n\n"
+    drifted = check_har(write_har(tmp_path, [entry], "drifted.har"))
+    kinds = {drift.kind for drift in drifted.routes["POST /v1/responses"].findings}
+    assert {"new-event", "new-frame-type"} <= kinds
