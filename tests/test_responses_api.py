@@ -406,6 +406,10 @@ def test_every_fault_kind_breaks_a_responses_stream(client: TestClient, kind: st
         tail = [json.loads(data) for data in blocks[5:]]
         assert [frame["type"] for frame in tail] == ["error", "response.failed"]
         assert [frame["sequence_number"] for frame in tail] == [5, 6]
+        rid = whole[0]["response"]["id"]
+        kept = client.get(f"/v1/responses/{rid}", headers=KEY).json()
+        assert kept == tail[-1]["response"]
+        assert kept["status"] == "failed"
 
 
 def test_the_admin_api_shows_stored_responses() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ from mockgpt.responses_api.objects import (
     thread_of,
     usage,
 )
-from mockgpt.responses_api.writer import ResponseStream
+from mockgpt.responses_api.writer import MODERATION, Failure, ResponseStream
 from mockgpt.scripts import Script, chunk_text
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ QUEUED_SECONDS = 0.5
 #: The shortest time a background response spends in progress.
 MIN_RUN_SECONDS = 0.5
 SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+#: Faults that end a stream with an `error` event and `response.failed`.
+FAILING_FAULTS = ("error_envelope", "moderation_block")
 SUMMARY_CHUNK_WORDS = 3
 SAMPLE_FIXTURE = "openai/response.json"
 SAMPLE_ITEMS = "openai/response_item_list.json"
@@ -186,7 +189,7 @@ class ResponsesAPI:
         headers: dict[str, str],
         *,
         stored: bool = True,
-        refuse: Any = None,
+        refuse: Callable[[Script], Prepared] | None = None,
     ) -> Prepared | ResponseStream:
         """Answer a checked request: scripted refusal, JSON body or stream; store it."""
         model = str(request["model"])
@@ -243,23 +246,24 @@ class ResponsesAPI:
             now,
             max(MIN_RUN_SECONDS, sum(delays)),
         )
+        fault = script.fault if script is not None and request.get("stream") else None
+        failure = self._failure(answer)
+        if fault is not None and fault.kind in FAILING_FAULTS and fault.after < len(events):
+            # A stream that fails mid-way is stored failed, as the platform keeps it.
+            message = fault.message if fault.kind == "error_envelope" else MODERATION
+            entry.events = [*events[: fault.after], *failure(fault.after, message)]
+            entry.final = entry.events[-1][1]["response"]
+            entry.thread = [*history, *entry.final["output"]]
         if stored and request.get("store", True) is not False:
             self._keep(response_id, entry)
         extra = self.app.platform.headers(headers)
         if request.get("stream"):
-            return ResponseStream(
-                events,
-                delays,
-                self.app.clock,
-                script.fault if script is not None else None,
-                extra,
-                self._failure(answer),
-            )
+            return ResponseStream(events, delays, self.app.clock, fault, extra, failure)
         body = head if background else final
         self.app.renderer.check("openai/response.json", body)
         return Prepared(200, dumpb(body), "application/json", extra)
 
-    def _failure(self, answer: Answer) -> Any:
+    def _failure(self, answer: Answer) -> Failure:
         def events(sequence: int, message: str | None) -> list[tuple[str, Payload]]:
             error = {
                 "type": "server_error",

@@ -19,6 +19,7 @@ from mockgpt.framing import Event, Framing
 from mockgpt.scripts import Fault
 
 STREAM_MEDIA = "text/event-stream; charset=utf-8"
+MODERATION = "This content may violate our usage policies."
 #: The events that should be sent when a stream fails at sequence number N.
 Failure = Callable[[int, str | None], list[tuple[str, dict[str, Any]]]]
 
@@ -69,7 +70,7 @@ class ResponseStream:
         elif fault.kind in ("error_envelope", "moderation_block"):
             message = fault.message
             if fault.kind == "moderation_block":
-                message = "This content may violate our usage policies."
+                message = MODERATION
             framing = Framing()
             tail = b"".join(
                 framing.encode(Event(kind, payload))
