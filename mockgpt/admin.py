@@ -181,6 +181,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("GET", "/conversations", "conversations", "Stored conversations, newest first."),
     Endpoint("GET", "/conversations/{conversation_id}", "conversation", "One stored conversation."),
+    Endpoint("GET", "/responses", "responses", "Stored Responses API responses, newest first."),
+    Endpoint("GET", "/responses/{response_id}", "response", "One stored response and its input."),
     Endpoint("GET", "/quotas", "quotas", "Feature quotas and the model message cap."),
     Endpoint("GET", "/tokens", "tokens", "Access and sentinel tokens the mock issued."),
     Endpoint("GET", "/clock", "clock", "The mock's time."),
@@ -463,6 +465,12 @@ class AdminAPI:
 
     def _conversation(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.conversation(request.params["conversation_id"])
+
+    def _responses(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.responses()
+
+    def _response(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.response(request.params["response_id"])
 
     def _quotas(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.quotas()

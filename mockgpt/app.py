@@ -42,6 +42,7 @@ from mockgpt.masking import mask_query
 from mockgpt.platform import Platform
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
+from mockgpt.responses_api.service import ResponsesAPI
 from mockgpt.service import ConversationService, IdFactory
 from mockgpt.validation import (
     Problem,
@@ -140,6 +141,7 @@ class MockApp:
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
         self.platform = Platform(self)
+        self.responses_api = ResponsesAPI(self)
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,

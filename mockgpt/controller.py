@@ -324,6 +324,14 @@ class MockGPT:
             raise KeyError(f"no conversation {conversation_id!r}")
         return service.store.detail(service.sync(found))
 
+    def responses(self) -> list[dict[str, Any]]:
+        """The stored `/v1/responses` responses, newest first: id, status, model, thread."""
+        return self.app.responses_api.summaries()
+
+    def response(self, response_id: str) -> dict[str, Any]:
+        """One stored response as a GET sees it now, with its input items."""
+        return self.app.responses_api.snapshot(response_id)
+
     def quotas(self) -> dict[str, Any]:
         """Feature quotas and the model message cap, on the mock's clock."""
         cap = self.app.authority.message_cap()
@@ -368,6 +376,7 @@ class MockGPT:
             "clock": self.clock(),
             "settings": settings_json(self.config),
             "conversations": len(self.app.conversations.store),
+            "responses": len(self.app.responses_api.stored),
             "pending_scripts": self.pending_scripts(),
             "overrides": self.overrides(),
             "journal": len(self.app.journal),

@@ -21,6 +21,7 @@ from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
+from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
 from mockgpt.schemas import schema_errors
 
 if TYPE_CHECKING:
@@ -330,4 +331,5 @@ HANDLERS: dict[str, Handler] = {
     "chat_completions": chat_completions,
     "models_list": models_list,
     "model_get": model_get,
+    **RESPONSES_HANDLERS,
 }

@@ -44,6 +44,7 @@ from mockgpt.catalogue import Catalogue, ResponseSpec, Route, load_catalogue
 from mockgpt.delta import DeltaDecoder, DeltaError, StreamDecoder
 from mockgpt.errors import MockGPTError
 from mockgpt.framing import SSEReader
+from mockgpt.responses_api.encoding import FIELDS as RESPONSE_EVENT_FIELDS
 from mockgpt.schemas import FORMAT_CHECKER, resolved_schema, schema_errors
 from mockgpt.store import first_turn
 from mockgpt.validation import json_type
@@ -74,6 +75,7 @@ ENVELOPE = "parts/conversation_envelope.json"
 #: The `event:` names each stream is known to use (bare `data:` events have none).
 KNOWN_EVENT_NAMES: Mapping[str, frozenset[str]] = {
     CONVERSATION_EVENTS: frozenset({"delta_encoding", "delta"}),
+    "openai/response_stream_event.json": frozenset(RESPONSE_EVENT_FIELDS),
 }
 _TEXT_PATHS = ("/message/content/parts/0", "/message/content/text")
 
@@ -653,6 +655,14 @@ def _own_streams() -> list[tuple[str, str]]:
         }
         answer = client.post("/v1/chat/completions", json=completion)
         bodies.append(("openai/chat_completion_chunk.json", answer.text))
+        response = {
+            "model": "gpt-5",
+            "input": "hello",
+            "stream": True,
+            "reasoning": {"summary": "auto"},
+        }
+        answer = client.post("/v1/responses", json=response)
+        bodies.append(("openai/response_stream_event.json", answer.text))
     return bodies
 
 

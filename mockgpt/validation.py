@@ -345,6 +345,16 @@ def openai_error_body(problem: Problem) -> dict[str, Any]:
             param=param,
             code="invalid_value",
         )
+    if problem.validator in ("minimum", "maximum") and isinstance(problem.value, int | float):
+        kind = "integer" if isinstance(problem.value, int) else "decimal"
+        below = problem.validator == "minimum"
+        side, bound, sign = ("below", "min", ">=") if below else ("above", "max", "<=")
+        return openai_error(
+            f"Invalid '{param}': {kind} {side} {bound}imum value. Expected a value {sign} "
+            f"{problem.expected}, but got {problem.value} instead.",
+            param=param,
+            code=f"{kind}_{side}_{bound}_value",
+        )
     if problem.validator == "minItems" and problem.value == []:
         return openai_error(
             f"Invalid '{param}': empty array. Expected an array with minimum length "

@@ -84,6 +84,7 @@ def test_routes_are_listed_and_filtered(inspector: Inspector, page: sync_api.Pag
     rows = page.locator("#routes tbody tr")
     expect(rows).to_have_count(len(inspector.mock.app.catalogue))
     expect(page.locator("#state")).to_contain_text("system clock")
+    expect(page.locator("#state")).to_contain_text("1 stored responses")
 
     page.fill("#route-filter", "backend-api/me")
     expect(rows.first).to_contain_text("/backend-api/me")
