@@ -222,13 +222,17 @@ class Fault:
     """How a stream breaks, so clients' recovery paths can be tested.
 
     `after` counts the events sent before the fault strikes, so a test can
-    break a stream before the first delta (0) or in the middle of the answer.
+    break a stream before the first delta (0) or in the middle of the answer;
+    past the last event, it strikes at the end. A fault means the same on every
+    encoding (web `legacy` and `v1`, `/v1` chunks); where a format has its own
+    shape for an error or a refusal, that shape is sent.
 
     * `close_after`: the connection closes, with no `[DONE]`.
     * `no_done`: the body ends cleanly after `after` events, without the
       closing `data: [DONE]` (the web client then starts a resume); an
       `after` past the last event sends every event.
-    * `malformed_frame`: a frame whose JSON does not parse is sent.
+    * `malformed_frame`: a frame whose JSON does not parse is sent, then
+      `[DONE]`.
     * `stall`: the stream goes silent for `seconds`, then carries on; this
       exercises read timeouts.
     * `error_envelope`: an envelope with a non-null `error` (text `message`,

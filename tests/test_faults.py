@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +249,14 @@ def test_a_client_leaving_ends_the_stream_and_frees_its_tasks(encoding: str) -> 
     writes, extra_tasks = asyncio.run(_abandon(encoding))
     assert writes < 10  # the unpaced opening frames at most: the paced text never came
     assert extra_tasks == 0
+
+
+def test_the_readme_table_names_every_fault_and_every_encoding() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("**Faults and realism on every encoding.**", 1)[1]
+    table = section[section.index("\n|") + 1 :].split("\n\n", 1)[0]
+    rows = table.splitlines()
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert {name.split(" ")[0].strip("`") for name in header[1:]} == set(ENCODINGS)
+    faults = [row.strip("|").split("|")[0].strip(" `") for row in rows[2:]]
+    assert faults == [*FAULT_KINDS, "HTTP refusal"]
