@@ -302,3 +302,26 @@ def test_a_resume_repeats_the_opening_then_sends_the_rest() -> None:
     tail = run(EventStream(steps, VirtualClock(0), start=3, replay=True), Recorder())
     assert tail.startswith(b'event: delta_encoding\ndata: "v1"\n\n')
     assert whole.endswith(tail[len(b'event: delta_encoding\ndata: "v1"\n\n') :])
+
+
+def test_the_engine_imports_nothing_from_the_http_app_or_control_layers() -> None:
+    import ast
+    from pathlib import Path
+
+    import mockgpt.wire
+
+    above = {"app", "handlers", "service", "platform", "conversation", "controller", "admin"}
+    above |= {"cli", "pytest_plugin", "inspector", "har", "strategies", "server"}
+    root = Path(mockgpt.wire.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                assert not (parts[0] == "mockgpt" and len(parts) > 1 and parts[1] in above), (
+                    f"{path.name} imports {name}"
+                )
