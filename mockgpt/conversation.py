@@ -64,7 +64,8 @@ class Turn:
     encoding: str
     title: str | None = None
     text: str = ""
-    text_end: int | None = None
+    #: Whether the store holds the final answer already.
+    final_stored: bool = False
     fault: Fault | None = None
     pings: int = 0
     live: bool = True
@@ -79,7 +80,6 @@ class Turn:
         clock: Clock,
         *,
         start: int = 0,
-        on_step: Callable[[Turn, int | None, bool], None] | None = None,
         on_end: Callable[[Turn, bool], None] | None = None,
     ) -> EventStream:
         """The response that sends this turn from `start`.
@@ -94,7 +94,6 @@ class Turn:
             fault=self.fault if start == 0 else None,
             pings=self.pings,
             replay=start > 0,
-            on_step=None if on_step is None else partial(on_step, self),
             on_end=None if on_end is None else partial(on_end, self),
         )
 

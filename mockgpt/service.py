@@ -171,7 +171,7 @@ class ConversationService:
         if first_turn:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
         self._keep(conversation.id, turn)
-        return turn.stream(self.clock, on_step=self._stored, on_end=self._ended)
+        return turn.stream(self.clock, on_end=self._ended)
 
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
@@ -203,18 +203,30 @@ class ConversationService:
             create_time=self.clock.now(),
         )
 
-    def _stored(self, turn: Turn, text_end: int | None, final: bool) -> None:
-        """Keep the stored assistant message equal to what has been streamed."""
-        if not turn.live:
-            return  # a resume replays what the store already holds in full
-        if text_end is not None:
-            turn.text_end = text_end  # applied to the stored message when it is read
-        if final:
-            conversation = self.store.get(turn.conversation_id)
-            node = conversation.mapping.get(turn.assistant_id) if conversation else None
-            if node is not None:
+    def _follow(self, turn: Turn) -> None:
+        """Bring the stored answer up to what the turn's stream has delivered so far.
+
+        The stream only counts what it sent (`Steps.sent`); the store catches up
+        when it is read, so the hot loop of a stream never calls back into it.
+        """
+        conversation = self.store.get(turn.conversation_id)
+        node = conversation.mapping.get(turn.assistant_id) if conversation else None
+        if node is None or node.message is None:
+            return
+        steps = turn.steps
+        if 0 <= steps.final < steps.sent:
+            if not turn.final_stored:
                 node.message = copy.deepcopy(turn.final)
-                turn.text_end = None
+                turn.final_stored = True
+            return
+        end = steps.progress()
+        if end is not None:
+            content = node.message["content"]
+            grown = turn.text[:end]
+            if "parts" in content:
+                content["parts"][0] = grown
+            else:
+                content["text"] = grown
 
     def sync_live(self) -> None:
         """Bring every running turn's stored answer up to date (before listing)."""
@@ -226,16 +238,8 @@ class ConversationService:
     def sync(self, conversation: Conversation) -> Conversation:
         """Bring the stored answer of a running turn up to what has been streamed."""
         turn = self.turns.get(conversation.id)
-        if turn is None or not turn.live or turn.text_end is None:
-            return conversation
-        node = conversation.mapping.get(turn.assistant_id)
-        if node is not None and node.message is not None:
-            content = node.message["content"]
-            grown = turn.text[: turn.text_end]
-            if "parts" in content:
-                content["parts"][0] = grown
-            else:
-                content["text"] = grown
+        if turn is not None and turn.live:
+            self._follow(turn)
         return conversation
 
     def _ended(self, turn: Turn, completed: bool) -> None:
@@ -253,6 +257,7 @@ class ConversationService:
             "malformed_frame",
         )
         if broken:
+            self._follow(turn)
             return
         conversation = self.store.get(turn.conversation_id)
         if conversation is not None and turn.assistant_id in conversation.mapping:
@@ -270,7 +275,7 @@ class ConversationService:
         offset = max(0, int(body.get("offset") or 0))
         # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
         start = min(max(offset, turn.steps.opening), len(turn.steps))
-        return turn.stream(self.clock, start=start, on_step=self._stored)
+        return turn.stream(self.clock, start=start)
 
     def detail(self, conversation_id: str) -> Prepared:
         conversation = self.store.get(conversation_id)

@@ -80,6 +80,7 @@ class Steps:
         events, delays, ends = self.events, self.delays, self.ends
         before = len(events)
         taken = 0
+        carry, end = self._carry, self._end
         for event in turn:
             kind = type(event)
             if kind is str:
@@ -87,26 +88,26 @@ class Steps:
                 if rule is None:
                     event, kind = Text(event), Text
                     rule = frames.get(Text)
-                delay = self._carry
+                delay = carry
             else:
                 rule = frames.get(kind)
-                delay = self._carry + event.delay
+                delay = carry + event.delay
             made = rule(encoding, event) if rule is not None else None
             if not made:
-                self._carry = delay
+                carry = delay
                 continue
-            self._carry = 0.0
+            carry = 0.0
             index = len(events)
             if delay:
                 delays[index] = delay
             if kind is str:
-                self._end += len(event)
-                ends[index] = self._end
+                end += len(event)
+                ends[index] = end
             elif kind is Text:
-                self._end += len(event.text)
-                ends[index] = self._end
+                end += len(event.text)
+                ends[index] = end
             elif kind is Begin and not event.echo:
-                self._end = ends[index] = 0
+                end = ends[index] = 0
             elif kind is Done:
                 self.final = index
             if len(made) == 1:
@@ -115,7 +116,9 @@ class Steps:
                 events.extend(made)
             taken += 1
             if taken == BATCH:
+                self._carry, self._end = carry, end
                 return True
+        self._carry, self._end = carry, end
         self._turn = None
         return len(events) > before
 
@@ -136,6 +139,15 @@ class Steps:
             pass
         event = self.events[index]
         return Step(event, self.delays.get(index, 0.0), self.ends.get(index), index == self.final)
+
+    def progress(self) -> int | None:
+        """The answer's text length in the events delivered so far (None: none of it yet)."""
+        ends = self.ends
+        for index in range(self.sent - 1, -1, -1):
+            end = ends.get(index)
+            if end is not None:
+                return end
+        return None
 
     def wire(self, index: int) -> bytes:
         """The bytes of step `index`."""
@@ -163,8 +175,8 @@ class EventStream:
 
     A scripted fault strikes before step `fault.after`, or at the end when the
     stream has fewer steps. `replay` first repeats the opening events (a resume
-    from the middle). `on_step` hears of every step that moves the answer
-    (`on_step(text_end, final)`), `on_end` of the end and whether it was whole.
+    from the middle). `on_end` hears of the end and whether the stream was whole;
+    how far it got is `steps.sent`.
     """
 
     def __init__(
@@ -178,7 +190,6 @@ class EventStream:
         replay: bool = False,
         status: int = 200,
         headers: list[tuple[bytes, bytes]] | None = None,
-        on_step: Callable[[int | None, bool], None] | None = None,
         on_end: Callable[[bool], None] | None = None,
     ) -> None:
         self.steps = steps
@@ -189,7 +200,6 @@ class EventStream:
         self.replay = replay
         self.status = status
         self.headers = STREAM_HEADERS if headers is None else headers
-        self.on_step = on_step
         self.on_end = on_end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -236,8 +246,7 @@ class EventStream:
                 await self._emit(send, encode(steps.events[index]))
         pings_left = self.pings
         strike_at = fault.after if fault is not None else -1
-        on_step = self.on_step
-        events, delays, ends = steps.events, steps.delays, steps.ends
+        events, delays = steps.events, steps.delays
         index = self.start
         # The hot loop of every stream: one write per event, as the real server does.
         while index < len(events) or steps.more():
@@ -256,10 +265,6 @@ class EventStream:
             await send(
                 {"type": "http.response.body", "body": encode(events[index]), "more_body": True}
             )
-            if on_step is not None:
-                end = ends.get(index)
-                if end is not None or index == steps.final:
-                    on_step(end, index == steps.final)
             index += 1
             if index > steps.sent:
                 steps.sent = index
