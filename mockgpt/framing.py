@@ -36,6 +36,12 @@ class Event:
         return self.data if self.raw else dumps(self.data)
 
 
+JSONEvent = tuple[str | None, str]
+"""An event whose data is JSON text already, as `(name, text)`: the cheap form of the hot path."""
+
+WireEvent = Event | JSONEvent
+"""What encodings produce and framing writes."""
+
 DONE = Event(None, "[DONE]", raw=True)
 EMPTY = Event(None, "", raw=True)
 
@@ -52,17 +58,23 @@ class Framing:
     def newline(self) -> str:
         return "\r\n" if self.crlf else "\n"
 
-    def encode(self, event: Event) -> bytes:
+    def encode(self, event: WireEvent) -> bytes:
+        if type(event) is tuple:
+            name, text, raw = event[0], event[1], False
+        else:
+            assert isinstance(event, Event)
+            name, raw = event.name, event.raw
+            text = event.encoded if event.encoded is not None else event.text()
         if not self.padding and not self.crlf:  # the common case, once per event
-            if event.name is None:
-                return f"data: {event.text()}\n\n".encode()
-            return f"event: {event.name}\ndata: {event.text()}\n\n".encode()
+            if name is None:
+                return f"data: {text}\n\n".encode()
+            return f"event: {name}\ndata: {text}\n\n".encode()
         newline = self.newline
         lines = []
-        if event.name is not None:
-            lines.append(f"event: {event.name}")
-        data = f"data: {event.text()}"
-        if self.padding and not event.raw and event.name != "delta_encoding":
+        if name is not None:
+            lines.append(f"event: {name}")
+        data = f"data: {text}"
+        if self.padding and not raw and name != "delta_encoding":
             size = len(data.encode("utf-8")) + 2 * len(newline)
             data += " " * (-size % self.pad_block)
         lines.append(data)

@@ -17,16 +17,18 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from mockgpt.clock import Clock
-from mockgpt.conversation import pacing_delays
 from mockgpt.errors import openai_error
+from mockgpt.framing import Event
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
 from mockgpt.replies import generate_reply, unscripted_pacing
 from mockgpt.responses import Prepared
-from mockgpt.scripts import Fault, Script, chunk_text
+from mockgpt.scripts import Script, iter_chunks
+from mockgpt.wire import EventStream, Steps, encoding, framing_for
+from mockgpt.wire.turn import Arguments, Begin, Done, Pace, Text, ToolCall, TurnEvent, Usage
 
 if TYPE_CHECKING:
     from mockgpt.app import Call
@@ -45,7 +47,6 @@ DEFAULT_MODELS = (
 FINGERPRINT = "fp_mockgpt01"
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 STREAM_MEDIA = "text/event-stream; charset=utf-8"
-DONE_LINE = b"data: [DONE]\n\n"
 _TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
 
 
@@ -250,7 +251,7 @@ class Platform:
         code, message = words.get(status, ("invalid_request_error", "Request refused."))
         return self.error(status, openai_error(message, code=code), dict(refusal.headers))
 
-    async def complete(self, call: Call) -> Prepared | ChunkStream:
+    async def complete(self, call: Call) -> Prepared | EventStream:
         request: dict[str, Any] = call.json
         model = str(request["model"])
         if self.strict_models() and not self.known(model):
@@ -469,157 +470,75 @@ class Platform:
         request: dict[str, Any],
         script: Script | None,
         extra: dict[str, str],
-    ) -> ChunkStream:
-        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+    ) -> EventStream:
         base = {
             **head,
             "object": "chat.completion.chunk",
             "service_tier": "default",
             "system_fingerprint": FINGERPRINT,
         }
+        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        encoder = encoding("chunks", base=base, include_usage=include_usage)
+        # Paced like a web turn: time to first token, then the rate, chunk by chunk.
+        pace = Pace(
+            script.pacing
+            if script is not None
+            else unscripted_pacing(self.app.config.pace, 0, head["model"], head["id"]),
+            random.Random(head["id"]),
+        )
+        turn = self._events(choices, usage, request, script, pace, str(head["id"]))
+        realism = script.realism if script is not None else None
+        steps = Steps(encoder, turn, framing_for(encoder, realism))
+        if self.app.renderer.validate:
+            for step in steps:  # a validating app checks every chunk before the first is sent
+                if isinstance(step.event, Event):
+                    self.app.renderer.check("openai/chat_completion_chunk.json", step.event.data)
+        headers = [(b"content-type", STREAM_MEDIA.encode())] + [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers(extra)
+        ]
+        return EventStream(
+            steps,
+            self.app.clock,
+            fault=script.fault if script is not None else None,
+            pings=realism.pings if realism is not None else 0,
+            headers=headers,
+        )
 
-        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-            frame = {
-                **base,
-                "choices": [
-                    {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
-            }
-            if include_usage:
-                frame["usage"] = None
-            return frame
-
-        frames: list[dict[str, Any]] = []
+    def _events(
+        self,
+        choices: list[dict[str, Any]],
+        usage: dict[str, Any],
+        request: dict[str, Any],
+        script: Script | None,
+        pace: Pace,
+        completion_id: str,
+    ) -> Iterator[TurnEvent]:
+        """The completion as turn events: per choice its role, its text or tool call, its end."""
         for choice in choices:
             index, message = choice["index"], choice["message"]
             calls = message.get("tool_calls")
             if calls:
                 call = calls[0]
-                frames.append(
-                    chunk(
-                        index,
-                        {
-                            "role": "assistant",
-                            "content": None,
-                            "tool_calls": [
-                                {
-                                    "index": 0,
-                                    "id": call["id"],
-                                    "type": "function",
-                                    "function": {"name": call["function"]["name"], "arguments": ""},
-                                }
-                            ],
-                            "refusal": None,
-                        },
-                        None,
-                    )
-                )
-                arguments = call["function"]["arguments"]
+                yield Begin(message, index=index)
+                function = call["function"]
+                yield ToolCall(call["id"], function["name"], index, delay=pace.next(""))
+                arguments = function["arguments"]
                 for start in range(0, len(arguments), 8):
-                    frames.append(
-                        chunk(
-                            index,
-                            {
-                                "tool_calls": [
-                                    {
-                                        "index": 0,
-                                        "function": {"arguments": arguments[start : start + 8]},
-                                    }
-                                ]
-                            },
-                            None,
-                        )
-                    )
+                    yield Arguments(arguments[start : start + 8], index, delay=pace.next(""))
             else:
-                frames.append(
-                    chunk(index, {"role": "assistant", "content": "", "refusal": None}, None)
-                )
-                pieces = (
-                    script.chunked()
-                    if script is not None and script.text == message["content"]
-                    else chunk_text(message["content"] or "")
-                )
+                yield Begin(message, index=index, delay=pace.next(""))
+                text = message["content"] or ""
+                if script is not None and script.text == message["content"]:
+                    pieces = script.iter_chunked()
+                else:
+                    pieces = iter_chunks(text)
                 for number, piece in enumerate(pieces):
-                    frame = chunk(index, {"content": piece}, None)
+                    logprobs = None
                     if choice["logprobs"] is not None:
                         # Each content chunk carries the logprobs of its own tokens.
-                        draw = random.Random(f"{head['id']}\x1f{index}\x1f{number}")
+                        draw = random.Random(f"{completion_id}\x1f{index}\x1f{number}")
                         top = int(request.get("top_logprobs") or 0)
-                        frame["choices"][0]["logprobs"] = {
-                            "content": self._logprobs(piece, top, draw),
-                            "refusal": None,
-                        }
-                    frames.append(frame)
-            frames.append(chunk(index, {}, choice["finish_reason"]))
-        if include_usage:
-            frames.append({**base, "choices": [], "usage": usage})
-        for frame in frames:
-            self.app.renderer.check("openai/chat_completion_chunk.json", frame)
-        lines = [f"data: {dumps(frame)}\n\n".encode() for frame in frames]
-        # Pace the content chunks like a web turn: time to first token, then the rate.
-        texts = [
-            (frame["choices"][0]["delta"].get("content") or "") if frame["choices"] else ""
-            for frame in frames
-        ]
-        delays = pacing_delays(
-            script
-            or Script(pacing=unscripted_pacing(self.app.config.pace, 0, head["model"], head["id"])),
-            texts,
-            random.Random(head["id"]),
-        )
-        return ChunkStream(
-            lines, delays, self.app.clock, script.fault if script else None, self.headers(extra)
-        )
-
-
-class ChunkStream:
-    """A `/v1` stream: one write per chunk, paced on the app's clock, faults as scripted."""
-
-    def __init__(
-        self,
-        lines: list[bytes],
-        delays: list[float],
-        clock: Clock,
-        fault: Fault | None,
-        headers: list[tuple[str, str]],
-    ) -> None:
-        self.lines = lines
-        self.delays = delays
-        self.clock = clock
-        self.fault = fault
-        self.headers = [(b"content-type", STREAM_MEDIA.encode())] + [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in headers
-        ]
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
-        fault = self.fault
-        strike_at = fault.after if fault is not None else len(self.lines) + 1
-        stall = fault.seconds if fault is not None and fault.kind == "stall" else 0.0
-        for index, line in enumerate(self.lines):
-            if index == strike_at:
-                if not stall:
-                    break
-                await self.clock.sleep(stall)
-            if index < len(self.delays) and self.delays[index] > 0:
-                await self.clock.sleep(self.delays[index])
-            await send({"type": "http.response.body", "body": line, "more_body": True})
-        if stall and strike_at >= len(self.lines):
-            await self.clock.sleep(stall)
-        if fault is None or stall or strike_at > len(self.lines):
-            await send({"type": "http.response.body", "body": DONE_LINE})
-            return
-        kind = fault.kind
-        if kind == "close_after":
-            return  # unfinished: the server drops the connection
-        tail = b""
-        if kind == "error_envelope":
-            message = fault.message or (
-                "The server had an error while processing your request. Sorry about that!"
-            )
-            tail = f"data: {dumps(openai_error(message, type_='server_error'))}\n\n".encode()
-        elif kind == "malformed_frame":
-            tail = b'data: {"id": "chatcmpl-\n\n' + b"".join(self.lines[strike_at:])
-        if kind != "no_done":
-            tail += DONE_LINE
-        await send({"type": "http.response.body", "body": tail})
+                        logprobs = {"content": self._logprobs(piece, top, draw), "refusal": None}
+                    yield Text(piece, logprobs, index, delay=pace.next(piece))
+            yield Done(None, choice["finish_reason"], index, delay=pace.next(""))
+        yield Usage(usage, delay=pace.next(""))

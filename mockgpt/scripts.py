@@ -29,7 +29,7 @@ import math
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -56,6 +56,7 @@ __all__ = [
     "ScriptError",
     "ToolMessage",
     "chunk_text",
+    "iter_chunks",
     "load_script",
 ]
 
@@ -222,13 +223,17 @@ class Fault:
     """How a stream breaks, so clients' recovery paths can be tested.
 
     `after` counts the events sent before the fault strikes, so a test can
-    break a stream before the first delta (0) or in the middle of the answer.
+    break a stream before the first delta (0) or in the middle of the answer;
+    past the last event, it strikes at the end. A fault means the same on every
+    encoding (web `legacy` and `v1`, `/v1` chunks); where a format has its own
+    shape for an error or a refusal, that shape is sent.
 
     * `close_after`: the connection closes, with no `[DONE]`.
     * `no_done`: the body ends cleanly after `after` events, without the
       closing `data: [DONE]` (the web client then starts a resume); an
       `after` past the last event sends every event.
-    * `malformed_frame`: a frame whose JSON does not parse is sent.
+    * `malformed_frame`: a frame whose JSON does not parse is sent, then
+      `[DONE]`.
     * `stall`: the stream goes silent for `seconds`, then carries on; this
       exercises read timeouts.
     * `error_envelope`: an envelope with a non-null `error` (text `message`,
@@ -485,14 +490,33 @@ def chunk_text(text: str, words: int = 1) -> list[str]:
     streams them a token at a time.
     """
     _check_int("chunk_words", words, minimum=1)
+    return list(iter_chunks(text, words))
+
+
+def iter_chunks(text: str, words: int = 1) -> Iterator[str]:
+    """`chunk_text`, one chunk at a time: a stream starts before the text is all cut."""
     if not text:
-        return []
-    tokens: list[str] = _TOKEN.findall(text)
-    if not tokens:
-        return [text]
+        return
     lead = _LEADING_SPACE.match(text)
-    tokens[0] = (lead.group() if lead else "") + tokens[0]
-    return ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
+    head = lead.group() if lead else ""
+    pending: list[str] = []
+    found = False
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if not found:
+            found = True
+            token = head + token
+        if words == 1:
+            yield token
+            continue
+        pending.append(token)
+        if len(pending) == words:
+            yield "".join(pending)
+            pending = []
+    if pending:
+        yield "".join(pending)
+    elif not found:
+        yield text
 
 
 # --------------------------------------------------------------------------- script
@@ -617,10 +641,14 @@ class Script:
         cut every `chunk_words` words. Empty when the answer is generated or
         has no text to stream.
         """
+        return list(self.iter_chunked())
+
+    def iter_chunked(self) -> Iterator[str]:
+        """`chunked`, one piece at a time."""
         if self.chunks is not None:
-            return list(self.chunks)
+            return iter(self.chunks)
         streamed = self._streamed_text()
-        return [] if streamed is None else chunk_text(streamed, self.chunk_words)
+        return iter(()) if streamed is None else iter_chunks(streamed, self.chunk_words)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:

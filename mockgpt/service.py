@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
-from mockgpt.conversation import Step, Turn, TurnPlanner, TurnStream, text_of, tool_messages
-from mockgpt.delta import DeltaEncoder
-from mockgpt.framing import Event, Framing
+from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of, tool_messages
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -171,7 +169,7 @@ class ConversationService:
         if first_turn:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
         self._keep(conversation.id, turn)
-        return TurnStream(turn, self.clock, on_step=self._stored, on_end=self._ended)
+        return turn.stream(self.clock, on_end=self._ended)
 
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
@@ -204,18 +202,30 @@ class ConversationService:
             create_time=self.clock.now(),
         )
 
-    def _stored(self, turn: Turn, step: Step) -> None:
-        """Keep the stored assistant message equal to what has been streamed."""
-        if not turn.live:
-            return  # a resume replays what the store already holds in full
-        if step.text_end is not None:
-            turn.text_end = step.text_end  # applied to the stored message when it is read
-        if step.final:
-            conversation = self.store.get(turn.conversation_id)
-            node = conversation.mapping.get(turn.assistant_id) if conversation else None
-            if node is not None:
+    def _follow(self, turn: Turn) -> None:
+        """Bring the stored answer up to what the turn's stream has delivered so far.
+
+        The stream only counts what it sent (`Steps.sent`); the store catches up
+        when it is read, so the hot loop of a stream never calls back into it.
+        """
+        conversation = self.store.get(turn.conversation_id)
+        node = conversation.mapping.get(turn.assistant_id) if conversation else None
+        if node is None or node.message is None:
+            return
+        steps = turn.steps
+        if 0 <= steps.final < steps.sent:
+            if not turn.final_stored:
                 node.message = copy.deepcopy(turn.final)
-                turn.text_end = None
+                turn.final_stored = True
+            return
+        end = steps.progress()
+        if end is not None:
+            content = node.message["content"]
+            grown = turn.text[:end]
+            if "parts" in content:
+                content["parts"][0] = grown
+            else:
+                content["text"] = grown
 
     def sync_live(self) -> None:
         """Bring every running turn's stored answer up to date (before listing)."""
@@ -227,16 +237,8 @@ class ConversationService:
     def sync(self, conversation: Conversation) -> Conversation:
         """Bring the stored answer of a running turn up to what has been streamed."""
         turn = self.turns.get(conversation.id)
-        if turn is None or not turn.live or turn.text_end is None:
-            return conversation
-        node = conversation.mapping.get(turn.assistant_id)
-        if node is not None and node.message is not None:
-            content = node.message["content"]
-            grown = turn.text[: turn.text_end]
-            if "parts" in content:
-                content["parts"][0] = grown
-            else:
-                content["text"] = grown
+        if turn is not None and turn.live:
+            self._follow(turn)
         return conversation
 
     def _ended(self, turn: Turn, completed: bool) -> None:
@@ -254,6 +256,7 @@ class ConversationService:
             "malformed_frame",
         )
         if broken:
+            self._follow(turn)
             return
         conversation = self.store.get(turn.conversation_id)
         if conversation is not None and turn.assistant_id in conversation.mapping:
@@ -267,36 +270,11 @@ class ConversationService:
         conversation = self.store.get(body["conversation_id"])
         if conversation is None:
             return json_response(404, CONVERSATION_NOT_FOUND)
-        turn = self.turns.get(conversation.id) or self._replay(conversation)
+        turn = self.turns.get(conversation.id) or replay_turn(conversation, self.clock.now())
         offset = max(0, int(body.get("offset") or 0))
-        offset = min(offset, len(turn.steps))
-        return TurnStream(
-            turn,
-            self.clock,
-            start=max(offset, 1 if turn.encoding == "v1" else 0),
-            restart_encoding=turn.encoding == "v1",
-            on_step=self._stored,
-        )
-
-    def _replay(self, conversation: Conversation) -> Turn:
-        """A finished turn rebuilt from the store, for a conversation streamed before
-        this app started (the sample conversations): one `v1` add of the current message."""
-        node = conversation.mapping[conversation.current_node]
-        message = node.message or {}
-        envelope = {"message": message, "conversation_id": conversation.id, "error": None}
-        encoder = DeltaEncoder()
-        events = [*encoder.start(), *encoder.add(envelope)]
-        return Turn(
-            conversation_id=conversation.id,
-            assistant_id=node.id,
-            model_slug=str((message.get("metadata") or {}).get("model_slug") or "auto"),
-            started_at=self.clock.now(),
-            steps=[Step(Event(name, data)) for name, data in events],
-            final=message,
-            encoding="v1",
-            framing=Framing(),
-            live=False,
-        )
+        # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
+        start = min(max(offset, turn.steps.opening), len(turn.steps))
+        return turn.stream(self.clock, start=start)
 
     def detail(self, conversation_id: str) -> Prepared:
         conversation = self.store.get(conversation_id)

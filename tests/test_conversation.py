@@ -726,3 +726,24 @@ def test_old_turns_are_forgotten_but_still_resume_from_the_store() -> None:
         decode_sse(resumed.text).messages[-1]
         == stored["mapping"][stored["current_node"]]["message"]
     )
+
+
+@pytest.mark.parametrize("v1", [False, True])
+def test_a_broken_stream_leaves_the_streamed_part_of_the_answer_stored(v1: bool) -> None:
+    with new_client() as client:
+        client.app.conversations.book.queue(
+            Script(text=TEXT, fault=Fault("error_envelope", after=7))
+        )
+        raw = converse(client, turn_body(v1=v1)).content
+        if v1:
+            decoded = decode_sse(raw.decode())
+            streamed = decoded.messages[-1]
+            cid = decoded.latest["conversation_id"]
+        else:
+            streamed = snapshots(raw)[-2]["message"]
+            cid = snapshots(raw)[0]["conversation_id"]
+        detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+    stored = detail["mapping"][detail["current_node"]]["message"]
+    assert streamed["author"]["role"] == "assistant"
+    assert stored["content"]["parts"][0] == streamed["content"]["parts"][0]
+    assert 0 < len(stored["content"]["parts"][0]) < len(TEXT)

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mockgpt.conversation import pacing_delays
 from mockgpt.errors import detail, openai_error
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
@@ -44,6 +43,7 @@ from mockgpt.responses_api.objects import (
 )
 from mockgpt.responses_api.writer import MODERATION, Failure, ResponseStream
 from mockgpt.scripts import Script, chunk_text
+from mockgpt.wire.turn import Pace
 
 if TYPE_CHECKING:
     from mockgpt.app import Call, MockApp
@@ -236,7 +236,8 @@ class ResponsesAPI:
             self.app.renderer.check("openai/response_stream_event.json", {**payload, "type": kind})
         final = events[-1][1]["response"]
         texts = [str(payload.get("delta", "")) for _kind, payload in events]
-        delays = pacing_delays(script, texts, random.Random(response_id))
+        pace = Pace(script.pacing if script is not None else None, random.Random(response_id))
+        delays = [pace.next(text) for text in texts]
         entry = Stored(
             final,
             events,

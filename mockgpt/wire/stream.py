@@ -1,0 +1,313 @@
+"""One event stream for every encoding: paced on the clock, realism and faults applied.
+
+`Steps` turns a turn's events into wire events as the stream asks for them,
+and keeps them, so a resume is a slice of the same list and `after` in a fault
+counts the same events on every encoding. `EventStream` is the ASGI response
+that sends them: it waits out each pause on the app's clock, adds the byte
+realism (padding, pings, CRLF, through `mockgpt.framing`), strikes the
+scripted fault, and stops at once when its client goes away, leaving no task
+or timer behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from mockgpt.clock import Clock
+from mockgpt.framing import Framing, WireEvent
+from mockgpt.scripts import Fault, Realism
+from mockgpt.wire.encodings import Encoding
+from mockgpt.wire.turn import Begin, Done, Text
+
+
+@dataclass(slots=True)
+class Step:
+    """One counted wire event, the pause before it, and how much of the answer it has sent.
+
+    `text_end` is the length of the answer's text once this event is out (None for
+    events that do not grow it); `final` marks the event that completes the answer.
+    A store follows these marks instead of keeping a copy of the message per step.
+    """
+
+    event: WireEvent
+    delay: float = 0.0
+    text_end: int | None = None
+    final: bool = False
+
+
+#: How many turn events `Steps` turns into wire events at a time (ahead of the stream).
+BATCH = 32
+
+
+class Steps:
+    """The wire events of one stream, made from its turn on demand and kept for replays.
+
+    The events are kept in a flat list with the pauses and the answer's marks
+    beside them (most events have neither), which keeps the hot path of a long
+    answer to one object per event.
+    """
+
+    def __init__(self, encoding: Encoding, turn: Iterator[Any], framing: Framing) -> None:
+        self.encoding = encoding
+        self.framing = framing
+        self.events: list[WireEvent] = encoding.opening()
+        #: The pause before each event that has one, by index.
+        self.delays: dict[int, float] = {}
+        #: The answer's text length once each event that grows it is out, by index.
+        self.ends: dict[int, int] = {}
+        #: The index of the event that completes the answer (-1: none yet).
+        self.final = -1
+        #: How many opening events a resume repeats before its slice.
+        self.opening = len(self.events)
+        #: How many steps have been delivered at least once.
+        self.sent = 0
+        self._turn: Iterator[Any] | None = turn
+        self._carry = 0.0  # the pauses of turn events this format does not send
+        self._end = 0  # the length of the open message's text so far
+
+    def more(self) -> bool:
+        """Make the wire events of the turn's next few events; False once the turn is over."""
+        turn = self._turn
+        if turn is None:
+            return False
+        encoding = self.encoding
+        frames = encoding.frames
+        events, delays, ends = self.events, self.delays, self.ends
+        before = len(events)
+        taken = 0
+        carry, end = self._carry, self._end
+        for event in turn:
+            kind = type(event)
+            if kind is str:
+                rule = frames.get(str)
+                if rule is None:
+                    event, kind = Text(event), Text
+                    rule = frames.get(Text)
+                delay = carry
+            else:
+                rule = frames.get(kind)
+                delay = carry + event.delay
+            made = rule(encoding, event) if rule is not None else None
+            if not made:
+                carry = delay
+                continue
+            carry = 0.0
+            index = len(events)
+            if delay:
+                delays[index] = delay
+            if kind is str:
+                end += len(event)
+                ends[index] = end
+            elif kind is Text:
+                end += len(event.text)
+                ends[index] = end
+            elif kind is Begin and not event.echo:
+                end = ends[index] = 0
+            elif kind is Done:
+                self.final = index
+            if len(made) == 1:
+                events.append(made[0])
+            else:
+                events.extend(made)
+            taken += 1
+            if taken == BATCH:
+                self._carry, self._end = carry, end
+                return True
+        self._carry, self._end = carry, end
+        self._turn = None
+        return len(events) > before
+
+    def __iter__(self) -> Iterator[Step]:
+        index = 0
+        while index < len(self.events) or self.more():
+            yield self[index]
+            index += 1
+
+    def __len__(self) -> int:
+        """How many steps the whole turn has (makes the rest of them)."""
+        while self.more():
+            pass
+        return len(self.events)
+
+    def __getitem__(self, index: int) -> Step:
+        while index >= len(self.events) and self.more():
+            pass
+        event = self.events[index]
+        return Step(event, self.delays.get(index, 0.0), self.ends.get(index), index == self.final)
+
+    def progress(self) -> int | None:
+        """The answer's text length in the events delivered so far (None: none of it yet)."""
+        ends = self.ends
+        for index in range(self.sent - 1, -1, -1):
+            end = ends.get(index)
+            if end is not None:
+                return end
+        return None
+
+    def wire(self, index: int) -> bytes:
+        """The bytes of step `index`."""
+        return self.framing.encode(self[index].event)
+
+
+STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def framing_for(encoding: Encoding, realism: Realism | None) -> Framing:
+    """How `encoding`'s events become bytes under a script's realism."""
+    return Framing(
+        crlf=bool(realism and realism.crlf),
+        padding=bool(realism and realism.padding),
+        pad_block=encoding.pad_block,
+    )
+
+
+class EventStream:
+    """The ASGI response that sends `steps` from `start`, paced on the clock.
+
+    A scripted fault strikes before step `fault.after`, or at the end when the
+    stream has fewer steps. `replay` first repeats the opening events (a resume
+    from the middle). `on_end` hears of the end and whether the stream was whole;
+    how far it got is `steps.sent`.
+    """
+
+    def __init__(
+        self,
+        steps: Steps,
+        clock: Clock,
+        *,
+        start: int = 0,
+        fault: Fault | None = None,
+        pings: int = 0,
+        replay: bool = False,
+        status: int = 200,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        on_end: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.steps = steps
+        self.clock = clock
+        self.start = start
+        self.fault = fault
+        self.pings = pings
+        self.replay = replay
+        self.status = status
+        self.headers = STREAM_HEADERS if headers is None else headers
+        self.on_end = on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        completed = False
+        try:
+            completed = await self._send_all(send, gone)
+        except OSError:
+            completed = False
+        finally:
+            watcher.cancel()
+            if self.on_end is not None:
+                self.on_end(completed)
+
+    async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
+        """Wait on the clock; False when the client left meanwhile (the wait ends then)."""
+        if seconds <= 0:
+            return not gone.is_set()
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waiter = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+        return not gone.is_set()
+
+    async def _send_all(self, send: Send, gone: asyncio.Event) -> bool:
+        steps, fault = self.steps, self.fault
+        framing = steps.framing
+        encode = framing.encode
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        if self.replay and self.start > 0:
+            for index in range(min(steps.opening, self.start)):
+                await self._emit(send, encode(steps.events[index]))
+        pings_left = self.pings
+        strike_at = fault.after if fault is not None else -1
+        events, delays = steps.events, steps.delays
+        index = self.start
+        # The hot loop of every stream: one write per event, as the real server does.
+        while index < len(events) or steps.more():
+            delay = delays.get(index) if delays else None
+            if delay is not None and not await self._pause(delay, gone):
+                return False
+            if index == strike_at:
+                assert fault is not None
+                if fault.kind != "stall":
+                    return await self._strike(fault, send)
+                if not await self._pause(fault.seconds, gone):
+                    return False
+            if pings_left and index > 0:
+                await self._emit(send, framing.ping(self.clock.now()))
+                pings_left -= 1
+            await send(
+                {"type": "http.response.body", "body": encode(events[index]), "more_body": True}
+            )
+            index += 1
+            if index > steps.sent:
+                steps.sent = index
+            if gone.is_set():
+                return False
+        if fault is not None and strike_at >= index:
+            # Past the last event: the fault happens at the end, on every encoding.
+            if fault.kind != "stall":
+                return await self._strike(fault, send)
+            if not await self._pause(fault.seconds, gone):
+                return False
+        await self._close(send, steps.encoding.closing(padded=framing.padding))
+        return True
+
+    @staticmethod
+    async def _emit(send: Send, data: bytes) -> None:
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _close(self, send: Send, events: list[WireEvent]) -> None:
+        encode = self.steps.framing.encode
+        body = b"".join(encode(event) for event in events)
+        await send({"type": "http.response.body", "body": body})
+
+    async def _strike(self, fault: Fault, send: Send) -> bool:
+        """Break the stream as scripted; False, as a broken stream is never whole."""
+        steps = self.steps
+        encoding, framing = steps.encoding, steps.framing
+        kind = fault.kind
+        if kind == "close_after":
+            # Returning without finishing the body makes the server drop the connection.
+            return False
+        if kind == "no_done":
+            await send({"type": "http.response.body", "body": b""})
+            return False
+        if kind == "malformed_frame":
+            cut = f"data: {encoding.malformed}{framing.newline}{framing.newline}"
+            await self._emit(send, cut.encode())
+        elif kind == "error_envelope":
+            await self._emit(send, framing.encode(encoding.error(fault.message)))
+        elif kind == "moderation_block":
+            await self._emit(send, framing.encode(encoding.blocked()))
+        await self._close(send, encoding.closing(padded=False))
+        return False
+
+
+__all__ = ["STREAM_HEADERS", "EventStream", "Step", "Steps", "framing_for"]

@@ -1,0 +1,262 @@
+"""Every fault and every byte quirk on every encoding, checked on the raw bytes.
+
+Each registered encoding is reached through the route a real client uses:
+`legacy` and `v1` through the web conversation route, `chunks` through
+`/v1/chat/completions`. A new encoding must be added to `ROUTES` (a test
+says so), and then gets every check below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from support import make_config
+
+from mockgpt import create_app
+from mockgpt.scripts import FAULT_KINDS, Fault, Script
+from mockgpt.wire import ENCODINGS
+
+TEXT = "One two three four five six seven eight nine ten eleven twelve."
+WEB_AUTH = {"authorization": "Bearer test"}
+V1_AUTH = {"Authorization": "Bearer sk-test"}
+
+
+def web_body(v1: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "action": "next",
+        "messages": [
+            {
+                "id": "aaa2f2b1-5c6d-4e7f-8a9b-0c1d2e3f4a5b",
+                "author": {"role": "user"},
+                "content": {"content_type": "text", "parts": ["Count for me"]},
+                "metadata": {},
+            }
+        ],
+        "parent_message_id": "client-created-root",
+        "model": "gpt-4o",
+    }
+    if v1:
+        body["supported_encodings"] = ["v1"]
+    return body
+
+
+#: How a client asks for each encoding: the path, the body and the headers.
+ROUTES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "legacy": ("/backend-api/conversation", web_body(False), WEB_AUTH),
+    "v1": ("/backend-api/conversation", web_body(True), WEB_AUTH),
+    "chunks": (
+        "/v1/chat/completions",
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "Count"}], "stream": True},
+        V1_AUTH,
+    ),
+}
+
+
+def test_every_encoding_has_a_route() -> None:
+    assert set(ROUTES) == set(ENCODINGS)
+
+
+def stream(encoding: str, script: Script) -> tuple[bytes, float]:
+    """The raw body of one stream of `encoding` answering `script`, and the clock time it took."""
+    app = create_app(make_config(0, sample_conversations=0))
+    path, body, headers = ROUTES[encoding]
+    with TestClient(app) as client:
+        app.conversations.book.queue(script)
+        before = app.clock.now()
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        return response.content, app.clock.now() - before
+
+
+def blocks(raw: bytes) -> list[bytes]:
+    """The SSE blocks of a body, LF or CRLF, without their terminators."""
+    parts = raw.replace(b"\r\n", b"\n").split(b"\n\n")
+    assert parts[-1] == b"", "the body ends with a blank line"
+    return parts[:-1]
+
+
+def events(raw: bytes) -> list[bytes]:
+    """The counted events: blocks with data, other than pings, empty data and `[DONE]`."""
+    found = []
+    for block in blocks(raw):
+        data = [line[5:].strip() for line in block.split(b"\n") if line.startswith(b"data:")]
+        if data and data != [b""] and data != [b"[DONE]"]:
+            found.append(block)
+    return found
+
+
+def data_of(block: bytes) -> Any:
+    line = next(line for line in block.split(b"\n") if line.startswith(b"data:"))
+    return json.loads(line[5:])
+
+
+def done(raw: bytes) -> bool:
+    return blocks(raw)[-1].rstrip() == b"data: [DONE]"
+
+
+def is_error(encoding: str, value: Any) -> bool:
+    if encoding == "chunks":
+        return bool(value["error"]["message"]) and value["error"]["type"] == "server_error"
+    return value["message"] is None and bool(value["error"])
+
+
+def is_blocked(encoding: str, value: Any) -> bool:
+    if encoding == "chunks":
+        return bool(value["error"]["code"] == "content_policy_violation")
+    return value["moderation_response"]["blocked"] is True
+
+
+@pytest.fixture(scope="module")
+def whole() -> dict[str, list[bytes]]:
+    """The events of an unbroken stream of each encoding."""
+    return {name: events(stream(name, Script(text=TEXT))[0]) for name in ROUTES}
+
+
+def fault(kind: str, after: int) -> Fault:
+    return Fault(kind, after=after, seconds=30.0) if kind == "stall" else Fault(kind, after=after)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("after", [2, 10_000], ids=["mid-stream", "past-the-end"])
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("encoding", sorted(ROUTES))
+def test_every_fault_on_every_encoding(
+    encoding: str, kind: str, after: int, whole: dict[str, list[bytes]]
+) -> None:
+    raw, took = stream(encoding, Script(text=TEXT, fault=fault(kind, after)))
+    expected = whole[encoding]
+    sent = min(after, len(expected))  # past the last event, the fault strikes at the end
+    got = events(raw)
+    if kind == "stall":
+        assert got == expected
+        assert done(raw)
+        assert took >= 30.0
+        return
+    assert took < 30.0
+    if kind in ("close_after", "no_done"):
+        assert got == expected[:sent]
+        assert b"[DONE]" not in raw
+        return
+    assert got[:sent] == expected[:sent]
+    assert len(got) == sent + 1
+    assert done(raw)
+    last = got[-1]
+    if kind == "malformed_frame":
+        with pytest.raises(json.JSONDecodeError):
+            data_of(last)
+    elif kind == "error_envelope":
+        assert is_error(encoding, data_of(last))
+    else:
+        assert kind == "moderation_block"
+        assert is_blocked(encoding, data_of(last))
+
+
+@pytest.mark.parametrize("encoding", sorted(ROUTES))
+def test_an_error_envelope_carries_the_scripted_message(encoding: str) -> None:
+    raw, _ = stream(encoding, Script(text=TEXT, fault=Fault("error_envelope", message="Boom")))
+    (only,) = events(raw)
+    value = data_of(only)
+    assert (value["error"]["message"] if encoding == "chunks" else value["error"]) == "Boom"
+
+
+@pytest.mark.parametrize("encoding", sorted(ROUTES))
+def test_crlf_padding_and_pings_on_every_encoding(
+    encoding: str, whole: dict[str, list[bytes]]
+) -> None:
+    realism = {"crlf": True, "padding": True, "pings": 3}
+    raw, _ = stream(encoding, Script.from_dict({"text": TEXT, "realism": realism}))
+    assert b"\n" not in raw.replace(b"\r\n", b""), "every line ends with CRLF"
+    assert raw.count(b"\r\n: ping - ") + raw.startswith(b": ping - ") == 3
+    block = ENCODINGS[encoding].pad_block
+    padded = 0
+    for event in events(raw):
+        name = event.split(b"\n")[0] if event.startswith(b"event:") else None
+        line = event.split(b"\n")[-1]
+        assert line.startswith(b"data: ")
+        if name != b"event: delta_encoding":
+            assert (len(line) + 4) % block == 0, line
+            padded += line != line.rstrip()
+    assert padded > 0
+    # Under the quirks, the same events: strip them and the bytes are those of a plain stream.
+    plain = [b"\n".join(line.rstrip() for line in event.split(b"\n")) for event in events(raw)]
+    assert plain == whole[encoding]
+    assert done(raw)
+
+
+# -- disconnects -----------------------------------------------------------------------------
+
+
+async def _abandon(encoding: str) -> tuple[int, int]:
+    """Start a slow stream in-process and leave once it has begun; (writes, tasks left over)."""
+    app = create_app(make_config(0, sample_conversations=0, clock="system"))
+    # Ten seconds a word: the stream would run for minutes if its waits outlived the client.
+    app.conversations.book.queue(
+        Script.from_dict({"text": TEXT, "pacing": {"tokens_per_second": 0.1}})
+    )
+    path, body, headers = ROUTES[encoding]
+    payload = json.dumps(body).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            *((key.lower().encode(), value.encode()) for key, value in headers.items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    left = asyncio.Event()
+    requested = False
+    writes = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": payload, "more_body": False}
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal writes
+        if message["type"] == "http.response.start":
+            left.set()
+        elif message.get("body"):
+            writes += 1
+
+    before = len(asyncio.all_tasks())
+    await asyncio.wait_for(app(scope, receive, send), timeout=5.0)
+    await asyncio.sleep(0)  # let cancelled helpers finish unwinding
+    return writes, len(asyncio.all_tasks()) - before
+
+
+@pytest.mark.parametrize("encoding", sorted(ROUTES))
+def test_a_client_leaving_ends_the_stream_and_frees_its_tasks(encoding: str) -> None:
+    writes, extra_tasks = asyncio.run(_abandon(encoding))
+    assert writes < 10  # the unpaced opening frames at most: the paced text never came
+    assert extra_tasks == 0
+
+
+def test_the_readme_table_names_every_fault_and_every_encoding() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("**Faults and realism on every encoding.**", 1)[1]
+    table = section[section.index("\n|") + 1 :].split("\n\n", 1)[0]
+    rows = table.splitlines()
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert {name.split(" ")[0].strip("`") for name in header[1:]} == set(ENCODINGS)
+    faults = [row.strip("|").split("|")[0].strip(" `") for row in rows[2:]]
+    assert faults == [*FAULT_KINDS, "HTTP refusal"]
