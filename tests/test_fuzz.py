@@ -30,7 +30,7 @@ from support import example_request, make_config
 
 from mockgpt import MockGPT, load_catalogue
 from mockgpt.admin import ENDPOINTS, PREFIX
-from mockgpt.openapi import openapi_document
+from mockgpt.openapi import admin_document, openapi_document
 
 EXAMPLES = int(os.environ.get("MOCKGPT_FUZZ_EXAMPLES", "1000"))
 CONTENT_TYPES = (
@@ -75,7 +75,7 @@ def _documented(operation: dict[str, Any]) -> frozenset[int]:
 
 def _targets() -> list[Target]:
     catalogue = load_catalogue()
-    paths = openapi_document(catalogue, admin=True)["paths"]
+    paths = {**openapi_document(catalogue)["paths"], **admin_document()["paths"]}
     targets = []
     for route in catalogue:
         request = example_request(route)

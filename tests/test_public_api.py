@@ -26,10 +26,17 @@ def test_config_refuses_bad_values() -> None:
 
 
 def test_two_apps_share_no_state() -> None:
-    first, second = mockgpt.create_app(), mockgpt.create_app()
-    # What the seed alone determines is rendered once per process and shared...
+    pinned = mockgpt.Config(now="2026-11-29T12:00:00Z")
+    first, second = mockgpt.create_app(pinned), mockgpt.create_app(pinned)
+    # What the seed and the clock's start alone determine is rendered once per
+    # process and shared...
     assert first.renderer is second.renderer
     assert mockgpt.create_app(mockgpt.Config(seed=1)).renderer is not first.renderer
+    # ...as on the fixture's virtual clock; a system clock without `now` starts at
+    # the wall time, so its world is its own
+    virtual = mockgpt.Config(clock="virtual")
+    assert mockgpt.create_app(virtual).renderer is mockgpt.create_app(virtual).renderer
+    assert mockgpt.create_app().renderer is not mockgpt.create_app().renderer
     # ...everything a request can change is each app's own.
     assert first.conversations is not second.conversations
     assert first.journal is not second.journal
