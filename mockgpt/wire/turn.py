@@ -61,6 +61,19 @@ class Text:
 
 
 @dataclass(slots=True)
+class Update:
+    """The open message changed in a way other than text growing at its end.
+
+    `message` is its whole new state (a reasoning message gaining a thought
+    item, an item's content growing); delta encodings send the difference,
+    snapshot encodings the whole message.
+    """
+
+    message: dict[str, Any]
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
 class ToolCall:
     """The open message calls a tool; its arguments follow as `Arguments`."""
 
@@ -144,7 +157,18 @@ class Usage:
 
 
 TurnEvent = (
-    str | Begin | Text | ToolCall | Arguments | Marker | Done | Title | Limits | Meta | Usage
+    str
+    | Begin
+    | Text
+    | Update
+    | ToolCall
+    | Arguments
+    | Marker
+    | Done
+    | Title
+    | Limits
+    | Meta
+    | Usage
 )
 
 
@@ -197,5 +221,6 @@ __all__ = [
     "Title",
     "ToolCall",
     "TurnEvent",
+    "Update",
     "Usage",
 ]

@@ -18,7 +18,7 @@ from mockgpt.framing import Event, WireEvent
 from mockgpt.jsonfmt import dumps
 from mockgpt.wire.encodings.base import Encoding, Rule, register
 from mockgpt.wire.encodings.web import envelope, error_envelope, set_text
-from mockgpt.wire.turn import Begin, Done, Meta, Text
+from mockgpt.wire.turn import Begin, Done, Meta, Text, Update
 
 _TEXT_MARK = "\u2063mockgpt-text\u2063"
 
@@ -39,7 +39,9 @@ class Legacy(Encoding):
         self._around = ("", "")
 
     def _begin(self, event: Begin) -> list[WireEvent]:
-        if event.echo:
+        content = event.message["content"]
+        if event.echo or ("parts" not in content and "text" not in content):
+            # Whole at once, or content with no text to grow (a reasoning message).
             return [Event(None, envelope(event.message, self.conversation_id))]
         # Every snapshot is the same JSON but for the text: serialise it once around a
         # marker and splice each prefix of the answer in, instead of re-encoding it all.
@@ -58,6 +60,9 @@ class Legacy(Encoding):
     def _done(self, event: Done) -> list[WireEvent]:
         if event.message is None:
             return []
+        return [Event(None, envelope(event.message, self.conversation_id))]
+
+    def _update(self, event: Update) -> list[WireEvent]:
         return [Event(None, envelope(event.message, self.conversation_id))]
 
     def _meta(self, event: Meta) -> list[WireEvent]:
@@ -83,6 +88,7 @@ class Legacy(Encoding):
         Text: _grow,
         str: _grow,
         Done: _done,
+        Update: _update,
         Meta: _meta,
     }
 

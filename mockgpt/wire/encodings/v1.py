@@ -17,7 +17,7 @@ from mockgpt.delta import DeltaEncoder
 from mockgpt.framing import Event, WireEvent
 from mockgpt.wire.encodings.base import Encoding, Rule, register, typed_frame
 from mockgpt.wire.encodings.web import envelope, error_envelope, text_path
-from mockgpt.wire.turn import Begin, Done, Limits, Marker, Meta, Text, Title
+from mockgpt.wire.turn import Begin, Done, Limits, Marker, Meta, Text, Title, Update
 
 #: The typed frames of a v1 stream: their `type`, then their keys in order.
 TYPED: Mapping[str, tuple[str, ...]] = {
@@ -98,6 +98,11 @@ class DeltaV1(Encoding):
         events = self._encoder.update(envelope(event.message, self.conversation_id), batch=True)
         return [Event(name, data) for name, data in events]
 
+    def _update(self, event: Update) -> list[WireEvent]:
+        self._end_run()
+        events = self._encoder.update(envelope(event.message, self.conversation_id))
+        return [Event(name, data) for name, data in events]
+
     def _marker(self, event: Marker) -> list[WireEvent]:
         values = {"message_id": event.message_id, "marker": event.name, "event": event.event}
         return [self._typed("message_marker", values)]
@@ -130,6 +135,7 @@ class DeltaV1(Encoding):
         Text: _grow,
         str: _grow,
         Done: _done,
+        Update: _update,
         Marker: _marker,
         Title: _title,
         Limits: _limits,
