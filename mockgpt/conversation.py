@@ -21,8 +21,20 @@ from typing import Any, Literal
 
 from mockgpt import tokens
 from mockgpt.clock import Clock
+from mockgpt.prelude import (
+    call_events,
+    call_message,
+    finish_thoughts,
+    plan_thoughts,
+    reasoning_wanted,
+    recap_message,
+    reply_message,
+    thinking_seconds,
+    thought_events,
+    thoughts_message,
+)
 from mockgpt.replies import generate_reply, generate_title, unscripted_pacing
-from mockgpt.scripts import Fault, Script, iter_chunks
+from mockgpt.scripts import Fault, Pacing, Script, iter_chunks
 from mockgpt.store import STOP_TOKEN, Conversation, iso_time, new_message
 from mockgpt.wire.encodings import encoding
 from mockgpt.wire.stream import STREAM_HEADERS, EventStream, Step, Steps, framing_for
@@ -133,7 +145,80 @@ class TurnPlanner:
                 "parent_id": parent_id,
                 "model_switcher_deny": [],
             },
+            channel="final",
         )
+
+    def _pacing(self, script: Script | None, model: str, cid: str) -> Pacing:
+        if script is not None:
+            return script.pacing
+        return unscripted_pacing(self.pace, self.seed, model, cid)
+
+    def _thought_pace(self, script: Script | None, model: str, cid: str, tid: str) -> Pace:
+        return Pace(self._pacing(script, model, cid), self._rng("thoughts", cid, tid))
+
+    def prelude(
+        self,
+        script: Script | None,
+        assistant: dict[str, Any],
+        *,
+        prompt: str,
+        conversation_id: str,
+    ) -> list[dict[str, Any]]:
+        """The messages before the answer, in their final form and order.
+
+        A reasoning turn: thoughts, the scripted tool steps (call, reply), the
+        recap; any other turn: the tool steps only. The answer's parent is the last.
+        """
+        model = assistant["metadata"]["model_slug"]
+        parent = assistant["metadata"]["parent_id"]
+        now = self.clock.now()
+        reasoning = reasoning_wanted(model, script.reasoning if script is not None else None)
+        channel = script.reasoning_channel if script is not None else "analysis"
+        messages: list[dict[str, Any]] = []
+        thoughts = None
+        if reasoning:
+            answer = _script_text(script) if script is not None else None
+            if answer is None and (script is None or script.content is None):
+                answer = generate_reply(self.seed, prompt, model)
+            start = thoughts_message(
+                message_id=self.new_id(), parent_id=parent, model=model, now=now, channel=channel
+            )
+            thoughts = finish_thoughts(start, plan_thoughts(answer or ""))
+            messages.append(thoughts)
+            parent = thoughts["id"]
+        for tool in script.tool_messages if script is not None else ():
+            call = call_message(
+                message_id=self.new_id(),
+                parent_id=parent,
+                model=model,
+                now=now,
+                recipient=tool.recipient,
+                call=tool.text,
+                reasoning=reasoning,
+            )
+            reply = reply_message(
+                message_id=self.new_id(),
+                parent_id=call["id"],
+                model=model,
+                now=now,
+                tool=tool.author_name,
+                result=tool.result,
+            )
+            messages += [call, reply]
+            parent = reply["id"]
+        if thoughts is not None:
+            pace = self._thought_pace(script, model, conversation_id, thoughts["id"])
+            seconds = thinking_seconds(thought_events(thoughts, pace, markers=False))
+            recap = recap_message(
+                message_id=self.new_id(),
+                parent_id=parent,
+                model=model,
+                now=now,
+                seconds=seconds,
+                channel=channel,
+            )
+            messages.append(recap)
+        return messages
 
     def plan(
         self,
@@ -162,12 +247,7 @@ class TurnPlanner:
             title = (script.title if script and script.title else None) or generate_title(
                 self.seed, prompt or text or ""
             )
-        pace = Pace(
-            script.pacing
-            if script is not None
-            else unscripted_pacing(self.pace, self.seed, model, cid),
-            self._rng("pacing", cid, assistant["id"]),
-        )
+        pace = Pace(self._pacing(script, model, cid), self._rng("pacing", cid, assistant["id"]))
         if script is not None and (script.text is not None or script.chunks is not None):
             chunks = script.iter_chunked()
         else:
@@ -185,6 +265,8 @@ class TurnPlanner:
             limits=limits,
             banner=banner,
             now=self.clock.now(),
+            first_turn=first_turn,
+            script=script,
         )
         name = "v1" if v1 else "legacy"
         encoder = encoding(name, conversation_id=cid, message_id=assistant["id"])
@@ -218,6 +300,8 @@ class TurnPlanner:
         limits: list[dict[str, Any]] | None,
         banner: dict[str, Any] | None,
         now: float,
+        first_turn: bool = False,
+        script: Script | None = None,
     ) -> Iterator[TurnEvent]:
         """The turn, event by event, in the order the web backend sends it."""
         aid = assistant["id"]
@@ -226,11 +310,27 @@ class TurnPlanner:
         user = next((m for m in reversed(echoes) if m["author"]["role"] == "user"), None)
         if user is not None and frames.get("input_message", True):
             yield Meta("input_message", {"input_message": user})
-        for message in [*echoes, *tools]:
+        for message in echoes:
             yield Begin(message, echo=True)
-        yield Begin(assistant)
         markers = frames.get("message_marker", True)
-        held, first, paced = None, True, pace.active
+        model = assistant["metadata"]["model_slug"]
+        reasoned = False
+        for message in tools:
+            if message["content"]["content_type"] == "thoughts":
+                reasoned = True
+                thought_pace = self._thought_pace(script, model, cid, message["id"])
+                yield from thought_events(message, thought_pace, markers=markers)
+            elif message["author"]["role"] == "assistant" and message["recipient"] != "all":
+                call_pace = Pace(self._pacing(script, model, cid), self._rng("call", message["id"]))
+                yield from call_events(message, call_pace)
+            else:
+                yield Begin(message, echo=True)
+        yield Begin(assistant, channel=assistant.get("channel"))
+        if reasoned and markers:
+            # After reasoning the answer is announced before its text; clients split on this.
+            yield Marker("user_visible_token", "first", aid)
+            yield Marker("final_channel_token", "first", aid)
+        held, first, paced = None, not reasoned, pace.active
         # The last piece of text arrives with the final message, not as a delta of its own:
         # each piece is sent once the next one is known.
         for chunk in chunks:
@@ -246,7 +346,8 @@ class TurnPlanner:
         if markers:
             yield Marker("last_token", "last", aid)
         if frames.get("server_ste_metadata", True):
-            yield Meta("server_ste_metadata", {"metadata": self._ste_metadata(cid, assistant)})
+            metadata = self._ste_metadata(cid, assistant, first_turn)
+            yield Meta("server_ste_metadata", {"metadata": metadata})
         if frames.get("message_stream_complete", True):
             yield Meta("message_stream_complete", {})
         if title is not None:
@@ -272,7 +373,9 @@ class TurnPlanner:
         token = tokens.encode_jwt(claims, tokens.signing_key(self.seed))
         return {"kind": "topic", "token": token}
 
-    def _ste_metadata(self, cid: str, assistant: dict[str, Any]) -> dict[str, Any]:
+    def _ste_metadata(
+        self, cid: str, assistant: dict[str, Any], first_turn: bool
+    ) -> dict[str, Any]:
         rng = self._rng("ste", cid, assistant["id"])
         model = assistant["metadata"]["model_slug"]
         return {
@@ -285,7 +388,7 @@ class TurnPlanner:
             "tool_invoked": False,
             "fast_convo": True,
             "warmup_state": rng.choice(["warm", "rewarm", "cold"]),
-            "is_first_turn": assistant["metadata"].get("message_type") == "next",
+            "is_first_turn": first_turn,
             "cluster_region": rng.choice(["westus3", "eastus2", "centralus"]),
             "model_slug": model,
             "region": None,
@@ -322,41 +425,6 @@ def _finished(
     return final
 
 
-def tool_messages(
-    script: Script | None, assistant: dict[str, Any], new_id: Callable[[], str], now: float
-) -> list[dict[str, Any]]:
-    """The assistant's calls to tools and the tools' answers, before the final reply."""
-    if script is None or not script.tool_messages:
-        return []
-    messages = []
-    for tool in script.tool_messages:
-        call = new_message(
-            id=new_id(),
-            role="assistant",
-            text=tool.text,
-            create_time=now,
-            status="finished_successfully",
-            end_turn=False,
-            recipient=tool.recipient,
-            metadata={
-                "model_slug": assistant["metadata"]["model_slug"],
-                "parent_id": assistant["metadata"]["parent_id"],
-            },
-        )
-        answer = new_message(
-            id=new_id(),
-            role="tool",
-            author_name=tool.author_name,
-            text="",
-            create_time=now,
-            status="finished_successfully",
-            end_turn=None,
-            metadata={},
-        )
-        messages += [call, answer]
-    return messages
-
-
 def replay_turn(conversation: Conversation, now: float) -> Turn:
     """A finished turn rebuilt from the store, for a conversation streamed before
     this app started (the sample conversations): one `v1` add of the current message."""
@@ -382,5 +450,4 @@ __all__ = [
     "TurnPlanner",
     "replay_turn",
     "text_of",
-    "tool_messages",
 ]

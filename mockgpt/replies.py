@@ -29,6 +29,7 @@ __all__ = [
     "detect_locale",
     "generate_reply",
     "generate_title",
+    "is_reasoning_model",
     "sample_texts",
     "suggestions",
     "unscripted_pacing",
@@ -437,6 +438,11 @@ def sample_item(seed: int, index: int) -> tuple[str, str, str]:
 _REASONING = re.compile(r"(^|[-_])(o\d|thinking|reasoning|pro)($|[-_])|^o\d")
 
 
+def is_reasoning_model(model: str) -> bool:
+    """Whether `model` thinks before it answers (`o3`, `gpt-5-thinking`, `gpt-5-pro`, ...)."""
+    return bool(_REASONING.search(model))
+
+
 def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, turn: str) -> Pacing:
     """How fast an unscripted turn streams: `Pacing` in the terms scripts use.
 
@@ -447,7 +453,7 @@ def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, t
     if pace == "instant":
         return Pacing()
     rng = random.Random(_seed("pace", seed, model, turn))
-    thinking = bool(_REASONING.search(model))
+    thinking = is_reasoning_model(model)
     ttft = rng.uniform(2000.0, 6000.0) if thinking else rng.uniform(250.0, 700.0)
     return Pacing(
         ttft_ms=round(ttft, 1), tokens_per_second=round(rng.uniform(35.0, 80.0), 1), jitter=0.35

@@ -444,6 +444,7 @@ class ToolMessage:
     recipient: str
     author_name: str
     text: str
+    result: str = ""
 
     def __post_init__(self) -> None:
         recipient = _check_str("recipient", self.recipient, empty=False)
@@ -451,21 +452,25 @@ class ToolMessage:
             raise ScriptError("a tool message is not addressed to 'all'", "recipient")
         _check_str("author_name", self.author_name, empty=False)
         _check_str("text", self.text)
+        _check_str("result", self.result)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """A tool message from its JSON form (all three keys required)."""
+        """A tool message from its JSON form (`result`, the tool's reply, is optional)."""
         data = _mapping("", data)
         names = _field_names(cls)
         _refuse_unknown(data, names)
         for name in names:
-            if name not in data:
+            if name not in data and name != "result":
                 raise ScriptError(f"missing key {name!r}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
-        return {"recipient": self.recipient, "author_name": self.author_name, "text": self.text}
+        out = {"recipient": self.recipient, "author_name": self.author_name, "text": self.text}
+        if self.result:
+            out["result"] = self.result
+        return out
 
 
 # --------------------------------------------------------------------------- chunking
@@ -546,6 +551,10 @@ class Script:
     model_slug: str | None = None
     finish: Finish = "stop"
     tool_messages: Sequence[ToolMessage] = ()
+    #: Think first (thoughts, recap, then the answer on `final`); None: as the model does.
+    reasoning: bool | None = None
+    #: The channel of the thoughts and recap (`analysis`; None as in 2025 exports).
+    reasoning_channel: str | None = "analysis"
     fault: Fault | None = None
     http_error: HttpError | None = None
     realism: Realism = field(default_factory=Realism)
@@ -576,6 +585,9 @@ class Script:
         _check_optional_str("title", self.title, empty=False)
         _check_optional_str("model_slug", self.model_slug, empty=False)
         _check_choice("finish", self.finish, get_args(Finish))
+        if self.reasoning is not None:
+            _check_bool("reasoning", self.reasoning)
+        _check_optional_str("reasoning_channel", self.reasoning_channel, empty=False)
         messages: list[ToolMessage] = []
         for i, message in enumerate(self.tool_messages):
             if isinstance(message, Mapping):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
-from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of, tool_messages
+from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -139,12 +139,11 @@ class ConversationService:
             echoes += [node.message for node in nodes if node.message is not None]
             anchor = nodes[-1].id if nodes else conversation.current_node
         slug = (script.model_slug if script and script.model_slug else None) or _slug(model)
-        now = self.clock.now()
         assistant_id = self.new_id()
         probe = self.planner.assistant_message(
             message_id=assistant_id, parent_id=anchor, model=slug, message_type=message_type
         )
-        tools = tool_messages(script, probe, self.new_id, now)
+        tools = self.planner.prelude(script, probe, prompt=prompt, conversation_id=conversation.id)
         for tool in tools:
             conversation.add_message(tool, anchor)
             anchor = tool["id"]

@@ -1,0 +1,317 @@
+"""Reasoning and tool turns of 2026: thoughts on `analysis`, the answer on `final`, tool steps.
+
+Each stream is read twice: with the project's decoder and with an independent
+one written here from the wire rules (carry-forward of `p`, `o` and `c`; the
+`patch` op, also sent as a bare list of ops; a new root per channel).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from support import make_config
+
+from mockgpt import create_app
+from mockgpt.delta import StreamDecoder
+from mockgpt.prelude import TOOL_STOP_TOKEN, plan_thoughts, recap_text
+from mockgpt.scripts import Script, ScriptError, ToolMessage
+
+AUTH = {"authorization": "Bearer test"}
+
+
+def body(prompt: str, model: str, *, v1: bool) -> dict[str, Any]:
+    sent: dict[str, Any] = {
+        "action": "next",
+        "messages": [
+            {
+                "id": "bbb5e6f7-0a1b-4c2d-8e3f-405162738495",
+                "author": {"role": "user"},
+                "content": {"content_type": "text", "parts": [prompt]},
+                "metadata": {},
+            }
+        ],
+        "parent_message_id": "client-created-root",
+        "model": model,
+    }
+    if v1:
+        sent["supported_encodings"] = ["v1"]
+    return sent
+
+
+def events(raw: str) -> list[tuple[str | None, Any]]:
+    """(event name, parsed data) of an SSE body, read by hand."""
+    out: list[tuple[str | None, Any]] = []
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        text = "\n".join(data).strip()
+        if text and text != "[DONE]":
+            out.append((name, json.loads(text)))
+    return out
+
+
+def _walk(root: Any, path: str) -> tuple[Any, str | int]:
+    keys = [k.replace("~1", "/").replace("~0", "~") for k in path.split("/")[1:]]
+    node = root
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    last = keys[-1]
+    return node, int(last) if isinstance(node, list) else last
+
+
+def _apply(root: Any, p: str, o: str, v: Any) -> Any:
+    if o == "patch":
+        for op in v:
+            root = _apply(root, op["p"], op["o"], op.get("v"))
+        return root
+    if p == "":
+        assert o in ("add", "replace"), o
+        return v
+    parent, key = _walk(root, p)
+    if o in ("add", "replace"):
+        parent[key] = v
+    elif o == "append":
+        current = parent[key]
+        if isinstance(current, str):
+            parent[key] = current + v
+        elif isinstance(current, list):
+            current.extend(v)
+        else:
+            current.update(v)
+    elif o == "truncate":
+        parent[key] = parent[key][:v]
+    elif o == "remove":
+        del parent[key]
+    return root
+
+
+def independent_v1(raw: str) -> tuple[dict[int, Any], list[Any]]:
+    """Channels and typed frames of a v1 body, decoded from the wire rules alone."""
+    channels: dict[int, Any] = {}
+    frames: list[Any] = []
+    last: dict[str, Any] = {}
+    parsed = events(raw)
+    assert parsed[0] == ("delta_encoding", "v1")
+    for name, data in parsed[1:]:
+        if name != "delta":
+            frames.append(data)
+            continue
+        if set(data) == {"c"}:  # a channel switch and nothing else
+            last["c"] = data["c"]
+            continue
+        p, o, c = (data.get(k, last.get(k)) for k in ("p", "o", "c"))
+        if "o" not in data and isinstance(data["v"], list) and last.get("o") == "patch":
+            o = "patch"
+        channels[c] = _apply(channels.get(c), p, o, json.loads(json.dumps(data["v"])))
+        last = {"p": p, "o": o, "c": c}
+    return channels, frames
+
+
+def legacy_messages(raw: str) -> tuple[dict[str, Any], list[Any]]:
+    """The last snapshot of every message of a legacy body, and its other frames."""
+    messages: dict[str, Any] = {}
+    frames: list[Any] = []
+    for _, data in events(raw):
+        if isinstance(data, dict) and isinstance(data.get("message"), dict):
+            messages[data["message"]["id"]] = data["message"]
+        else:
+            frames.append(data)
+    return messages, frames
+
+
+def client() -> TestClient:
+    return TestClient(create_app(make_config(0, sample_conversations=0)))
+
+
+def kinds(messages: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    return [(m["author"]["role"], m["content"]["content_type"], m["channel"]) for m in messages]
+
+
+REASONING_SHAPE = [
+    ("system", "text", None),
+    ("user", "text", None),
+    ("assistant", "thoughts", "analysis"),
+    ("assistant", "reasoning_recap", "analysis"),
+    ("assistant", "text", "final"),
+]
+
+
+@pytest.mark.parametrize("v1", [True, False], ids=["v1", "legacy"])
+def test_thinking_turn_decodes_to_analysis_then_final(v1: bool) -> None:
+    with client() as app:
+        response = app.post(
+            "/backend-api/conversation",
+            json=body("How do I sort a list in Python?", "gpt-5-thinking", v1=v1),
+            headers=AUTH,
+        )
+        assert response.status_code == 200
+        raw = response.text
+        ours = StreamDecoder()
+        ours.feed(response.content)
+        ours.close()
+        if v1:
+            channels, frames = independent_v1(raw)
+            theirs = [channels[c]["message"] for c in sorted(channels)]
+        else:
+            by_id, frames = legacy_messages(raw)
+            theirs = list(by_id.values())
+        assert kinds(ours.messages) == REASONING_SHAPE
+        assert theirs == ours.messages
+        thoughts, recap, answer = theirs[2:]
+        assert thoughts["content"]["thoughts"], "a generated reasoning plans the answer"
+        for item in thoughts["content"]["thoughts"]:
+            assert list(item) == ["summary", "content", "chunks", "finished"]
+            assert item["finished"] is True
+            assert item["summary"]
+        assert (thoughts["status"], thoughts["end_turn"]) == ("finished_successfully", False)
+        assert recap["content"]["content"].startswith("Thought for ")
+        assert recap["metadata"]["parent_id"] == thoughts["id"]
+        assert answer["metadata"]["parent_id"] == recap["id"]
+        assert answer["end_turn"] is True
+        assert answer["content"]["parts"][0]
+        markers = [
+            (f["marker"], f["message_id"]) for f in frames if f.get("type") == "message_marker"
+        ]
+        if v1:
+            assert markers == [
+                ("cot_token", thoughts["id"]),
+                ("user_visible_token", answer["id"]),
+                ("final_channel_token", answer["id"]),
+                ("last_token", answer["id"]),
+            ]
+            # Each message is its own channel, so the answer is picked by channel.
+            finals = [m for m in theirs if m["channel"] == "final"]
+            assert finals == [answer]
+        cid = ours.conversation
+        stored = app.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+        assert stored["current_node"] == answer["id"]
+        for message in theirs[2:]:
+            assert stored["mapping"][message["id"]]["message"] == message
+
+
+def test_non_reasoning_answer_is_on_final_without_thoughts() -> None:
+    with client() as app:
+        response = app.post(
+            "/backend-api/conversation", json=body("hi", "gpt-4o", v1=True), headers=AUTH
+        )
+        channels, frames = independent_v1(response.text)
+    messages = [channels[c]["message"] for c in sorted(channels)]
+    assert kinds(messages) == [
+        ("system", "text", None),
+        ("user", "text", None),
+        ("assistant", "text", "final"),
+    ]
+    names = [f["marker"] for f in frames if f.get("type") == "message_marker"]
+    assert "final_channel_token" not in names
+    assert "cot_token" not in names
+
+
+def scripted(app: TestClient, script: dict[str, Any]) -> None:
+    """Queue a script in its JSON form, as the admin API takes it."""
+    app.app.conversations.book.queue(Script.from_dict(script))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("v1", [True, False], ids=["v1", "legacy"])
+def test_tool_turn_streams_call_then_reply_then_answer(v1: bool) -> None:
+    tools = [
+        {
+            "recipient": "bio",
+            "author_name": "bio",
+            "text": "Prefers tea.",
+            "result": "Model set context updated.",
+        },
+        {
+            "recipient": "web.run",
+            "author_name": "web.run",
+            "text": '{"search_query": [{"q": "tea"}]}',
+        },
+    ]
+    with client() as app:
+        scripted(app, {"text": "Noted: tea it is.", "tool_messages": tools, "reasoning": False})
+        response = app.post(
+            "/backend-api/conversation", json=body("remember tea", "gpt-5", v1=v1), headers=AUTH
+        )
+        ours = StreamDecoder()
+        ours.feed(response.content)
+        ours.close()
+        if v1:
+            channels, _ = independent_v1(response.text)
+            theirs = [channels[c]["message"] for c in sorted(channels)]
+        else:
+            theirs = list(legacy_messages(response.text)[0].values())
+        assert theirs == ours.messages
+        bio_call, bio_reply, web_call, web_reply, answer = theirs[2:]
+        for call, reply in ((bio_call, bio_reply), (web_call, web_reply)):
+            assert call["channel"] == reply["channel"] == "commentary"
+            assert call["end_turn"] is False
+            assert call["status"] == "finished_successfully"
+            assert call["metadata"]["finish_details"]["stop_tokens"] == [TOOL_STOP_TOKEN]
+            assert reply["author"] == {"role": "tool", "name": call["recipient"], "metadata": {}}
+            assert reply["recipient"] == "assistant"
+            assert reply["metadata"]["parent_id"] == call["id"]
+        assert bio_call["content"]["parts"] == ["Prefers tea."]
+        assert bio_reply["content"]["parts"] == ["Model set context updated."]
+        assert web_call["content"]["content_type"] == "code"
+        assert answer["content"]["parts"] == ["Noted: tea it is."]
+        assert answer["metadata"]["parent_id"] == web_reply["id"]
+        if v1:
+            # The call is added in progress and finished later, as the service streams it.
+            adds = [
+                d
+                for n, d in events(response.text)
+                if n == "delta" and isinstance(d.get("v"), dict) and "message" in d["v"]
+            ]
+            first = next(
+                a["v"]["message"] for a in adds if a["v"]["message"]["id"] == bio_call["id"]
+            )
+            assert (first["status"], first["content"]["parts"]) == ("in_progress", [""])
+        stored = app.get(f"/backend-api/conversation/{ours.conversation}", headers=AUTH).json()
+        assert stored["current_node"] == answer["id"]
+        assert [stored["mapping"][m["id"]]["message"] for m in theirs[2:]] == theirs[2:]
+
+
+def test_scripts_ask_for_reasoning_and_its_channel() -> None:
+    with client() as app:
+        scripted(app, {"text": "Plain answer.", "reasoning": True, "reasoning_channel": None})
+        response = app.post(
+            "/backend-api/conversation", json=body("anything", "gpt-4o", v1=True), headers=AUTH
+        )
+        channels, _ = independent_v1(response.text)
+    messages = [channels[c]["message"] for c in sorted(channels)]
+    assert [m["content"]["content_type"] for m in messages[2:]] == [
+        "thoughts",
+        "reasoning_recap",
+        "text",
+    ]
+    assert [m["channel"] for m in messages[2:]] == [None, None, "final"]
+
+
+def test_script_fields_round_trip_and_are_checked() -> None:
+    script = Script.from_dict(
+        {
+            "reasoning": True,
+            "tool_messages": [
+                {"recipient": "bio", "author_name": "bio", "text": "x", "result": "ok"}
+            ],
+        }
+    )
+    assert script.tool_messages[0] == ToolMessage("bio", "bio", "x", "ok")
+    assert Script.from_dict(script.to_dict()) == script
+    with pytest.raises(ScriptError):
+        Script.from_dict({"reasoning": "yes"})
+
+
+def test_thoughts_plan_the_answer_and_the_recap_counts_seconds() -> None:
+    items = plan_thoughts("Premier point.\n\n## Deuxième partie\nUne phrase. Une autre. Encore.")
+    assert [item["summary"] for item in items] == ["Premier point.", "Deuxième partie"]
+    assert items[1]["chunks"] == ["Deuxième partie Une phrase.", "Une autre."]
+    assert recap_text(0.2) == "Thought for 1s"
+    assert recap_text(12.4) == "Thought for 12s"
+    assert recap_text(65) == "Thought for 1m 5s"
