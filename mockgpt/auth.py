@@ -116,6 +116,9 @@ class Quota:
             "remaining": self.remaining,
             "total": self.total,
             "reset_at": _iso(self.reset_at),
+            # The 2026 web client's names for the same two facts.
+            "feature_name": self.feature,
+            "reset_after": _iso(self.reset_at),
         }
 
 

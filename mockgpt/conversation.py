@@ -121,6 +121,9 @@ class TurnPlanner:
         self.clock = clock
         self.new_id = new_id
         self.pace: Literal["real", "instant"] = "instant"
+        #: The version nibble of new conversation ids: the 2026 service's ids say 8,
+        #: but clients still in use (the `chatgpt` npm package) refuse all but v4.
+        self.id_version: Literal[4, 8] = 4
 
     def _rng(self, *parts: str) -> random.Random:
         return random.Random("\x1f".join((str(self.seed), *parts)))
@@ -148,6 +151,28 @@ class TurnPlanner:
             channel="final",
         )
 
+    def turn_ids(self, cid: str, answer_id: str) -> dict[str, str]:
+        """The ids a turn's messages and frames share: request, exchange and trace."""
+        rng = self._rng("turn-ids", cid, answer_id)
+        request, exchange, trace = (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(3)
+        )
+        return {"request_id": request, "turn_exchange_id": exchange, "turn_trace_id": trace}
+
+    def conversation_id(self) -> str:
+        """A new conversation's id, time-ordered as the real ones are.
+
+        The first 32 bits are the Unix seconds of the app clock, the version
+        nibble is `id_version` and the variant bits RFC 4122's; the rest is seeded.
+        """
+        seconds = int(self.clock.now()) & 0xFFFFFFFF
+        rest = uuid.UUID(self.new_id()).hex
+        variant = (int(rest[16], 16) & 0x3) | 0x8
+        version = self.id_version
+        return str(
+            uuid.UUID(f"{seconds:08x}{rest[8:12]}{version:x}{rest[13:16]}{variant:x}{rest[17:]}")
+        )
+
     def _pacing(self, script: Script | None, model: str, cid: str) -> Pacing:
         if script is not None:
             return script.pacing
@@ -155,6 +180,36 @@ class TurnPlanner:
 
     def _thought_pace(self, script: Script | None, model: str, cid: str, tid: str) -> Pace:
         return Pace(self._pacing(script, model, cid), self._rng("thoughts", cid, tid))
+
+    def _server_metadata(
+        self,
+        conversation: Conversation,
+        echoes: list[dict[str, Any]],
+        assistant: dict[str, Any],
+        ids: dict[str, str],
+    ) -> None:
+        """What the server adds to the user's message and the answer, in the store too."""
+        model = assistant["metadata"]["model_slug"]
+        user = next((m for m in reversed(echoes) if m["author"]["role"] == "user"), None)
+        if user is not None:
+            added = {
+                "request_id": ids["request_id"],
+                "message_source": None,
+                "timestamp_": "absolute",
+                "turn_exchange_id": ids["turn_exchange_id"],
+                "resolved_model_slug": model,
+            }
+            for key, value in added.items():
+                user["metadata"].setdefault(key, value)
+        added = {
+            "resolved_model_slug": model,
+            "request_id": ids["request_id"],
+            "turn_exchange_id": ids["turn_exchange_id"],
+        }
+        assistant["metadata"].update(added)
+        node = conversation.mapping.get(assistant["id"])
+        if node is not None and node.message is not None and node.message is not assistant:
+            node.message["metadata"].update(added)
 
     def prelude(
         self,
@@ -218,6 +273,10 @@ class TurnPlanner:
                 channel=channel,
             )
             messages.append(recap)
+        ids = self.turn_ids(conversation_id, assistant["id"])
+        for message in messages:
+            message["metadata"]["request_id"] = ids["request_id"]
+            message["metadata"]["turn_exchange_id"] = ids["turn_exchange_id"]
         return messages
 
     def plan(
@@ -236,6 +295,8 @@ class TurnPlanner:
     ) -> Turn:
         cid = conversation.id
         model = assistant["metadata"]["model_slug"]
+        ids = self.turn_ids(cid, assistant["id"])
+        self._server_metadata(conversation, echoes, assistant, ids)
         text = _script_text(script) if script is not None else None
         if text is None and (script is None or script.content is None):
             text = generate_reply(self.seed, prompt, model)
@@ -267,6 +328,7 @@ class TurnPlanner:
             now=self.clock.now(),
             first_turn=first_turn,
             script=script,
+            ids=ids,
         )
         name = "v1" if v1 else "legacy"
         encoder = encoding(name, conversation_id=cid, message_id=assistant["id"])
@@ -302,6 +364,7 @@ class TurnPlanner:
         now: float,
         first_turn: bool = False,
         script: Script | None = None,
+        ids: dict[str, str] | None = None,
     ) -> Iterator[TurnEvent]:
         """The turn, event by event, in the order the web backend sends it."""
         aid = assistant["id"]
@@ -346,7 +409,9 @@ class TurnPlanner:
         if markers:
             yield Marker("last_token", "last", aid)
         if frames.get("server_ste_metadata", True):
-            metadata = self._ste_metadata(cid, assistant, first_turn)
+            metadata = self._ste_metadata(
+                cid, assistant, first_turn, ids or self.turn_ids(cid, aid), [*echoes, *tools]
+            )
             yield Meta("server_ste_metadata", {"metadata": metadata})
         if frames.get("message_stream_complete", True):
             yield Meta("message_stream_complete", {})
@@ -374,31 +439,63 @@ class TurnPlanner:
         return {"kind": "topic", "token": token}
 
     def _ste_metadata(
-        self, cid: str, assistant: dict[str, Any], first_turn: bool
+        self,
+        cid: str,
+        assistant: dict[str, Any],
+        first_turn: bool,
+        ids: dict[str, str],
+        before: list[dict[str, Any]],
     ) -> dict[str, Any]:
+        """The turn's server metadata, with the keys of the 2026 service in its order."""
         rng = self._rng("ste", cid, assistant["id"])
         model = assistant["metadata"]["model_slug"]
-        return {
+        hidden = next((m["id"] for m in before if m["author"]["role"] == "system"), None)
+        calls = [
+            m for m in before if m["author"]["role"] == "assistant" and m["recipient"] != "all"
+        ]
+        reasoning = any(m["content"]["content_type"] == "thoughts" for m in before)
+        metadata: dict[str, Any] = {
             "conduit_prewarmed": False,
             "plan_type": tokens.PLAN_TYPE,
             "plan_type_bucket": tokens.PLAN_TYPE,
-            "user_agent": "web",
+            "user_agent": "web_desktop",
             "service": None,
-            "tool_name": None,
-            "tool_invoked": False,
+            "tool_name": calls[0]["recipient"] if calls else None,
+            "tool_invoked": bool(calls),
             "fast_convo": True,
             "warmup_state": rng.choice(["warm", "rewarm", "cold"]),
             "is_first_turn": first_turn,
             "cluster_region": rng.choice(["westus3", "eastus2", "centralus"]),
             "model_slug": model,
             "region": None,
-            "is_multimodal": None,
+            "is_multimodal": False,
             "did_auto_switch_to_reasoning": False,
-            "message_id": assistant["id"],
-            "request_id": f"{rng.getrandbits(64):016x}-SJC",
-            "turn_exchange_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "auto_switcher_race_winner": None,
+            "is_autoswitcher_enabled": False,
+            "is_search": None,
+            "did_prompt_contain_image": False,
+            "search_tool_call_count": None,
+            "search_tool_query_types": None,
+            "message_id": hidden or assistant["id"],
+            "request_id": ids["request_id"],
+            "turn_exchange_id": ids["turn_exchange_id"],
+            "turn_trace_id": ids["turn_trace_id"],
+            "otrace_id": str(rng.getrandbits(127)),
+            "a32e6ebcb": 1,
             "resume_with_websockets": False,
+            "low_turn_topic_ttl": False,
+            "streaming_async_status": False,
+            "replace_stream_status": True,
+            "temporal_conversation_turn": False,
+            "turn_use_case": "text",
+            "turn_mode": "default",
         }
+        if reasoning:
+            metadata["resolved_model_slug"] = model
+            metadata["requested_model_experience"] = "thinking"
+            metadata["product_experience"] = "chat"
+            metadata["thinking_effort"] = "standard"
+        return metadata
 
 
 def _script_text(script: Script) -> str | None:

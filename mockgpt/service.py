@@ -122,7 +122,7 @@ class ConversationService:
             return json_response(gate.status, gate.body, list(gate.headers.items()))
         first_turn = conversation is None
         if conversation is None:
-            conversation = self.store.create(self.new_id(), model_slug=model)
+            conversation = self.store.create(self.planner.conversation_id(), model_slug=model)
         parent_id = body.get("parent_message_id") or CLIENT_CREATED_ROOT
         echoes: list[dict[str, Any]] = []
         if first_turn:

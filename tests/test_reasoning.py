@@ -315,3 +315,99 @@ def test_thoughts_plan_the_answer_and_the_recap_counts_seconds() -> None:
     assert recap_text(0.2) == "Thought for 1s"
     assert recap_text(12.4) == "Thought for 12s"
     assert recap_text(65) == "Thought for 1m 5s"
+
+
+# -- the fields the 2026 service adds ----------------------------------------------------
+
+STE_KEYS = [
+    "conduit_prewarmed",
+    "plan_type",
+    "plan_type_bucket",
+    "user_agent",
+    "service",
+    "tool_name",
+    "tool_invoked",
+    "fast_convo",
+    "warmup_state",
+    "is_first_turn",
+    "cluster_region",
+    "model_slug",
+    "region",
+    "is_multimodal",
+    "did_auto_switch_to_reasoning",
+    "auto_switcher_race_winner",
+    "is_autoswitcher_enabled",
+    "is_search",
+    "did_prompt_contain_image",
+    "search_tool_call_count",
+    "search_tool_query_types",
+    "message_id",
+    "request_id",
+    "turn_exchange_id",
+    "turn_trace_id",
+    "otrace_id",
+    "a32e6ebcb",
+    "resume_with_websockets",
+    "low_turn_topic_ttl",
+    "streaming_async_status",
+    "replace_stream_status",
+    "temporal_conversation_turn",
+    "turn_use_case",
+    "turn_mode",
+]
+
+
+def frame(frames: list[Any], kind: str) -> dict[str, Any]:
+    return next(f for f in frames if isinstance(f, dict) and f.get("type") == kind)
+
+
+def test_turn_fields_of_2026_on_two_turns() -> None:
+    with client() as app:
+        before = app.app.clock.now()  # type: ignore[attr-defined]
+        first = app.post(
+            "/backend-api/conversation", json=body("hi", "gpt-5", v1=True), headers=AUTH
+        )
+        channels, frames = independent_v1(first.text)
+        system, user, answer = (channels[c]["message"] for c in sorted(channels))
+        cid = channels[0]["conversation_id"]
+        # time-ordered: the creation second, version 4 (what older clients accept)
+        assert abs(int(cid[:8], 16) - int(before)) <= 1
+        assert cid[14] == "4"
+        assert cid[19] in "89ab"
+        ste = frame(frames, "server_ste_metadata")["metadata"]
+        assert list(ste) == STE_KEYS
+        assert ste["is_first_turn"] is True
+        assert ste["message_id"] == system["id"]
+        for key in ("request_id", "turn_exchange_id"):
+            assert user["metadata"][key] == answer["metadata"][key] == ste[key]
+        assert user["metadata"]["message_source"] is None
+        assert user["metadata"]["timestamp_"] == "absolute"
+        assert answer["metadata"]["resolved_model_slug"] == "gpt-5"
+        for item in frame(frames, "conversation_detail_metadata")["limits_progress"]:
+            assert item["feature_name"] == item["feature"]
+            assert item["reset_after"] == item["reset_at"]
+        stored = app.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+        assert stored["mapping"][user["id"]]["message"]["metadata"] == user["metadata"]
+        assert stored["mapping"][answer["id"]]["message"] == answer
+        follow = body("and then?", "gpt-5", v1=True)
+        follow["conversation_id"] = cid
+        follow["parent_message_id"] = answer["id"]
+        follow["messages"][0]["id"] = "ccc5e6f7-0a1b-4c2d-8e3f-405162738495"
+        second = app.post("/backend-api/conversation", json=follow, headers=AUTH)
+        _, frames = independent_v1(second.text)
+        later = frame(frames, "server_ste_metadata")["metadata"]
+        assert later["is_first_turn"] is False
+        assert later["turn_exchange_id"] != ste["turn_exchange_id"]
+
+
+def test_conversation_ids_can_take_the_2026_version_nibble() -> None:
+    with client() as app:
+        planner = app.app.conversations.planner  # type: ignore[attr-defined]
+        planner.id_version = 8
+        now = int(app.app.clock.now())  # type: ignore[attr-defined]
+        ids = [planner.conversation_id() for _ in range(20)]
+    assert len(set(ids)) == 20
+    for cid in ids:
+        assert cid[14] == "8"
+        assert cid[19] in "89ab"
+        assert abs(int(cid[:8], 16) - now) <= 1
