@@ -224,6 +224,13 @@ class DeltaDecoder:
     def _apply_delta(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise DeltaError(f"a delta is a JSON object, got {data!r}")
+        if "v" not in data and set(data) == {"c"}:
+            # A 2026 stream may switch channel with no op (`{"c": 5}`): nothing to apply.
+            channel = data["c"]
+            if not isinstance(channel, int) or isinstance(channel, bool):
+                raise DeltaError(f"channel 'c' must be an integer, got {channel!r}")
+            self._previous = {**self._previous, "c": channel}
+            return
         # Carry-forward: p, o and c come from the previous delta when missing; v never.
         resolved = {key: data.get(key, self._previous.get(key)) for key in ("p", "o", "c")}
         missing = [key for key, value in resolved.items() if value is None]

@@ -4,11 +4,15 @@
   hypothesis-jsonschema from the same schemas the mock validates with);
   `response_routes()` lists the routes that have one.
 * `scripts()`: scripts for the mock (text with any unicode, chunking, frames on
-  or off, pings, padding, CRLF), to queue on a running mock.
+  or off, pings, padding, CRLF), to queue on a running mock; `turn_scripts()`
+  adds 2026 turns: reasoning (thoughts and recap, on `analysis` or no channel)
+  and tool steps (`bio`, `web.run`, `python`, canvas).
 * `streams()`: whole conversation streams, `v1` delta or legacy snapshots, as
   the network delivers them: the mock writes each stream for a drawn script, and
   the strategy then moves the title frame to the places the real service puts it,
   adds empty deltas, may send non-ASCII as raw UTF-8 instead of `\\uXXXX`, and
+  (for reasoning and tool turns) channel-only deltas `{"c": N}` before a message
+  and the combined marker `user_visible_token|final_channel_token`, and
   splits the bytes into reads at awkward places (inside a frame, between `\\r`
   and `\\n`, inside a multi-byte character).
 * `serve_stream(stream)`: serves one drawn stream over HTTP, one write per read,
@@ -20,6 +24,7 @@ Everything is drawn by Hypothesis, so failures shrink and replay from its seed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import re
@@ -42,7 +47,7 @@ from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import load_catalogue
 from mockgpt.config import Config
 from mockgpt.schemas import resolved_schema
-from mockgpt.scripts import FRAME_NAMES, Realism, Script
+from mockgpt.scripts import FRAME_NAMES, Realism, Script, ToolMessage
 from mockgpt.server import LiveServer
 from mockgpt.store import first_turn
 
@@ -55,6 +60,7 @@ __all__ = [
     "scripts",
     "serve_stream",
     "streams",
+    "turn_scripts",
 ]
 
 Encoding = Literal["v1", "legacy"]
@@ -67,6 +73,14 @@ _PATH = "/backend-api/conversation"
 _AUTH = b"Bearer mockgpt-strategies"
 _TITLE = re.compile(rb'"type": "title_generation"')
 _BARE_DELTA = re.compile(rb'^event: delta\r?\ndata: \{"v": "')
+_VISIBLE = b'"marker": "user_visible_token"'
+_FINAL_MARKER = b'"marker": "final_channel_token"'
+_MESSAGE_ADD = re.compile(
+    rb'^event: delta\r?\ndata: \{(?:"p": "", )?(?:"o": "add", )?"v": \{"message"'
+    rb'.*"c": (\d+)\} *\r?\n',
+    re.S,
+)
+_TOOLS = ("bio", "web.run", "python", "canmore.create_textdoc")
 
 
 # -- response bodies -----------------------------------------------------------------------
@@ -154,6 +168,23 @@ def scripts(draw: st.DrawFn) -> Script:
     title = draw(st.one_of(st.none(), _TITLE_TEXT))
     return Script(
         text=text, chunks=draw(_chunked(text)), frames=frames, title=title, realism=realism
+    )
+
+
+@st.composite
+def turn_scripts(draw: st.DrawFn) -> Script:
+    """A `scripts()` script made a 2026 turn: reasoning, tool steps, or both."""
+    base = draw(scripts())
+    tool = st.sampled_from(_TOOLS).flatmap(
+        lambda name: st.builds(ToolMessage, st.just(name), st.just(name), _TEXT, _TEXT)
+    )
+    tools = draw(st.lists(tool, max_size=2))
+    reasoning = draw(st.booleans()) if tools else True
+    return dataclasses.replace(
+        base,
+        reasoning=reasoning,
+        reasoning_channel=draw(st.sampled_from(["analysis", None])),
+        tool_messages=tuple(tools),
     )
 
 
@@ -277,11 +308,41 @@ def _empty_delta(event: bytes) -> bytes:
     return f'event: delta{newline}data: {{"v": ""}}{newline}{newline}'.encode()
 
 
+def _channel_only(event: bytes, channel: bytes) -> bytes:
+    newline = b"\r\n" if event.endswith(b"\r\n\r\n") else b"\n"
+    return b"event: delta" + newline + b'data: {"c": ' + channel + b"}" + newline + newline
+
+
 @st.composite
-def _rearranged(draw: st.DrawFn, events: list[bytes], encoding: Encoding) -> list[bytes]:
+def _turn_variants(draw: st.DrawFn, events: list[bytes]) -> list[bytes]:
+    """Channel-only deltas before a message's add, and the two answer markers as one."""
+    out: list[bytes] = []
+    index = 0
+    while index < len(events):
+        event = events[index]
+        following = events[index + 1] if index + 1 < len(events) else b""
+        if _VISIBLE in event and _FINAL_MARKER in following and draw(st.booleans()):
+            combined = b'"marker": "user_visible_token|final_channel_token"'
+            out.append(event.replace(_VISIBLE, combined))
+            index += 2
+            continue
+        added = _MESSAGE_ADD.match(event)
+        if added is not None and draw(st.booleans()):
+            out.append(_channel_only(event, added.group(1)))
+        out.append(event)
+        index += 1
+    return out
+
+
+@st.composite
+def _rearranged(
+    draw: st.DrawFn, events: list[bytes], encoding: Encoding, turn: bool = False
+) -> list[bytes]:
     """Move the title frame and add empty deltas, as the real service may."""
     if encoding != "v1":
         return events
+    if turn:
+        events = draw(_turn_variants(events))
     titles = [i for i, event in enumerate(events) if _TITLE.search(event)]
     if titles:
         title = events.pop(titles[0])
@@ -328,7 +389,8 @@ def streams(
     chosen: Encoding = encoding if encoding is not None else draw(st.sampled_from(ENCODINGS))
     drawn = draw(script if script is not None else scripts())
     writes, conversation_id = _render(seed, drawn, chosen)
-    events = draw(_rearranged(_events(writes), chosen))
+    turn = drawn.reasoning is not None or bool(drawn.tool_messages)
+    events = draw(_rearranged(_events(writes), chosen, turn))
     raw = draw(st.booleans())
     if raw:
         events = [_raw_utf8(event) for event in events]
