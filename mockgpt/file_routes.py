@@ -1,7 +1,8 @@
 """The upload flow's routes, and the attachment download of a conversation.
 
 Each answer is the fixture's shape filled with the stored file; unknown ids get
-404 `{"detail": "File not found"}`, and a blob URL whose signature or expiry
+404 `{"detail": "File not found"}`, a file whose bytes have not arrived 409 on the
+steps that need them, and a blob URL whose signature or expiry
 does not open the file gets 403, as blob storage answers a bad SAS.
 """
 
@@ -22,6 +23,7 @@ BAD_SIGNATURE = errors.detail(
     "Server failed to authenticate the request. Make sure the value of the Authorization"
     " header is formed correctly including the signature."
 )
+NOT_UPLOADED = errors.detail("File upload has not completed")
 BAD_BLOB_TYPE = errors.detail("The value for one of the HTTP headers is not in the correct format.")
 
 
@@ -113,7 +115,7 @@ async def file_uploaded(call: Call) -> Prepared:
     if isinstance(found, Prepared):
         return found
     if not found.uploaded:
-        return json_response(404, FILE_NOT_FOUND)
+        return json_response(409, NOT_UPLOADED)
     document = _download_document(call, found)
     document["metadata"] = None
     return _checked(call, document)
@@ -124,7 +126,7 @@ async def file_download(call: Call) -> Prepared:
     if isinstance(found, Prepared):
         return found
     if not found.uploaded:
-        return json_response(404, FILE_NOT_FOUND)
+        return json_response(409, NOT_UPLOADED)
     return _checked(call, _download_document(call, found))
 
 

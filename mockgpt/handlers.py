@@ -20,6 +20,7 @@ from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
 from mockgpt.file_routes import FILE_HANDLERS
+from mockgpt.more_routes import MORE_HANDLERS
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
@@ -334,4 +335,5 @@ HANDLERS: dict[str, Handler] = {
     "model_get": model_get,
     **RESPONSES_HANDLERS,
     **FILE_HANDLERS,
+    **MORE_HANDLERS,
 }

@@ -64,9 +64,12 @@ def test_the_whole_upload_flow_gives_the_bytes_back(client: httpx.Client) -> Non
     assert (url.scheme, url.netloc) == ("http", "mockgpt.test")
     assert {"se", "sp", "sv", "sr", "sig"} <= parse_qs(url.query).keys()
     # before the bytes arrive there is nothing to download
-    early = client.get(f"/backend-api/files/{created['file_id']}/download")
-    assert early.status_code == 404
-    assert early.json() == {"detail": "File not found"}
+    for early in (
+        client.get(f"/backend-api/files/{created['file_id']}/download"),
+        client.post(f"/backend-api/files/{created['file_id']}/uploaded", json={}),
+    ):
+        assert early.status_code == 409
+        assert early.json() == {"detail": "File upload has not completed"}
 
     put = client.put(created["upload_url"], content=PNG, headers=BLOB_HEADERS)
     assert put.status_code == 201
