@@ -183,6 +183,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/conversations/{conversation_id}", "conversation", "One stored conversation."),
     Endpoint("GET", "/responses", "responses", "Stored Responses API responses, newest first."),
     Endpoint("GET", "/responses/{response_id}", "response", "One stored response and its input."),
+    Endpoint(
+        "GET", "/files", "files", "Uploaded files, oldest first (names and sizes, not bytes)."
+    ),
     Endpoint("GET", "/quotas", "quotas", "Feature quotas and the model message cap."),
     Endpoint("GET", "/tokens", "tokens", "Access and sentinel tokens the mock issued."),
     Endpoint("GET", "/clock", "clock", "The mock's time."),
@@ -471,6 +474,9 @@ class AdminAPI:
 
     def _response(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.response(request.params["response_id"])
+
+    def _files(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.files()
 
     def _quotas(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.quotas()

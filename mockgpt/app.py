@@ -29,12 +29,14 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
+from mockgpt._resources import fixture_path
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier, world_now
+from mockgpt.files import FileStore, StoredFile
 from mockgpt.handlers import HANDLERS, Renderer, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
@@ -58,6 +60,10 @@ error_log = logging.getLogger("mockgpt.error")
 
 _NOT_FOUND = json_response(404, errors.NOT_FOUND)
 SAMPLE_FIXTURE = "conversation/detail.json"
+#: The sample file: the id and blob signature the catalogue's examples use, and its bytes.
+SAMPLE_FILE_ID = "file-AbCdEf0123456789AbCdEf01"
+SAMPLE_FILE_SIGNATURE = "bW9ja2dwdC1zYW1wbGUtZmlsZQ=="
+SAMPLE_FILE_FIXTURE = "files/download.png"
 #: Statsig's endpoints live under /v1 too but answer like the web backend.
 _STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
@@ -140,6 +146,9 @@ class MockApp:
         self.conversations.authority = self.authority
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
+        self.files = FileStore(
+            seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
+        )
         self.platform = Platform(self)
         self.responses_api = ResponsesAPI(self)
         self.journal = Journal(
@@ -176,6 +185,7 @@ class MockApp:
         """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
         store = self.conversations.store
         store.load_detail(self.renderer.document(SAMPLE_FIXTURE))
+        self._load_sample_file()
         if count > 1:
             seed = self.config.seed
             texts = sample_texts(seed, skip=len(self.varier.identity["titles"]))
@@ -185,6 +195,22 @@ class MockApp:
                 texts=texts,
                 now=self.varier.now().timestamp(),
             )
+
+    def _load_sample_file(self) -> None:
+        """The image the catalogue's file examples name, uploaded, so they answer as documented."""
+        now = self.varier.now().timestamp()
+        sample = StoredFile(
+            id=self.varier.text(SAMPLE_FILE_ID),
+            name="image.png",
+            declared_size=0,
+            use_case="multimodal",
+            created=now - 3600,
+            signature=SAMPLE_FILE_SIGNATURE,
+            mime_type="image/png",
+            data=fixture_path(SAMPLE_FILE_FIXTURE, self.config.fixtures).read_bytes(),
+        )
+        sample.declared_size = len(sample.data or b"")
+        self.files.add(sample)
 
     def copy(self) -> MockApp:
         """An independent app in this one's exact state (for snapshots).

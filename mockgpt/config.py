@@ -49,6 +49,8 @@ class Config:
     - `max_conversations`, `conversation_bytes`: past either (the second counts
       the messages clients sent), the least recently updated conversations are
       forgotten, deleted ones first; `max_snapshots`: named snapshots kept at once.
+    - `max_files`, `file_bytes`: past either (the second counts uploaded bytes),
+      the oldest uploaded files are forgotten.
     - `now`: the moment the app's clock starts at, ISO-8601 with a zone
       (`"2026-11-29T12:00:00Z"`); every fixture date is placed relative to it, so
       two apps with the same seed and `now` answer every GET with the same bytes
@@ -85,6 +87,8 @@ class Config:
     max_conversations: int = 10_000
     conversation_bytes: int = 256 * 1024 * 1024
     max_snapshots: int = 32
+    max_files: int = 1000
+    file_bytes: int = 64 * 1024 * 1024
     now: str | None = None
     pace: Literal["real", "instant"] = "instant"
     header_timeout: float = 30.0
@@ -159,6 +163,8 @@ _BOUNDS = (
     ("max_conversations", 1, 10_000_000),
     ("conversation_bytes", 1024, 1 << 40),
     ("max_snapshots", 0, 10_000),
+    ("max_files", 1, 1_000_000),
+    ("file_bytes", 1024, 1 << 40),
 )
 
 

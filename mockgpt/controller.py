@@ -377,6 +377,7 @@ class MockGPT:
             "settings": settings_json(self.config),
             "conversations": len(self.app.conversations.store),
             "responses": len(self.app.responses_api.stored),
+            "files": {"count": len(self.app.files), "bytes": self.app.files.stored_bytes},
             "pending_scripts": self.pending_scripts(),
             "overrides": self.overrides(),
             "journal": len(self.app.journal),
@@ -435,6 +436,10 @@ class MockGPT:
         if not 0 <= seconds <= 100 * 365 * 86400:
             raise ValueError("advance() takes 0 to 100 years of seconds")
         clock.advance(seconds)
+
+    def files(self) -> list[dict[str, Any]]:
+        """The uploaded files, oldest first: id, name, type, sizes, whether the bytes are in."""
+        return self.app.files.summaries()
 
     def failures(self) -> list[str]:
         """Tracebacks of errors raised inside the mock since the last reset."""

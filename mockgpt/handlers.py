@@ -19,6 +19,8 @@ from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
+from mockgpt.file_routes import FILE_HANDLERS
+from mockgpt.more_routes import MORE_HANDLERS
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
@@ -332,4 +334,6 @@ HANDLERS: dict[str, Handler] = {
     "models_list": models_list,
     "model_get": model_get,
     **RESPONSES_HANDLERS,
+    **FILE_HANDLERS,
+    **MORE_HANDLERS,
 }

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mockgpt.files import store_attachments
+
 Message = dict[str, Any]
 
 #: The first-turn `parent_message_id` the 2025-12 web client sends instead of a real node id.
@@ -143,6 +145,7 @@ def _full_message(sent: Message, *, create_time: float, new_id: Callable[[], str
         message["author"]["metadata"] = copy.deepcopy(author["metadata"])
     if "update_time" in sent:
         message["update_time"] = sent["update_time"]
+    store_attachments(message)
     return message
 
 
