@@ -336,6 +336,14 @@ def test_dimensions_only_on_the_third_generation(client: TestClient) -> None:
     assert error_of(refused)["message"] == "This model does not support specifying dimensions."
 
 
+def test_token_ids_may_be_written_as_whole_floats(client: TestClient) -> None:
+    as_floats = embed(client, model="text-embedding-3-small", input=[[15339.0, 1917.0]])
+    as_ints = embed(client, model="text-embedding-3-small", input=[[15339, 1917]])
+    assert as_floats.status_code == 200
+    assert as_floats.json()["data"] == as_ints.json()["data"]
+    assert embed(client, model="text-embedding-3-small", input=[1.5]).status_code == 400
+
+
 # -- codex ------------------------------------------------------------------------------------
 
 
