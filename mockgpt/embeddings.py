@@ -61,13 +61,20 @@ def _inputs(value: Any) -> list[str] | None:
         return [value]
     if not isinstance(value, list) or not value:
         return None
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return [" ".join(str(v) for v in value)]
+    if all(_is_token(v) for v in value):
+        return [" ".join(str(int(v)) for v in value)]
     if all(isinstance(v, str) for v in value):
         return list(value)
-    if all(isinstance(v, list) and v and all(isinstance(t, int) for t in v) for v in value):
-        return [" ".join(str(t) for t in v) for v in value]
+    if all(isinstance(v, list) and v and all(_is_token(t) for t in v) for v in value):
+        return [" ".join(str(int(t)) for t in v) for v in value]
     return None
+
+
+def _is_token(value: Any) -> bool:
+    """A token id: an integer, written `7` or `7.0` (JSON does not tell them apart)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _tokens(text: str) -> int:

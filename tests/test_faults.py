@@ -2,8 +2,8 @@
 
 Each registered encoding is reached through the route a real client uses:
 `legacy` and `v1` through the web conversation route, `chunks` through
-`/v1/chat/completions`. A new encoding must be added to `ROUTES` (a test
-says so), and then gets every check below.
+`/v1/chat/completions`, `responses` through `/v1/responses`. A new encoding
+must be added to `ROUTES` (a test says so), and then gets every check below.
 """
 
 from __future__ import annotations
@@ -54,7 +54,14 @@ ROUTES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
         {"model": "gpt-4o", "messages": [{"role": "user", "content": "Count"}], "stream": True},
         V1_AUTH,
     ),
+    "responses": (
+        "/v1/responses",
+        {"model": "gpt-4o", "input": "Count", "stream": True},
+        V1_AUTH,
+    ),
 }
+#: The encodings whose streams end with `[DONE]`; the others' bodies just end.
+WITH_DONE = {"legacy", "v1", "chunks"}
 
 
 def test_every_encoding_has_a_route() -> None:
@@ -96,26 +103,49 @@ def data_of(block: bytes) -> Any:
     return json.loads(line[5:])
 
 
-def done(raw: bytes) -> bool:
-    return blocks(raw)[-1].rstrip() == b"data: [DONE]"
+def done(encoding: str, raw: bytes) -> bool:
+    """Whether the body ends as a finished stream of `encoding` ends: `[DONE]`, or a
+    clean end of the body (with a closing blank line) and no `[DONE]` anywhere."""
+    if encoding in WITH_DONE:
+        return blocks(raw)[-1].rstrip() == b"data: [DONE]"
+    return bool(blocks(raw)) and b"[DONE]" not in raw
 
 
 def is_error(encoding: str, value: Any) -> bool:
+    if encoding == "responses":
+        return bool(value["type"] == "error" and value["error"]["code"] == "server_error")
     if encoding == "chunks":
         return bool(value["error"]["message"]) and value["error"]["type"] == "server_error"
     return value["message"] is None and bool(value["error"])
 
 
 def is_blocked(encoding: str, value: Any) -> bool:
+    if encoding == "responses":
+        return is_error(encoding, value) and "usage policies" in value["error"]["message"]
     if encoding == "chunks":
         return bool(value["error"]["code"] == "content_policy_violation")
     return value["moderation_response"]["blocked"] is True
+
+
+def tail_size(encoding: str, kind: str) -> int:
+    """How many events a fault that writes something adds: Responses ends a failed
+    stream with `response.failed` after its `error` event."""
+    return 2 if encoding == "responses" and kind != "malformed_frame" else 1
 
 
 @pytest.fixture(scope="module")
 def whole() -> dict[str, list[bytes]]:
     """The events of an unbroken stream of each encoding."""
     return {name: events(stream(name, Script(text=TEXT))[0]) for name in ROUTES}
+
+
+def test_a_whole_responses_stream_ends_with_its_terminal_event_and_no_done(
+    whole: dict[str, list[bytes]],
+) -> None:
+    got = whole["responses"]
+    assert data_of(got[-1])["type"] == "response.completed"
+    assert [data_of(event)["sequence_number"] for event in got] == list(range(len(got)))
+    assert all(b"[DONE]" not in event for event in got)
 
 
 def fault(kind: str, after: int) -> Fault:
@@ -134,7 +164,7 @@ def test_every_fault_on_every_encoding(
     got = events(raw)
     if kind == "stall":
         assert got == expected
-        assert done(raw)
+        assert done(encoding, raw)
         assert took >= 30.0
         return
     assert took < 30.0
@@ -143,9 +173,12 @@ def test_every_fault_on_every_encoding(
         assert b"[DONE]" not in raw
         return
     assert got[:sent] == expected[:sent]
-    assert len(got) == sent + 1
-    assert done(raw)
-    last = got[-1]
+    assert len(got) == sent + tail_size(encoding, kind)
+    assert done(encoding, raw)
+    last = got[sent]
+    if encoding == "responses" and kind != "malformed_frame":
+        numbers = [data_of(event)["sequence_number"] for event in got]
+        assert numbers == list(range(len(got)))  # the fault's events carry on the numbering
     if kind == "malformed_frame":
         with pytest.raises(json.JSONDecodeError):
             data_of(last)
@@ -159,9 +192,11 @@ def test_every_fault_on_every_encoding(
 @pytest.mark.parametrize("encoding", sorted(ROUTES))
 def test_an_error_envelope_carries_the_scripted_message(encoding: str) -> None:
     raw, _ = stream(encoding, Script(text=TEXT, fault=Fault("error_envelope", message="Boom")))
-    (only,) = events(raw)
-    value = data_of(only)
-    assert (value["error"]["message"] if encoding == "chunks" else value["error"]) == "Boom"
+    got = events(raw)
+    assert len(got) == tail_size(encoding, "error_envelope")
+    value = data_of(got[0])
+    message = value["error"] if encoding in ("legacy", "v1") else value["error"]["message"]
+    assert message == "Boom"
 
 
 @pytest.mark.parametrize("encoding", sorted(ROUTES))
@@ -185,7 +220,7 @@ def test_crlf_padding_and_pings_on_every_encoding(
     # Under the quirks, the same events: strip them and the bytes are those of a plain stream.
     plain = [b"\n".join(line.rstrip() for line in event.split(b"\n")) for event in events(raw)]
     assert plain == whole[encoding]
-    assert done(raw)
+    assert done(encoding, raw)
 
 
 # -- disconnects -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from test_har import entry_of, write_har
 
 from mockgpt import MockGPT, create_app
 from mockgpt.har import check_har
-from mockgpt.scripts import FAULT_KINDS, Fault, HttpError, Pacing, Script
+from mockgpt.scripts import Fault, HttpError, Pacing, Script
 
 KEY = {"authorization": "Bearer sk-test"}
 TOOL = {
@@ -336,6 +336,14 @@ def test_dimensions_only_on_the_third_generation(client: TestClient) -> None:
     assert error_of(refused)["message"] == "This model does not support specifying dimensions."
 
 
+def test_token_ids_may_be_written_as_whole_floats(client: TestClient) -> None:
+    as_floats = embed(client, model="text-embedding-3-small", input=[[15339.0, 1917.0]])
+    as_ints = embed(client, model="text-embedding-3-small", input=[[15339, 1917]])
+    assert as_floats.status_code == 200
+    assert as_floats.json()["data"] == as_ints.json()["data"]
+    assert embed(client, model="text-embedding-3-small", input=[1.5]).status_code == 400
+
+
 # -- codex ------------------------------------------------------------------------------------
 
 
@@ -381,35 +389,37 @@ def test_codex_models_list_what_pickers_show(client: TestClient) -> None:
     assert client.get("/backend-api/codex/models").status_code == 401
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
-def test_every_fault_kind_breaks_a_responses_stream(client: TestClient, kind: str) -> None:
+# Every fault on the raw bytes of a Responses stream: tests/test_faults.py.
+
+
+@pytest.mark.parametrize("kind", ["error_envelope", "moderation_block"])
+def test_a_stream_that_fails_mid_way_is_stored_failed(client: TestClient, kind: str) -> None:
     app: Any = client.app
-    options: dict[str, Any] = {"seconds": 30.0} if kind == "stall" else {}
-    app.conversations.book.queue(
-        Script(text="one two three four", fault=Fault(kind, after=5, **options))
-    )
-    before = app.clock.now()
-    streamed = create(client, input="hi", stream=True)
-    blocks = sse_events(streamed.content)
-    whole = [json.loads(data) for data in blocks[:5]]
-    assert [frame["sequence_number"] for frame in whole] == list(range(5))
-    if kind in ("close_after", "no_done"):
-        assert len(blocks) == 5  # cut after `after` events, no terminal event
-    elif kind == "malformed_frame":
-        assert len(blocks) == 6
-        with pytest.raises(json.JSONDecodeError):
-            json.loads(blocks[5])
-    elif kind == "stall":
-        assert app.clock.now() - before >= 30
-        assert json.loads(blocks[-1])["type"] == "response.completed"
-    else:
-        tail = [json.loads(data) for data in blocks[5:]]
-        assert [frame["type"] for frame in tail] == ["error", "response.failed"]
-        assert [frame["sequence_number"] for frame in tail] == [5, 6]
-        rid = whole[0]["response"]["id"]
-        kept = client.get(f"/v1/responses/{rid}", headers=KEY).json()
-        assert kept == tail[-1]["response"]
-        assert kept["status"] == "failed"
+    app.conversations.book.queue(Script(text="one two three four", fault=Fault(kind, after=5)))
+    frames = events(create(client, input="hi", stream=True))
+    assert [frame["type"] for frame in frames[5:]] == ["error", "response.failed"]
+    rid = frames[0]["response"]["id"]
+    kept = client.get(f"/v1/responses/{rid}", headers=KEY).json()
+    assert kept == frames[-1]["response"]
+    assert kept["status"] == "failed"
+    replay = client.get(f"/v1/responses/{rid}", headers=KEY, params={"stream": "true"})
+    assert events(replay) == frames
+
+
+@pytest.mark.parametrize(("pace", "least", "most"), [("real", 0.25, 60.0), ("instant", 0.0, 0.0)])
+def test_unscripted_streams_take_the_configured_pace(pace: str, least: float, most: float) -> None:
+    app = create_app(make_config(0, pace=pace))
+    with TestClient(app) as client:
+        for path, body, headers in [
+            ("/v1/responses", {"model": "gpt-4.1", "input": "Explain tides.", "stream": True}, KEY),
+            ("/backend-api/codex/responses", CODEX, KEY),
+        ]:
+            before = app.clock.now()
+            response = client.post(path, json=body, headers=headers)
+            assert response.status_code == 200
+            assert events(response)[-1]["type"] == "response.completed"
+            waited = app.clock.now() - before
+            assert least <= waited <= most, (path, waited)
 
 
 def test_the_admin_api_shows_stored_responses() -> None:

@@ -154,9 +154,11 @@ def test_chunks_open_a_tool_call_with_the_role_and_stream_its_arguments() -> Non
 
 @pytest.mark.parametrize("name", sorted(ENCODINGS))
 def test_every_encoding_has_its_own_error_and_refusal_and_a_cut_frame(name: str) -> None:
-    context: dict[str, Any] = {"base": {"id": "x"}} if name == "chunks" else {}
-    if name != "chunks":
-        context = {"conversation_id": CID, "message_id": MID}
+    context: dict[str, Any] = {"conversation_id": CID, "message_id": MID}
+    if name == "chunks":
+        context = {"base": {"id": "x"}}
+    elif name == "responses":
+        context = {"response": {"id": "resp_x"}, "final": {"id": "resp_x"}}
     encoder = encoding(name, **context)
     for event in (encoder.error("Boom"), encoder.blocked()):
         assert isinstance(event, Event)

@@ -1,14 +1,13 @@
-"""The Responses API event stream, as data: an answer in, `(event type, payload)` out.
+"""A Responses answer as data: what it holds, as turn events, as the final object.
 
-Pure and engine-independent: no I/O, no clock, no app. An `Answer` says what
-the response holds (its output items as they grow: text and refusal chunks,
-function-call argument chunks, reasoning-summary chunks, a web search) and
-how it ends; `encode` turns it into the ordered events the platform streams,
-numbered by `sequence_number` from 0, and `finished` into the final response
-object that a non-streamed request, `response.completed` and a later GET show.
-
-Each event's fields, in wire order (`type` first, then alphabetical), are the
-`FIELDS` table; the events a growing text sends are the `GROWING` table. The
+Pure: no I/O, no clock, no app. An `Answer` says what the response holds (its
+output items as they grow: text and refusal chunks, function-call argument
+chunks, reasoning-summary chunks, a web search) and how it ends; `turn` makes
+it the turn events that the stream engine's `responses` encoding
+(`mockgpt.wire.encodings.responses`, which holds the `FIELDS` and `GROWING`
+tables) streams, `encode` the whole event list at once, numbered by
+`sequence_number` from 0, and `finished` the final response object that a
+non-streamed request, `response.completed` and a later GET show. The
 order rules the official SDKs enforce (an item is announced empty, every
 content part is added before its deltas, `item_id` matches the announced item,
 `output_index` counts 0, 1, 2, ...) follow from walking the items in turn.
@@ -21,160 +20,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mockgpt.framing import Event
+from mockgpt.wire.encodings.responses import (
+    FIELDS,
+    GROWING,
+    PART_SHAPES,
+    Growing,
+    Responses,
+    frame,
+    part_object,
+)
+from mockgpt.wire.turn import Arguments, Begin, Done, Meta, Pace, Text, TurnEvent, Usage
+from mockgpt.wire.turn import Part as PartBegins
+
 Payload = dict[str, Any]
 Status = Literal["completed", "incomplete", "failed"]
-
-#: Each event's fields after `type`, in the order the platform writes them.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "response.created": ("response", "sequence_number"),
-    "response.queued": ("response", "sequence_number"),
-    "response.in_progress": ("response", "sequence_number"),
-    "response.completed": ("response", "sequence_number"),
-    "response.incomplete": ("response", "sequence_number"),
-    "response.failed": ("response", "sequence_number"),
-    "response.output_item.added": ("item", "output_index", "sequence_number"),
-    "response.output_item.done": ("item", "output_index", "sequence_number"),
-    "response.content_part.added": (
-        "content_index",
-        "item_id",
-        "output_index",
-        "part",
-        "sequence_number",
-    ),
-    "response.content_part.done": (
-        "content_index",
-        "item_id",
-        "output_index",
-        "part",
-        "sequence_number",
-    ),
-    "response.output_text.delta": (
-        "content_index",
-        "delta",
-        "item_id",
-        "logprobs",
-        "obfuscation",
-        "output_index",
-        "sequence_number",
-    ),
-    "response.output_text.done": (
-        "content_index",
-        "item_id",
-        "logprobs",
-        "output_index",
-        "sequence_number",
-        "text",
-    ),
-    "response.refusal.delta": (
-        "content_index",
-        "delta",
-        "item_id",
-        "output_index",
-        "sequence_number",
-    ),
-    "response.refusal.done": (
-        "content_index",
-        "item_id",
-        "output_index",
-        "refusal",
-        "sequence_number",
-    ),
-    "response.function_call_arguments.delta": (
-        "delta",
-        "item_id",
-        "obfuscation",
-        "output_index",
-        "sequence_number",
-    ),
-    "response.function_call_arguments.done": (
-        "arguments",
-        "item_id",
-        "output_index",
-        "sequence_number",
-    ),
-    "response.reasoning_summary_part.added": (
-        "item_id",
-        "output_index",
-        "part",
-        "sequence_number",
-        "summary_index",
-    ),
-    "response.reasoning_summary_part.done": (
-        "item_id",
-        "output_index",
-        "part",
-        "sequence_number",
-        "summary_index",
-    ),
-    "response.reasoning_summary_text.delta": (
-        "delta",
-        "item_id",
-        "obfuscation",
-        "output_index",
-        "sequence_number",
-        "summary_index",
-    ),
-    "response.reasoning_summary_text.done": (
-        "item_id",
-        "output_index",
-        "sequence_number",
-        "summary_index",
-        "text",
-    ),
-    "response.web_search_call.in_progress": ("item_id", "output_index", "sequence_number"),
-    "response.web_search_call.searching": ("item_id", "output_index", "sequence_number"),
-    "response.web_search_call.completed": ("item_id", "output_index", "sequence_number"),
-    # The live wire nests the error object (the SDK's flat type is not what is sent).
-    "error": ("sequence_number", "error"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Growing:
-    """How one growing text streams: its delta and done events and what they carry."""
-
-    delta: str
-    done: str
-    #: The done event's key for the whole text.
-    key: str
-    #: Whether deltas carry random `obfuscation` padding.
-    obfuscated: bool
-    #: Fixed fields of the delta and done events (`logprobs: []` for output text).
-    extra: tuple[tuple[str, Any], ...] = ()
-
-
-GROWING: dict[str, Growing] = {
-    "output_text": Growing(
-        "response.output_text.delta",
-        "response.output_text.done",
-        "text",
-        obfuscated=True,
-        extra=(("logprobs", ()),),
-    ),
-    "refusal": Growing(
-        "response.refusal.delta", "response.refusal.done", "refusal", obfuscated=False
-    ),
-    "function_call": Growing(
-        "response.function_call_arguments.delta",
-        "response.function_call_arguments.done",
-        "arguments",
-        obfuscated=True,
-    ),
-    "summary_text": Growing(
-        "response.reasoning_summary_text.delta",
-        "response.reasoning_summary_text.done",
-        "text",
-        obfuscated=True,
-    ),
-}
-
-#: Content parts as a message holds them, by kind (`text` filled in when done).
-PART_SHAPES: dict[str, Payload] = {
-    "output_text": {"type": "output_text", "annotations": [], "logprobs": [], "text": ""},
-    "refusal": {"type": "refusal", "refusal": ""},
-}
-_PART_KEY = {"output_text": "text", "refusal": "refusal"}
-_OBFUSCATION = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 # -- the answer ------------------------------------------------------------------------------
@@ -261,7 +121,7 @@ class Answer:
 def item_object(item: Item, status: str) -> Payload:
     """The item as `output` holds it once done (status `completed` or `incomplete`)."""
     if isinstance(item, Message):
-        content = [_part_object(part, part.text) for part in item.parts]
+        content = [part_object(part.kind, part.text) for part in item.parts]
         return _message(item, status, content)
     if isinstance(item, FunctionCall):
         return _call(item, status, item.arguments)
@@ -311,14 +171,6 @@ def _call(item: FunctionCall, status: str, arguments: str) -> Payload:
     }
 
 
-def _part_object(part: Part, text: str) -> Payload:
-    shape = dict(PART_SHAPES[part.kind])
-    shape[_PART_KEY[part.kind]] = text
-    if "annotations" in shape:
-        shape["annotations"], shape["logprobs"] = [], []
-    return shape
-
-
 def _item_status(answer: Answer, index: int) -> str:
     last = index == len(answer.items) - 1
     return "incomplete" if answer.ending.status == "incomplete" and last else "completed"
@@ -345,85 +197,69 @@ def finished(answer: Answer) -> Payload:
 # -- events ----------------------------------------------------------------------------------
 
 
-def frame(kind: str, sequence: int, values: Payload) -> Payload:
-    """One event's payload: `type`, then the table's fields in order (absent ones skipped)."""
-    payload: Payload = {"type": kind}
-    for name in FIELDS[kind]:
-        if name == "sequence_number":
-            payload[name] = sequence
-        elif name in values:
-            payload[name] = values[name]
-    return payload
-
-
-def obfuscation(delta: str, rng: random.Random) -> str:
-    """Padding that brings the delta's length to the next multiple of 16 characters."""
-    return "".join(rng.choice(_OBFUSCATION) for _ in range(16 - len(delta) % 16))
-
-
-def _growing(
-    shape: Growing, chunks: tuple[str, ...], scope: Payload, answer: Answer, rng: random.Random
-) -> Iterator[tuple[str, Payload]]:
-    extra = {name: list(value) for name, value in shape.extra}
-    for chunk in chunks:
-        values = {**scope, **extra, "delta": chunk}
-        if shape.obfuscated and answer.obfuscate:
-            values["obfuscation"] = obfuscation(chunk, rng)
-        yield shape.delta, values
-    yield shape.done, {**scope, **extra, shape.key: "".join(chunks)}
-
-
-def _item_events(
-    item: Item, index: int, answer: Answer, rng: random.Random
-) -> Iterator[tuple[str, Payload]]:
-    yield "response.output_item.added", {"item": _announced(item), "output_index": index}
-    scope: Payload = {"item_id": item.id, "output_index": index}
-    if isinstance(item, Message):
-        for number, part in enumerate(item.parts):
-            where = {**scope, "content_index": number}
-            yield "response.content_part.added", {**where, "part": dict(PART_SHAPES[part.kind])}
-            yield from _growing(GROWING[part.kind], part.chunks, where, answer, rng)
-            yield "response.content_part.done", {**where, "part": _part_object(part, part.text)}
-    elif isinstance(item, FunctionCall):
-        yield from _growing(GROWING["function_call"], item.chunks, scope, answer, rng)
-    elif isinstance(item, Reasoning):
-        for number, chunks in enumerate(item.summary):
-            where = {**scope, "summary_index": number}
-            empty = {"type": "summary_text", "text": ""}
-            yield "response.reasoning_summary_part.added", {**where, "part": empty}
-            yield from _growing(GROWING["summary_text"], chunks, where, answer, rng)
-            whole = {"type": "summary_text", "text": "".join(chunks)}
-            yield "response.reasoning_summary_part.done", {**where, "part": whole}
-    else:
-        for step in ("in_progress", "searching", "completed"):
-            yield f"response.web_search_call.{step}", dict(scope)
-    done = item_object(item, _item_status(answer, index))
-    yield "response.output_item.done", {"item": done, "output_index": index}
-
-
-def _events(answer: Answer) -> Iterator[tuple[str, Payload]]:
-    rng = random.Random(str(answer.response.get("id")))
-    opening = answer.response
-    yield "response.created", {"response": opening}
-    if opening.get("status") == "queued":
-        yield "response.queued", {"response": opening}
-    yield "response.in_progress", {"response": {**opening, "status": "in_progress"}}
+def turn(answer: Answer, pace: Pace) -> Iterator[TurnEvent]:
+    """The answer as turn events, paced: what the `responses` encoding streams."""
+    paced = pace.active
     for index, item in enumerate(answer.items):
-        yield from _item_events(item, index, answer, rng)
-    ending = answer.ending
-    if ending.status == "failed" and ending.error is not None:
-        yield "error", {"error": dict(ending.error)}
-    yield f"response.{ending.status}", {"response": finished(answer)}
+        yield Begin(_announced(item), index=index, delay=pace.next(""))
+        if isinstance(item, Message):
+            for number, part in enumerate(item.parts):
+                yield PartBegins(part.kind, number)
+                for chunk in part.chunks:
+                    yield Text(chunk, delay=pace.next(chunk)) if paced else chunk
+        elif isinstance(item, FunctionCall):
+            for chunk in item.chunks:
+                yield Arguments(chunk, delay=pace.next(chunk))
+        elif isinstance(item, Reasoning):
+            for number, chunks in enumerate(item.summary):
+                yield PartBegins("summary_text", number)
+                for chunk in chunks:
+                    yield Text(chunk, delay=pace.next(chunk)) if paced else chunk
+        else:
+            for step in ("in_progress", "searching", "completed"):
+                yield Meta("web_search_call", {"status": step})
+        status = _item_status(answer, index)
+        yield Done(item_object(item, status), status, index, delay=pace.next(""))
+    yield Usage(answer.usage or {}, delay=pace.next(""))
+
+
+def encoder(answer: Answer, final: Payload | None = None) -> Responses:
+    """The `responses` encoder of one stream of `answer` (`final`: its `finished` object)."""
+    return Responses(
+        response=answer.response,
+        final=finished(answer) if final is None else final,
+        error=answer.ending.error,
+        obfuscate=answer.obfuscate,
+    )
 
 
 def encode(answer: Answer) -> list[tuple[str, Payload]]:
-    """The stream's events in order, each payload numbered by `sequence_number`."""
-    return [
-        (kind, frame(kind, sequence, values))
-        for sequence, (kind, values) in enumerate(_events(answer))
-    ]
+    """The stream's events in order, unpaced, each payload numbered by `sequence_number`."""
+    coder = encoder(answer)
+    events = coder.opening()
+    for event in turn(answer, Pace(None, random.Random(0))):
+        events.extend(coder.encode(event))
+    return [(str(event.name), event.data) for event in events if isinstance(event, Event)]
 
 
-def error_event(sequence: int, error: Payload) -> tuple[str, Payload]:
-    """A mid-stream `error` event, numbered to follow the events already sent."""
-    return "error", frame("error", sequence, {"error": dict(error)})
+__all__ = [
+    "FIELDS",
+    "GROWING",
+    "PART_SHAPES",
+    "Answer",
+    "Ending",
+    "FunctionCall",
+    "Growing",
+    "Item",
+    "Message",
+    "Part",
+    "Reasoning",
+    "Responses",
+    "WebSearch",
+    "encode",
+    "encoder",
+    "finished",
+    "frame",
+    "item_object",
+    "turn",
+]

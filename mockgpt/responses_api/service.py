@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mockgpt.errors import detail, openai_error
+from mockgpt.framing import Event, Framing
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
 from mockgpt.platform import _cut, count_tokens
-from mockgpt.replies import generate_reply
+from mockgpt.replies import generate_reply, unscripted_pacing
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api import encoding
 from mockgpt.responses_api.encoding import Answer, Ending, FunctionCall, Item, Message, Part
@@ -41,8 +42,9 @@ from mockgpt.responses_api.objects import (
     thread_of,
     usage,
 )
-from mockgpt.responses_api.writer import MODERATION, Failure, ResponseStream
 from mockgpt.scripts import Script, chunk_text
+from mockgpt.wire import EventStream, Steps, framing_for
+from mockgpt.wire.encodings.responses import BLOCKED_TEXT, failure
 from mockgpt.wire.turn import Pace
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ STORE_LIMIT = 1000
 QUEUED_SECONDS = 0.5
 #: The shortest time a background response spends in progress.
 MIN_RUN_SECONDS = 0.5
-SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
+STREAM_MEDIA = "text/event-stream; charset=utf-8"
 #: Faults that end a stream with an `error` event and `response.failed`.
 FAILING_FAULTS = ("error_envelope", "moderation_block")
 SUMMARY_CHUNK_WORDS = 3
@@ -173,7 +175,7 @@ class ResponsesAPI:
 
     # -- create ---------------------------------------------------------------------------
 
-    async def create(self, call: Call) -> Prepared | ResponseStream:
+    async def create(self, call: Call) -> Prepared | EventStream:
         request: Payload = call.json
         refused = self._refusal(request)
         if refused is not None:
@@ -190,7 +192,7 @@ class ResponsesAPI:
         *,
         stored: bool = True,
         refuse: Callable[[Script], Prepared] | None = None,
-    ) -> Prepared | ResponseStream:
+    ) -> Prepared | EventStream:
         """Answer a checked request: scripted refusal, JSON body or stream; store it."""
         model = str(request["model"])
         previous = self.find(str(request.get("previous_response_id") or ""))
@@ -231,13 +233,23 @@ class ResponsesAPI:
             usage(count_input(request, history), output_tokens, reasoning_tokens),
             obfuscate=obfuscate is not False,
         )
-        events = encoding.encode(answer)
+        final = encoding.finished(answer)
+        coder = encoding.encoder(answer, final)
+        script_pacing = script.pacing if script is not None else None
+        pace = Pace(
+            script_pacing
+            if script_pacing is not None
+            else unscripted_pacing(self.app.config.pace, 0, model, response_id),
+            random.Random(response_id),
+        )
+        realism = script.realism if script is not None else None
+        steps = Steps(coder, encoding.turn(answer, pace), framing_for(coder, realism))
+        len(steps)  # the whole stream is kept for replays and checked before it is sent
+        events = [
+            (str(event.name), event.data) for event in steps.events if isinstance(event, Event)
+        ]
         for kind, payload in events:
             self.app.renderer.check("openai/response_stream_event.json", {**payload, "type": kind})
-        final = events[-1][1]["response"]
-        texts = [str(payload.get("delta", "")) for _kind, payload in events]
-        pace = Pace(script.pacing if script is not None else None, random.Random(response_id))
-        delays = [pace.next(text) for text in texts]
         entry = Stored(
             final,
             events,
@@ -245,45 +257,30 @@ class ResponsesAPI:
             [*history, *final["output"]],
             background,
             now,
-            max(MIN_RUN_SECONDS, sum(delays)),
+            max(MIN_RUN_SECONDS, sum(steps.delays.values())),
         )
         fault = script.fault if script is not None and request.get("stream") else None
-        failure = self._failure(answer)
         if fault is not None and fault.kind in FAILING_FAULTS and fault.after < len(events):
             # A stream that fails mid-way is stored failed, as the platform keeps it.
-            message = fault.message if fault.kind == "error_envelope" else MODERATION
-            entry.events = [*events[: fault.after], *failure(fault.after, message)]
+            message = fault.message if fault.kind == "error_envelope" else BLOCKED_TEXT
+            tail = [(str(e.name), e.data) for e in failure(head, fault.after, message)]
+            entry.events = [*events[: fault.after], *tail]
             entry.final = entry.events[-1][1]["response"]
             entry.thread = [*history, *entry.final["output"]]
         if stored and request.get("store", True) is not False:
             self._keep(response_id, entry)
         extra = self.app.platform.headers(headers)
         if request.get("stream"):
-            return ResponseStream(events, delays, self.app.clock, fault, extra, failure)
+            return EventStream(
+                steps,
+                self.app.clock,
+                fault=fault,
+                pings=realism.pings if realism is not None else 0,
+                headers=_stream_headers(extra),
+            )
         body = head if background else final
         self.app.renderer.check("openai/response.json", body)
         return Prepared(200, dumpb(body), "application/json", extra)
-
-    def _failure(self, answer: Answer) -> Failure:
-        def events(sequence: int, message: str | None) -> list[tuple[str, Payload]]:
-            error = {
-                "type": "server_error",
-                "code": "server_error",
-                "message": message or SERVER_ERROR,
-                "param": None,
-            }
-            failed = encoding.finished(
-                Answer(answer.response, (), Ending("failed", error=error), None)
-            )
-            return [
-                encoding.error_event(sequence, error),
-                (
-                    "response.failed",
-                    encoding.frame("response.failed", sequence + 1, {"response": failed}),
-                ),
-            ]
-
-        return events
 
     def _output(
         self,
@@ -381,7 +378,7 @@ class ResponsesAPI:
 
     # -- stored responses -------------------------------------------------------------------
 
-    def retrieve(self, call: Call) -> Prepared | ResponseStream:
+    def retrieve(self, call: Call) -> Prepared | EventStream:
         response_id = call.params["response_id"]
         entry = self.find(response_id)
         if entry is None:
@@ -390,15 +387,18 @@ class ResponsesAPI:
         if _flag(call.query, "stream"):
             after = _int(call.query, "starting_after", -1)
             plain = (call.query.get("include_obfuscation") or [""])[-1].lower() == "false"
-            events = [
-                (
+            coder = encoding.Responses(response=entry.events[0][1]["response"], final=entry.final)
+            steps = Steps(coder, iter(()), Framing())
+            # A replay sends the events as they were made, from the first one after `after`.
+            steps.events = [
+                Event(
                     kind,
                     {k: v for k, v in payload.items() if k != "obfuscation"} if plain else payload,
                 )
                 for kind, payload in entry.events
-                if payload["sequence_number"] > after
             ]
-            return ResponseStream(events, [], self.app.clock, None, extra, lambda *_: [])
+            start = min(len(steps.events), max(0, after + 1))
+            return EventStream(steps, self.app.clock, start=start, headers=_stream_headers(extra))
         body = entry.state(self.app.clock.now())
         return Prepared(200, dumpb(body), "application/json", extra)
 
@@ -494,7 +494,7 @@ class ResponsesAPI:
 
     # -- the ChatGPT backend's Codex endpoint -------------------------------------------------
 
-    async def codex(self, call: Call) -> Prepared | ResponseStream:
+    async def codex(self, call: Call) -> Prepared | EventStream:
         """`/backend-api/codex/responses`: the same answers under ChatGPT's rules for Codex."""
         request = call.json if isinstance(call.json, dict) else {}
         instructions = request.get("instructions")
@@ -538,6 +538,12 @@ class ResponsesAPI:
             **dict(refusal.headers),
         }
         return json_response(429, body, headers.items())
+
+
+def _stream_headers(extra: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", STREAM_MEDIA.encode())] + [
+        (key.encode("latin-1"), value.encode("latin-1")) for key, value in extra
+    ]
 
 
 def _sample(schema: Payload, rng: random.Random) -> Any:

@@ -3,7 +3,7 @@
 Three layers, each usable alone:
 
 - `mockgpt.wire.turn`: the turn as events with no encoding in them;
-- `mockgpt.wire.encodings`: one registry of formats (`legacy`, `v1`, `chunks`),
+- `mockgpt.wire.encodings`: one registry of formats (`legacy`, `v1`, `chunks`, `responses`),
   each a table from turn events to SSE events;
 - `mockgpt.wire.stream`: the one stream that paces, applies realism and faults,
   frames the bytes (`mockgpt.framing`) and stops when its client leaves.

@@ -256,7 +256,7 @@ class EventStream:
             if index == strike_at:
                 assert fault is not None
                 if fault.kind != "stall":
-                    return await self._strike(fault, send)
+                    return await self._strike(fault, send, index)
                 if not await self._pause(fault.seconds, gone):
                     return False
             if pings_left and index > 0:
@@ -273,7 +273,7 @@ class EventStream:
         if fault is not None and strike_at >= index:
             # Past the last event: the fault happens at the end, on every encoding.
             if fault.kind != "stall":
-                return await self._strike(fault, send)
+                return await self._strike(fault, send, index)
             if not await self._pause(fault.seconds, gone):
                 return False
         await self._close(send, steps.encoding.closing(padded=framing.padding))
@@ -288,10 +288,11 @@ class EventStream:
         body = b"".join(encode(event) for event in events)
         await send({"type": "http.response.body", "body": body})
 
-    async def _strike(self, fault: Fault, send: Send) -> bool:
-        """Break the stream as scripted; False, as a broken stream is never whole."""
+    async def _strike(self, fault: Fault, send: Send, index: int) -> bool:
+        """Break the stream before event `index`; False, as a broken stream is never whole."""
         steps = self.steps
         encoding, framing = steps.encoding, steps.framing
+        encoding.strike(index)
         kind = fault.kind
         if kind == "close_after":
             # Returning without finishing the body makes the server drop the connection.

@@ -17,7 +17,10 @@ How the formats of today and tomorrow say things with these events:
   and its text; a tool call is a `Begin` addressed to the tool, `Done` with
   `end_turn: false`, then an echoed tool message;
 - a platform completion: per choice a `Begin` (the role), `Text` or a `ToolCall`
-  with `Arguments`, `Done` with the finish reason; then `Usage`.
+  with `Arguments`, `Done` with the finish reason; then `Usage`;
+- a Responses answer: per output item a `Begin` (the item announced empty), its
+  `Part`s with their `Text` (or a call's `Arguments`, a search's `Meta`), `Done`
+  with the finished item; then `Usage`, the end.
 """
 
 from __future__ import annotations
@@ -70,6 +73,16 @@ class Update:
     """
 
     message: dict[str, Any]
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class Part:
+    """The open message starts its `index`-th part of `kind` (`output_text`, `refusal`,
+    `summary_text`); the `Text` that follows fills it. Formats without parts skip it."""
+
+    kind: str
+    index: int = 0
     delay: float = 0.0
 
 
@@ -140,7 +153,8 @@ class Meta:
 
     Kinds today: `resume_conversation_token`, `input_message`,
     `server_ste_metadata`, `message_stream_complete`, `conversation_async_status`,
-    `moderation` (the verdict on a finished answer).
+    `moderation` (the verdict on a finished answer), `web_search_call` (a search's
+    `status`: `in_progress`, `searching`, `completed`).
     """
 
     kind: str
@@ -161,6 +175,7 @@ TurnEvent = (
     | Begin
     | Text
     | Update
+    | Part
     | ToolCall
     | Arguments
     | Marker
@@ -217,6 +232,7 @@ __all__ = [
     "Marker",
     "Meta",
     "Pace",
+    "Part",
     "Text",
     "Title",
     "ToolCall",

@@ -45,6 +45,9 @@ class Encoding:
         """The events that end a whole stream."""
         return [EMPTY, DONE] if padded and self.empty_before_done else [DONE]
 
+    def strike(self, index: int) -> None:
+        """Hear that a fault strikes before wire event `index` (formats that number events do)."""
+
     def error(self, message: str | None) -> Event:
         """A mid-stream error, in the format's own shape (`message` None: its default)."""
         raise NotImplementedError
