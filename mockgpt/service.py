@@ -7,16 +7,18 @@ state: what was streamed is what is stored.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
-from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of, tool_messages
+from mockgpt.conversation import Turn, TurnPlanner, text_of, tool_messages
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -30,6 +32,7 @@ from mockgpt.store import (
     new_message,
     sender,
 )
+from mockgpt.wire.stream import STREAM_HEADERS, Follower, produce
 
 if TYPE_CHECKING:
     from mockgpt.app import Call
@@ -37,9 +40,23 @@ if TYPE_CHECKING:
 MESSAGE_SCHEMA = "parts/message.json"
 #: How many finished turns keep their events for resumes (older ones replay from the store).
 MAX_TURNS = 64
+#: How many turns may go on being made with no client reading (more finish at once).
+MAX_UNREAD_TURNS = 256
 CONVERSATION_NOT_FOUND = errors.detail(
     {"message": "Conversation not found", "code": "conversation_not_found"}
 )
+TOKENLESS_RESUME = errors.detail(
+    {
+        "message": "A network error occurred. Please check your connection and try again.",
+        "code": "tokenless_resume_unavailable",
+    }
+)
+STREAM_GONE = errors.detail(
+    {"message": "The stream has ended; the answer is stored.", "code": "persisted_final_available"}
+)
+#: The `async_status` numbers of the web client's enum.
+ASYNC_STREAMING = 3
+ASYNC_UNREAD = 4
 
 
 class IdFactory:
@@ -63,6 +80,8 @@ class ConversationService:
         self.book = ScriptBook()
         self.planner = TurnPlanner(seed, clock, new_id)
         self.turns: dict[str, Turn] = {}
+        #: The turns being made with nobody reading, by conversation id.
+        self.producers: dict[str, asyncio.Task[bool]] = {}
         self.authority: Authority | None = None
 
     # -- a turn ------------------------------------------------------------------
@@ -168,8 +187,12 @@ class ConversationService:
         )
         if first_turn:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
+        conversation.async_status = None
         self._keep(conversation.id, turn)
-        return turn.stream(self.clock, on_end=self._ended)
+        stream = turn.stream(self.clock, on_end=self._ended, on_leave=self._left)
+        token = self.planner.resume_token(conversation.id, turn.started_at)
+        stream.headers = [*STREAM_HEADERS, (b"x-conduit-token", token.encode())]
+        return stream
 
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
@@ -241,21 +264,63 @@ class ConversationService:
             self._follow(turn)
         return conversation
 
-    def _ended(self, turn: Turn, completed: bool) -> None:
-        """The stream is over (finished, faulted or left): the turn finishes server-side.
+    def _left(self, turn: Turn, sent: int) -> None:
+        """The client went away mid-turn: the turn goes on at its pace, unread.
 
         Like the real service, generation does not depend on the client staying:
-        the full answer is stored, and a resume can fetch the events the client missed.
-        A scripted in-stream failure leaves the partial answer as it was streamed.
+        `stream_status` says IS_STREAMING, the conversation's `async_status` is
+        3 (streaming), and a resume follows the turn live until it is done.
         """
+        if not turn.live:
+            return
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is None or len(self.producers) >= MAX_UNREAD_TURNS:
+            self._ended(turn, True)
+            return
+        conversation.async_status = ASYNC_STREAMING
+        task = asyncio.ensure_future(produce(turn.steps, self.clock, sent, turn.fault))
+        self.producers[turn.conversation_id] = task
+        task.add_done_callback(partial(self._produced, turn))
+
+    def _produced(self, turn: Turn, task: asyncio.Task[bool]) -> None:
+        """An unread turn is over: finished (4, an unread result), failed, or cancelled."""
+        if self.producers.get(turn.conversation_id) is task:
+            del self.producers[turn.conversation_id]
+        if task.cancelled():
+            # The server stops (or the turn was stopped): what was made is what is stored.
+            if turn.live:
+                turn.live = False
+                self._follow(turn)
+                turn.steps.wake()
+            return
+        completed = task.result()
+        self._ended(turn, completed)
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None and completed:
+            conversation.async_status = ASYNC_UNREAD
+
+    async def close(self) -> None:
+        """Stop making the unread turns (the server is stopping); waits for them to end."""
+        tasks = list(self.producers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _ended(self, turn: Turn, completed: bool) -> None:
+        """The turn is over (whole, or cut by a scripted failure): the store gets its end.
+
+        A whole turn stores the full answer; a scripted in-stream failure leaves
+        the partial answer as it was streamed and marks the turn failed.
+        """
+        if not turn.live:
+            return
         turn.live = False
-        fault = turn.fault
-        broken = fault is not None and fault.kind in (
-            "error_envelope",
-            "moderation_block",
-            "malformed_frame",
-        )
-        if broken:
+        turn.steps.wake()
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None:
+            conversation.async_status = None
+        if not completed:
+            turn.failed = True
             self._follow(turn)
             return
         conversation = self.store.get(turn.conversation_id)
@@ -266,15 +331,46 @@ class ConversationService:
     # -- the other conversation routes -------------------------------------------
 
     async def resume(self, call: Call) -> Any:
+        """The turn's events from `offset`: what was made, then the live rest.
+
+        The resume token (`x-conduit-token`, from the stream's
+        `resume_conversation_token` frame) is required, as on the real service;
+        a turn whose events are no longer kept answers 410 and the client reads
+        the stored answer instead.
+        """
         body = call.json
         conversation = self.store.get(body["conversation_id"])
         if conversation is None:
             return json_response(404, CONVERSATION_NOT_FOUND)
-        turn = self.turns.get(conversation.id) or replay_turn(conversation, self.clock.now())
+        token = call.headers.get("x-conduit-token", "").strip()
+        if not token or token == "no-token":
+            return json_response(404, TOKENLESS_RESUME)
+        turn = self.turns.get(conversation.id)
+        if turn is None:
+            return json_response(410, STREAM_GONE)
         offset = max(0, int(body.get("offset") or 0))
+        steps = turn.steps
         # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
-        start = min(max(offset, turn.steps.opening), len(turn.steps))
+        if turn.live:
+            start = min(max(offset, steps.opening), steps.sent)
+            return Follower(
+                steps,
+                start=start,
+                live=lambda: turn.live,
+                ending=lambda: self._ending(turn),
+                replay=start > 0,
+            )
+        start = min(max(offset, steps.opening), len(steps))
         return turn.stream(self.clock, start=start)
+
+    @staticmethod
+    def _ending(turn: Turn) -> list[Any]:
+        """How a followed turn's stream closes: its failure, if it failed, then `[DONE]`."""
+        encoding, framing = turn.steps.encoding, turn.steps.framing
+        if turn.failed:
+            message = turn.fault.message if turn.fault is not None else None
+            return [encoding.error(message), *encoding.closing(padded=False)]
+        return encoding.closing(padded=framing.padding)
 
     def detail(self, conversation_id: str) -> Prepared:
         conversation = self.store.get(conversation_id)
@@ -283,15 +379,23 @@ class ConversationService:
         return json_response(200, self.store.detail(self.sync(conversation)))
 
     def stream_status(self, conversation_id: str) -> Prepared:
+        """IS_STREAMING while the turn is made (read or not), then COMPLETE or FAILURE.
+
+        A conversation with no stream record (streamed before this app, or its
+        turn long forgotten) answers 404, which clients read as "unavailable".
+        """
         turn = self.turns.get(conversation_id)
-        live = turn is not None and turn.live
+        if turn is None:
+            return json_response(404, errors.detail("Not Found"))
+        live = turn.live
+        status = "IS_STREAMING" if live else "FAILURE" if turn.failed else "COMPLETE"
         return json_response(
             200,
             {
-                "status": "IS_STREAMING" if live else "COMPLETE",
+                "status": status,
                 "streaming": live,
-                "model": turn.model_slug if turn is not None else None,
-                "started_at": iso_time(turn.started_at) if turn is not None and live else None,
+                "model": turn.model_slug,
+                "started_at": iso_time(turn.started_at) if live else None,
             },
         )
 
