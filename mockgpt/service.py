@@ -19,6 +19,7 @@ from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
 from mockgpt.conversation import Turn, TurnPlanner, text_of, tool_messages
+from mockgpt.framing import Event
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -32,6 +33,7 @@ from mockgpt.store import (
     new_message,
     sender,
 )
+from mockgpt.wire.encodings.web import envelope
 from mockgpt.wire.stream import STREAM_HEADERS, Follower, produce
 
 if TYPE_CHECKING:
@@ -372,6 +374,43 @@ class ConversationService:
             return [encoding.error(message), *encoding.closing(padded=False)]
         return encoding.closing(padded=framing.padding)
 
+    def stop(self, conversation_id: str) -> Prepared:
+        """Stop the conversation's live turn where it is, as the stop button does.
+
+        The stream (and every reader following it) gets the close the real
+        service sends: the answer patched to `finished_partial_completion` with
+        `finish_details: {"type": "interrupted"}`, `message_stream_complete`,
+        `[DONE]`; the store keeps the partial answer. Idempotent: with nothing
+        running the answer is `last_message_id: null`.
+        """
+        turn = self.turns.get(conversation_id)
+        conversation = self.store.get(conversation_id)
+        if turn is None or not turn.live or conversation is None:
+            return json_response(200, {"status": "ok", "last_message_id": None})
+        self._follow(turn)
+        turn.live = False
+        task = self.producers.pop(conversation_id, None)
+        if task is not None:
+            task.cancel()
+        steps = turn.steps
+        node = conversation.mapping.get(turn.assistant_id)
+        tail: list[Any] = []
+        complete = 0 <= steps.final < steps.sent
+        if node is not None and node.message is not None and not complete:
+            if steps.progress() is not None:
+                message = node.message
+                message["status"] = "finished_partial_completion"
+                message["metadata"].update(
+                    {"finish_details": {"type": "interrupted"}, "is_complete": True}
+                )
+                tail = _stop_events(turn, message)
+            elif turn.encoding == "v1":
+                tail = [_stream_complete(conversation_id)]
+        steps.cut(tail)
+        conversation.async_status = None
+        self.store.touch(conversation)
+        return json_response(200, {"status": "ok", "last_message_id": turn.assistant_id})
+
     def detail(self, conversation_id: str) -> Prepared:
         conversation = self.store.get(conversation_id)
         if conversation is None:
@@ -410,6 +449,26 @@ _SOFT_LIMIT_BANNER = {
     "limit_type": "soft",
     "message": "You've reached the limit of free messages. Log in to keep chatting.",
 }
+
+
+def _stream_complete(conversation_id: str) -> Event:
+    return Event(None, {"type": "message_stream_complete", "conversation_id": conversation_id})
+
+
+def _stop_events(turn: Turn, message: dict[str, Any]) -> list[Event]:
+    """How a stopped answer's stream ends, in the turn's encoding."""
+    cid = turn.conversation_id
+    if turn.encoding != "v1":
+        return [Event(None, envelope(copy.deepcopy(message), cid))]
+    ops = [
+        {"p": "/message/status", "o": "replace", "v": "finished_partial_completion"},
+        {
+            "p": "/message/metadata",
+            "o": "append",
+            "v": {"finish_details": {"type": "interrupted"}, "is_complete": True},
+        },
+    ]
+    return [Event("delta", {"p": "", "o": "patch", "v": ops}), _stream_complete(cid)]
 
 
 def _prompt(messages: list[dict[str, Any]]) -> str:

@@ -191,3 +191,113 @@ async def test_stopping_the_server_cancels_the_unread_turns() -> None:
     assert not service.producers
     assert len(asyncio.all_tasks()) == before
     assert not any(turn.live for turn in service.turns.values())
+
+
+# -- stop_conversation, async_status, conversation/init --------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("v1", [False, True])
+async def test_stop_conversation_ends_a_live_turn_and_stores_it_interrupted(v1: bool) -> None:
+    app = create_app(make_config(0, sample_conversations=0, clock="system"))
+    app.conversations.book.queue(
+        Script.from_dict({"text": ANSWER, "pacing": {"tokens_per_second": 20}})
+    )
+    with LiveServer(app) as server:
+        async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=20) as client:
+            raw = b""
+            stopped: dict[str, Any] = {}
+            async with client.stream(
+                "POST", "/backend-api/conversation", json=turn_body(v1=v1)
+            ) as response:
+                async for chunk in response.aiter_raw():
+                    raw += chunk
+                    if not stopped and raw.count(b"\n\n") >= 8:
+                        cid = json.loads(
+                            next(
+                                line[6:]
+                                for line in raw.decode().splitlines()
+                                if line.startswith("data: {") and '"conversation_id"' in line
+                            )
+                        )["conversation_id"]
+                        answer = await client.post(
+                            "/backend-api/stop_conversation",
+                            json={"conversation_id": cid, "exclude_async_types": []},
+                        )
+                        stopped = answer.json()
+            again = await client.post(
+                "/backend-api/stop_conversation", json={"conversation_id": cid}
+            )
+            detail = (await client.get(f"/backend-api/conversation/{cid}")).json()
+            status = (await client.get(f"/backend-api/conversation/{cid}/stream_status")).json()
+    events = parse_events(raw)
+    assert events[-1] == (None, "[DONE]")
+    answer_message = _answer(events, v1)
+    assert stopped == {"status": "ok", "last_message_id": answer_message["id"]}
+    assert again.json() == {"status": "ok", "last_message_id": None}
+    assert answer_message["status"] == "finished_partial_completion"
+    assert answer_message["metadata"]["finish_details"] == {"type": "interrupted"}
+    text = answer_message["content"]["parts"][0]
+    assert ANSWER.startswith(text)
+    assert text != ANSWER
+    assert not any('"last_token"' in data for _, data in events)
+    if v1:
+        assert json.loads(events[-2][1])["type"] == "message_stream_complete"
+    assert detail["mapping"][detail["current_node"]]["message"] == answer_message
+    assert detail["async_status"] is None
+    assert status["status"] == "COMPLETE"
+
+
+def parse_events(raw: bytes) -> list[tuple[str | None, str]]:
+    from test_conversation import parse
+
+    return parse(raw)
+
+
+@pytest.mark.anyio
+async def test_stopping_an_unread_turn_ends_its_task_and_its_resume() -> None:
+    app = create_app(make_config(0, sample_conversations=0))
+    service = app.conversations
+    service.book.queue(Script.from_dict({"text": ANSWER, "pacing": {"tokens_per_second": 5}}))
+    before = len(asyncio.all_tasks())
+    await _call(app, "POST", "/backend-api/conversation", turn_body(v1=True), keep=6)
+    (cid,) = service.producers
+    raw = await _call(app, "POST", "/backend-api/stop_conversation", {"conversation_id": cid})
+    assert json.loads(raw)["last_message_id"] == service.turns[cid].assistant_id
+    await asyncio.sleep(0)
+    assert not service.producers
+    assert len(asyncio.all_tasks()) == before
+    assert await _status(app, cid) == "COMPLETE"
+    stored = service.store.get(cid)
+    assert stored is not None
+    assert stored.async_status is None
+    assert stored.mapping[stored.current_node].message["status"] == "finished_partial_completion"
+
+
+def test_async_status_is_reset_by_the_client_and_conversation_init_answers_post() -> None:
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(make_config(0))) as client:
+        cid = client.get("/backend-api/conversations", headers=AUTH).json()["items"][0]["id"]
+        client.app.conversations.store.get(cid).async_status = 4  # an unread result
+        reset = client.post(
+            f"/backend-api/conversation/{cid}/async-status", json={"status": None}, headers=AUTH
+        )
+        detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+        unknown = client.post(
+            "/backend-api/conversation/00000000-0000-4000-8000-000000000000/async-status",
+            json={"status": None},
+            headers=AUTH,
+        )
+        posted = client.post(
+            "/backend-api/conversation/init",
+            json={"gizmo_id": None, "conversation_id": None, "timezone_offset_min": 300},
+            headers=AUTH,
+        )
+        got = client.get("/backend-api/conversation/init", headers=AUTH)
+    assert reset.json() == {"success": True}
+    assert detail["async_status"] is None
+    assert unknown.status_code == 404
+    assert posted.status_code == 200
+    assert posted.json() == got.json()
+    assert "limits_progress" in posted.json()
