@@ -184,6 +184,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/responses", "responses", "Stored Responses API responses, newest first."),
     Endpoint("GET", "/responses/{response_id}", "response", "One stored response and its input."),
     Endpoint("GET", "/quotas", "quotas", "Feature quotas and the model message cap."),
+    Endpoint(
+        "GET", "/turns", "turns", "The latest turn of each conversation: live, unread, how far."
+    ),
     Endpoint("GET", "/tokens", "tokens", "Access and sentinel tokens the mock issued."),
     Endpoint("GET", "/clock", "clock", "The mock's time."),
     Endpoint("POST", "/clock", "advance", "Move the virtual clock forward.", "admin/clock.json"),
@@ -474,6 +477,9 @@ class AdminAPI:
 
     def _quotas(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.quotas()
+
+    def _turns(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.turns()
 
     def _tokens(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.tokens()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
-from mockgpt.conversation import Turn, TurnPlanner, text_of, tool_messages
+from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of, tool_messages
 from mockgpt.framing import Event
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
@@ -44,6 +44,8 @@ MESSAGE_SCHEMA = "parts/message.json"
 MAX_TURNS = 64
 #: How many turns may go on being made with no client reading (more finish at once).
 MAX_UNREAD_TURNS = 256
+#: How many forgotten turns are remembered as such (older ones replay from the store).
+MAX_FORGOTTEN = 4096
 CONVERSATION_NOT_FOUND = errors.detail(
     {"message": "Conversation not found", "code": "conversation_not_found"}
 )
@@ -84,6 +86,8 @@ class ConversationService:
         self.turns: dict[str, Turn] = {}
         #: The turns being made with nobody reading, by conversation id.
         self.producers: dict[str, asyncio.Task[bool]] = {}
+        #: Conversations whose turn's events were dropped (a resume answers 410), oldest first.
+        self.forgotten: dict[str, None] = {}
         self.authority: Authority | None = None
 
     # -- a turn ------------------------------------------------------------------
@@ -204,6 +208,7 @@ class ConversationService:
         does not grow without bound.
         """
         self.turns.pop(conversation_id, None)
+        self.forgotten.pop(conversation_id, None)
         self.turns[conversation_id] = turn
         while len(self.turns) > MAX_TURNS:
             # A stalled stream stays live; it must not keep every later turn alive too.
@@ -211,6 +216,9 @@ class ConversationService:
             if oldest is None:
                 break
             del self.turns[oldest]
+            self.forgotten[oldest] = None
+            while len(self.forgotten) > MAX_FORGOTTEN:
+                del self.forgotten[next(iter(self.forgotten))]
 
     def _repaired(self, message: dict[str, Any] | None) -> dict[str, Any] | None:
         """A client's message as the service would store it: schema-valid, text kept.
@@ -337,8 +345,9 @@ class ConversationService:
 
         The resume token (`x-conduit-token`, from the stream's
         `resume_conversation_token` frame) is required, as on the real service;
-        a turn whose events are no longer kept answers 410 and the client reads
-        the stored answer instead.
+        a turn whose events were dropped answers 410 and the client reads the
+        stored answer instead. A conversation streamed before this app started
+        replays its stored answer.
         """
         body = call.json
         conversation = self.store.get(body["conversation_id"])
@@ -348,8 +357,11 @@ class ConversationService:
         if not token or token == "no-token":
             return json_response(404, TOKENLESS_RESUME)
         turn = self.turns.get(conversation.id)
-        if turn is None:
+        if turn is None and conversation.id in self.forgotten:
             return json_response(410, STREAM_GONE)
+        if turn is None:
+            # Streamed before this app started (the sample conversations): its stored answer.
+            turn = replay_turn(conversation, self.clock.now())
         offset = max(0, int(body.get("offset") or 0))
         steps = turn.steps
         # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
@@ -373,6 +385,24 @@ class ConversationService:
             message = turn.fault.message if turn.fault is not None else None
             return [encoding.error(message), *encoding.closing(padded=False)]
         return encoding.closing(padded=framing.padding)
+
+    def turn_states(self) -> list[dict[str, Any]]:
+        """What the admin API shows of the kept turns (see `MockGPT.turns`)."""
+        return [
+            {
+                "conversation_id": cid,
+                "message_id": turn.assistant_id,
+                "model": turn.model_slug,
+                "encoding": turn.encoding,
+                "status": "IS_STREAMING" if turn.live else "FAILURE" if turn.failed else "COMPLETE",
+                "live": turn.live,
+                "unread": cid in self.producers,
+                "sent": turn.steps.sent,
+                "made": len(turn.steps.events),
+                "started_at": iso_time(turn.started_at),
+            }
+            for cid, turn in self.turns.items()
+        ]
 
     def stop(self, conversation_id: str) -> Prepared:
         """Stop the conversation's live turn where it is, as the stop button does.
@@ -420,12 +450,17 @@ class ConversationService:
     def stream_status(self, conversation_id: str) -> Prepared:
         """IS_STREAMING while the turn is made (read or not), then COMPLETE or FAILURE.
 
-        A conversation with no stream record (streamed before this app, or its
-        turn long forgotten) answers 404, which clients read as "unavailable".
+        A conversation whose turn's events were dropped (no stream record)
+        answers 404, which clients read as "unavailable"; one streamed before
+        this app started is COMPLETE.
         """
         turn = self.turns.get(conversation_id)
-        if turn is None:
+        if conversation_id in self.forgotten:
             return json_response(404, errors.detail("Not Found"))
+        if turn is None:
+            # Streamed before this app started: finished long ago.
+            document = {"status": "COMPLETE", "streaming": False, "model": None, "started_at": None}
+            return json_response(200, document)
         live = turn.live
         status = "IS_STREAMING" if live else "FAILURE" if turn.failed else "COMPLETE"
         return json_response(

@@ -609,11 +609,12 @@ async def test_hundreds_of_concurrent_streams_and_disconnects() -> None:
     assert not any(turn.live for turn in app.conversations.turns.values())
 
 
-def test_resume_of_a_conversation_streamed_before_answers_410_its_answer_is_stored() -> None:
+def test_resume_of_a_conversation_streamed_before_replays_its_answer() -> None:
     token = {**AUTH, "x-conduit-token": "a-token"}
     with TestClient(create_app(make_config(5))) as client:
         cid = client.get("/backend-api/conversations", headers=AUTH).json()["items"][0]["id"]
-        gone = client.post(
+        detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+        response = client.post(
             "/backend-api/f/conversation/resume",
             headers=token,
             json={"conversation_id": cid, "offset": 0},
@@ -629,13 +630,14 @@ def test_resume_of_a_conversation_streamed_before_answers_410_its_answer_is_stor
             json={"conversation_id": USER_ID, "offset": 0},
         )
         status = client.get(f"/backend-api/conversation/{cid}/stream_status", headers=AUTH)
-    assert gone.status_code == 410
-    assert gone.json()["detail"]["code"] == "persisted_final_available"
+    assert response.status_code == 200
+    decoded = decode_sse(response.text)
+    assert decoded.messages[-1] == detail["mapping"][detail["current_node"]]["message"]
     assert tokenless.status_code == 404
     assert tokenless.json()["detail"]["code"] == "tokenless_resume_unavailable"
     assert missing.status_code == 404
     assert missing.json()["detail"]["code"] == "conversation_not_found"
-    assert status.status_code == 404
+    assert status.json()["status"] == "COMPLETE"
 
 
 def _dechunk(payload: bytes) -> bytes:
@@ -721,6 +723,8 @@ def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
             headers={**AUTH, "x-conduit-token": "a-token"},
             json={"conversation_id": ids[0], "offset": 0},
         )
+        status = client.get(f"/backend-api/conversation/{ids[0]}/stream_status", headers=AUTH)
+    assert status.status_code == 404
     # The events are gone; the client reads the stored answer instead.
     assert resumed.status_code == 410
     assert resumed.json() == {

@@ -301,3 +301,27 @@ def test_async_status_is_reset_by_the_client_and_conversation_init_answers_post(
     assert posted.status_code == 200
     assert posted.json() == got.json()
     assert "limits_progress" in posted.json()
+
+
+@pytest.mark.anyio
+async def test_the_admin_api_shows_an_unread_live_turn() -> None:
+    from mockgpt import MockGPT
+
+    mock = MockGPT(make_config(0, sample_conversations=0))
+    app = mock.app
+    app.conversations.book.queue(
+        Script.from_dict({"text": ANSWER, "pacing": {"tokens_per_second": 5}})
+    )
+    await _call(app, "POST", "/backend-api/conversation", turn_body(), keep=4)
+    (cid,) = app.conversations.producers
+    shown = json.loads(await _call(mock, "GET", "/__mockgpt__/turns"))
+    await asyncio.gather(*app.conversations.producers.values())
+    done = mock.turns()
+    (running,) = shown
+    assert running["conversation_id"] == cid
+    assert running["live"] is True
+    assert running["unread"] is True
+    assert running["status"] == "IS_STREAMING"
+    assert running["sent"] < done[0]["sent"]
+    assert done[0]["status"] == "COMPLETE"
+    assert done[0]["unread"] is False
