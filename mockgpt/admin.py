@@ -187,6 +187,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/files", "files", "Uploaded files, oldest first (names and sizes, not bytes)."
     ),
     Endpoint("GET", "/quotas", "quotas", "Feature quotas and the model message cap."),
+    Endpoint(
+        "GET", "/turns", "turns", "The latest turn of each conversation: live, unread, how far."
+    ),
     Endpoint("GET", "/tokens", "tokens", "Access and sentinel tokens the mock issued."),
     Endpoint("GET", "/clock", "clock", "The mock's time."),
     Endpoint("POST", "/clock", "advance", "Move the virtual clock forward.", "admin/clock.json"),
@@ -480,6 +483,9 @@ class AdminAPI:
 
     def _quotas(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.quotas()
+
+    def _turns(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.turns()
 
     def _tokens(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.tokens()

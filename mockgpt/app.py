@@ -276,6 +276,7 @@ class MockApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.conversations.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -332,6 +332,14 @@ class MockGPT:
         """One stored response as a GET sees it now, with its input items."""
         return self.app.responses_api.snapshot(response_id)
 
+    def turns(self) -> list[dict[str, Any]]:
+        """The latest turn of each conversation the mock keeps events for, oldest first.
+
+        A turn whose client left is still `live` until it is done (`unread`
+        while nobody reads it); `sent` of `made` events count what exists so far.
+        """
+        return self.app.conversations.turn_states()
+
     def quotas(self) -> dict[str, Any]:
         """Feature quotas and the model message cap, on the mock's clock."""
         cap = self.app.authority.message_cap()

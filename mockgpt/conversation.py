@@ -81,6 +81,8 @@ class Turn:
     fault: Fault | None = None
     pings: int = 0
     live: bool = True
+    #: Whether a scripted failure cut the turn short (`stream_status` says FAILURE).
+    failed: bool = False
 
     @property
     def sent(self) -> int:
@@ -93,6 +95,7 @@ class Turn:
         *,
         start: int = 0,
         on_end: Callable[[Turn, bool], None] | None = None,
+        on_leave: Callable[[Turn, int], None] | None = None,
     ) -> EventStream:
         """The response that sends this turn from `start`.
 
@@ -107,6 +110,7 @@ class Turn:
             pings=self.pings,
             replay=start > 0,
             on_end=None if on_end is None else partial(on_end, self),
+            on_leave=None if on_leave is None else partial(on_leave, self),
         )
 
 
@@ -424,6 +428,10 @@ class TurnPlanner:
             yield Meta("conversation_async_status", status)
         if frames.get("moderation", False):
             yield Meta("moderation", {"blocked": False})
+
+    def resume_token(self, cid: str, moment: float) -> str:
+        """The token a resume of this turn presents (also sent as `X-Conduit-Token`)."""
+        return str(self._resume_token(cid, moment)["token"])
 
     def _resume_token(self, cid: str, moment: float) -> dict[str, Any]:
         now = int(moment)

@@ -235,6 +235,19 @@ async def conversation_scoped(call: Call) -> Prepared:
     return found if isinstance(found, Prepared) else call.app.renderer.prepared(call.route)
 
 
+async def stop_conversation(call: Call) -> Prepared:
+    return call.app.conversations.stop(str(call.json["conversation_id"]))
+
+
+async def async_status_reset(call: Call) -> Prepared:
+    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
+    if isinstance(found, Prepared):
+        return found
+    status = call.json.get("status")
+    found.async_status = status if isinstance(status, int | str) else None
+    return json_response(200, {"success": True})
+
+
 async def stream_status(call: Call) -> Prepared:
     found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
     if isinstance(found, Prepared):
@@ -329,6 +342,8 @@ HANDLERS: dict[str, Handler] = {
     "conversation_patch_all": conversation_patch_all,
     "conversation_title": conversation_title,
     "stream_status": stream_status,
+    "stop_conversation": stop_conversation,
+    "async_status_reset": async_status_reset,
     "autocompletions": autocompletions,
     "chat_completions": chat_completions,
     "models_list": models_list,

@@ -7,16 +7,19 @@ state: what was streamed is what is stored.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import random
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
 from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of
+from mockgpt.framing import Event
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -30,6 +33,8 @@ from mockgpt.store import (
     new_message,
     sender,
 )
+from mockgpt.wire.encodings.web import envelope
+from mockgpt.wire.stream import STREAM_HEADERS, Follower, produce
 
 if TYPE_CHECKING:
     from mockgpt.app import Call
@@ -37,9 +42,25 @@ if TYPE_CHECKING:
 MESSAGE_SCHEMA = "parts/message.json"
 #: How many finished turns keep their events for resumes (older ones replay from the store).
 MAX_TURNS = 64
+#: How many turns may go on being made with no client reading (more finish at once).
+MAX_UNREAD_TURNS = 256
+#: How many forgotten turns are remembered as such (older ones replay from the store).
+MAX_FORGOTTEN = 4096
 CONVERSATION_NOT_FOUND = errors.detail(
     {"message": "Conversation not found", "code": "conversation_not_found"}
 )
+TOKENLESS_RESUME = errors.detail(
+    {
+        "message": "A network error occurred. Please check your connection and try again.",
+        "code": "tokenless_resume_unavailable",
+    }
+)
+STREAM_GONE = errors.detail(
+    {"message": "The stream has ended; the answer is stored.", "code": "persisted_final_available"}
+)
+#: The `async_status` numbers of the web client's enum.
+ASYNC_STREAMING = 3
+ASYNC_UNREAD = 4
 
 
 class IdFactory:
@@ -63,6 +84,10 @@ class ConversationService:
         self.book = ScriptBook()
         self.planner = TurnPlanner(seed, clock, new_id)
         self.turns: dict[str, Turn] = {}
+        #: The turns being made with nobody reading, by conversation id.
+        self.producers: dict[str, asyncio.Task[bool]] = {}
+        #: Conversations whose turn's events were dropped (a resume answers 410), oldest first.
+        self.forgotten: dict[str, None] = {}
         self.authority: Authority | None = None
 
     # -- a turn ------------------------------------------------------------------
@@ -167,8 +192,12 @@ class ConversationService:
         )
         if first_turn:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
+        conversation.async_status = None
         self._keep(conversation.id, turn)
-        return turn.stream(self.clock, on_end=self._ended)
+        stream = turn.stream(self.clock, on_end=self._ended, on_leave=self._left)
+        token = self.planner.resume_token(conversation.id, turn.started_at)
+        stream.headers = [*STREAM_HEADERS, (b"x-conduit-token", token.encode())]
+        return stream
 
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
@@ -178,6 +207,7 @@ class ConversationService:
         does not grow without bound.
         """
         self.turns.pop(conversation_id, None)
+        self.forgotten.pop(conversation_id, None)
         self.turns[conversation_id] = turn
         while len(self.turns) > MAX_TURNS:
             # A stalled stream stays live; it must not keep every later turn alive too.
@@ -185,6 +215,9 @@ class ConversationService:
             if oldest is None:
                 break
             del self.turns[oldest]
+            self.forgotten[oldest] = None
+            while len(self.forgotten) > MAX_FORGOTTEN:
+                del self.forgotten[next(iter(self.forgotten))]
 
     def _repaired(self, message: dict[str, Any] | None) -> dict[str, Any] | None:
         """A client's message as the service would store it: schema-valid, text kept.
@@ -240,21 +273,63 @@ class ConversationService:
             self._follow(turn)
         return conversation
 
-    def _ended(self, turn: Turn, completed: bool) -> None:
-        """The stream is over (finished, faulted or left): the turn finishes server-side.
+    def _left(self, turn: Turn, sent: int) -> None:
+        """The client went away mid-turn: the turn goes on at its pace, unread.
 
         Like the real service, generation does not depend on the client staying:
-        the full answer is stored, and a resume can fetch the events the client missed.
-        A scripted in-stream failure leaves the partial answer as it was streamed.
+        `stream_status` says IS_STREAMING, the conversation's `async_status` is
+        3 (streaming), and a resume follows the turn live until it is done.
         """
+        if not turn.live:
+            return
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is None or len(self.producers) >= MAX_UNREAD_TURNS:
+            self._ended(turn, True)
+            return
+        conversation.async_status = ASYNC_STREAMING
+        task = asyncio.ensure_future(produce(turn.steps, self.clock, sent, turn.fault))
+        self.producers[turn.conversation_id] = task
+        task.add_done_callback(partial(self._produced, turn))
+
+    def _produced(self, turn: Turn, task: asyncio.Task[bool]) -> None:
+        """An unread turn is over: finished (4, an unread result), failed, or cancelled."""
+        if self.producers.get(turn.conversation_id) is task:
+            del self.producers[turn.conversation_id]
+        if task.cancelled():
+            # The server stops (or the turn was stopped): what was made is what is stored.
+            if turn.live:
+                turn.live = False
+                self._follow(turn)
+                turn.steps.wake()
+            return
+        completed = task.result()
+        self._ended(turn, completed)
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None and completed:
+            conversation.async_status = ASYNC_UNREAD
+
+    async def close(self) -> None:
+        """Stop making the unread turns (the server is stopping); waits for them to end."""
+        tasks = list(self.producers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _ended(self, turn: Turn, completed: bool) -> None:
+        """The turn is over (whole, or cut by a scripted failure): the store gets its end.
+
+        A whole turn stores the full answer; a scripted in-stream failure leaves
+        the partial answer as it was streamed and marks the turn failed.
+        """
+        if not turn.live:
+            return
         turn.live = False
-        fault = turn.fault
-        broken = fault is not None and fault.kind in (
-            "error_envelope",
-            "moderation_block",
-            "malformed_frame",
-        )
-        if broken:
+        turn.steps.wake()
+        conversation = self.store.get(turn.conversation_id)
+        if conversation is not None:
+            conversation.async_status = None
+        if not completed:
+            turn.failed = True
             self._follow(turn)
             return
         conversation = self.store.get(turn.conversation_id)
@@ -265,15 +340,105 @@ class ConversationService:
     # -- the other conversation routes -------------------------------------------
 
     async def resume(self, call: Call) -> Any:
+        """The turn's events from `offset`: what was made, then the live rest.
+
+        The resume token (`x-conduit-token`, from the stream's
+        `resume_conversation_token` frame) is required, as on the real service;
+        a turn whose events were dropped answers 410 and the client reads the
+        stored answer instead. A conversation streamed before this app started
+        replays its stored answer.
+        """
         body = call.json
         conversation = self.store.get(body["conversation_id"])
         if conversation is None:
             return json_response(404, CONVERSATION_NOT_FOUND)
-        turn = self.turns.get(conversation.id) or replay_turn(conversation, self.clock.now())
+        token = call.headers.get("x-conduit-token", "").strip()
+        if not token or token == "no-token":
+            return json_response(404, TOKENLESS_RESUME)
+        turn = self.turns.get(conversation.id)
+        if turn is None and conversation.id in self.forgotten:
+            return json_response(410, STREAM_GONE)
+        if turn is None:
+            # Streamed before this app started (the sample conversations): its stored answer.
+            turn = replay_turn(conversation, self.clock.now())
         offset = max(0, int(body.get("offset") or 0))
+        steps = turn.steps
         # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
-        start = min(max(offset, turn.steps.opening), len(turn.steps))
+        if turn.live:
+            start = min(max(offset, steps.opening), steps.sent)
+            return Follower(
+                steps,
+                start=start,
+                live=lambda: turn.live,
+                ending=lambda: self._ending(turn),
+                replay=start > 0,
+            )
+        start = min(max(offset, steps.opening), len(steps))
         return turn.stream(self.clock, start=start)
+
+    @staticmethod
+    def _ending(turn: Turn) -> list[Any]:
+        """How a followed turn's stream closes: its failure, if it failed, then `[DONE]`."""
+        encoding, framing = turn.steps.encoding, turn.steps.framing
+        if turn.failed:
+            message = turn.fault.message if turn.fault is not None else None
+            return [encoding.error(message), *encoding.closing(padded=False)]
+        return encoding.closing(padded=framing.padding)
+
+    def turn_states(self) -> list[dict[str, Any]]:
+        """What the admin API shows of the kept turns (see `MockGPT.turns`)."""
+        return [
+            {
+                "conversation_id": cid,
+                "message_id": turn.assistant_id,
+                "model": turn.model_slug,
+                "encoding": turn.encoding,
+                "status": "IS_STREAMING" if turn.live else "FAILURE" if turn.failed else "COMPLETE",
+                "live": turn.live,
+                "unread": cid in self.producers,
+                "sent": turn.steps.sent,
+                "made": len(turn.steps.events),
+                "started_at": iso_time(turn.started_at),
+            }
+            for cid, turn in self.turns.items()
+        ]
+
+    def stop(self, conversation_id: str) -> Prepared:
+        """Stop the conversation's live turn where it is, as the stop button does.
+
+        The stream (and every reader following it) gets the close the real
+        service sends: the answer patched to `finished_partial_completion` with
+        `finish_details: {"type": "interrupted"}`, `message_stream_complete`,
+        `[DONE]`; the store keeps the partial answer. Idempotent: with nothing
+        running the answer is `last_message_id: null`.
+        """
+        turn = self.turns.get(conversation_id)
+        conversation = self.store.get(conversation_id)
+        if turn is None or not turn.live or conversation is None:
+            return json_response(200, {"status": "ok", "last_message_id": None})
+        self._follow(turn)
+        turn.live = False
+        task = self.producers.pop(conversation_id, None)
+        if task is not None:
+            task.cancel()
+        steps = turn.steps
+        node = conversation.mapping.get(turn.assistant_id)
+        tail: list[Any] = []
+        complete = 0 <= steps.final < steps.sent
+        if node is not None and node.message is not None and not complete:
+            if steps.progress() is not None:
+                message = node.message
+                message["status"] = "finished_partial_completion"
+                message["metadata"].update(
+                    {"finish_details": {"type": "interrupted"}, "is_complete": True}
+                )
+                tail = _stop_events(turn, message)
+            elif turn.encoding == "v1":
+                tail = [_stream_complete(conversation_id)]
+        steps.cut(tail)
+        conversation.async_status = None
+        self.store.touch(conversation)
+        return json_response(200, {"status": "ok", "last_message_id": turn.assistant_id})
 
     def detail(self, conversation_id: str) -> Prepared:
         conversation = self.store.get(conversation_id)
@@ -282,15 +447,28 @@ class ConversationService:
         return json_response(200, self.store.detail(self.sync(conversation)))
 
     def stream_status(self, conversation_id: str) -> Prepared:
+        """IS_STREAMING while the turn is made (read or not), then COMPLETE or FAILURE.
+
+        A conversation whose turn's events were dropped (no stream record)
+        answers 404, which clients read as "unavailable"; one streamed before
+        this app started is COMPLETE.
+        """
         turn = self.turns.get(conversation_id)
-        live = turn is not None and turn.live
+        if conversation_id in self.forgotten:
+            return json_response(404, errors.detail("Not Found"))
+        if turn is None:
+            # Streamed before this app started: finished long ago.
+            document = {"status": "COMPLETE", "streaming": False, "model": None, "started_at": None}
+            return json_response(200, document)
+        live = turn.live
+        status = "IS_STREAMING" if live else "FAILURE" if turn.failed else "COMPLETE"
         return json_response(
             200,
             {
-                "status": "IS_STREAMING" if live else "COMPLETE",
+                "status": status,
                 "streaming": live,
-                "model": turn.model_slug if turn is not None else None,
-                "started_at": iso_time(turn.started_at) if turn is not None and live else None,
+                "model": turn.model_slug,
+                "started_at": iso_time(turn.started_at) if live else None,
             },
         )
 
@@ -305,6 +483,26 @@ _SOFT_LIMIT_BANNER = {
     "limit_type": "soft",
     "message": "You've reached the limit of free messages. Log in to keep chatting.",
 }
+
+
+def _stream_complete(conversation_id: str) -> Event:
+    return Event(None, {"type": "message_stream_complete", "conversation_id": conversation_id})
+
+
+def _stop_events(turn: Turn, message: dict[str, Any]) -> list[Event]:
+    """How a stopped answer's stream ends, in the turn's encoding."""
+    cid = turn.conversation_id
+    if turn.encoding != "v1":
+        return [Event(None, envelope(copy.deepcopy(message), cid))]
+    ops = [
+        {"p": "/message/status", "o": "replace", "v": "finished_partial_completion"},
+        {
+            "p": "/message/metadata",
+            "o": "append",
+            "v": {"finish_details": {"type": "interrupted"}, "is_complete": True},
+        },
+    ]
+    return [Event("delta", {"p": "", "o": "patch", "v": ops}), _stream_complete(cid)]
 
 
 def _prompt(messages: list[dict[str, Any]]) -> str:

@@ -60,6 +60,8 @@ def example_request(
             request.headers["oai-device-id"] = "2b6c5f3e-2a51-4d8e-9d86-0c4f1e6b7a90"
         if route.auth == "account":
             request.headers["chatgpt-account-id"] = request.path.split("/")[3]
+        if route.kind == "conversation_resume":
+            request.headers["x-conduit-token"] = "a-resume-token"
     return request
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import socket
-import time
 from typing import Any
 
 import httpx
@@ -504,12 +503,22 @@ def _read_events(
     body: dict[str, Any],
     path: str = "/backend-api/conversation",
     limit: int | None = None,
+    token: list[str] | None = None,
 ) -> tuple[list[tuple[str | None, str]], bool]:
-    """Events as a raw-socket client sees them, and whether the stream ended cleanly."""
+    """Events as a raw-socket client sees them, and whether the stream ended cleanly.
+
+    `token` sends its first item as the resume token, or, when empty, receives
+    the stream's `X-Conduit-Token` into it.
+    """
     events: list[tuple[str | None, str]] = []
     clean = True
+    headers = dict(AUTH)
+    if token:
+        headers["x-conduit-token"] = token[0]
     try:
-        with httpx.stream("POST", url + path, json=body, headers=AUTH, timeout=10) as response:
+        with httpx.stream("POST", url + path, json=body, headers=headers, timeout=10) as response:
+            if token is not None and not token:
+                token.append(response.headers.get("x-conduit-token", ""))
             buffer = b""
             for chunk in response.iter_raw():
                 buffer += chunk
@@ -531,41 +540,23 @@ def test_resume_after_a_dropped_stream_equals_an_unbroken_one(v1: bool) -> None:
         assert clean
     with LiveServer(create_app(make_config(0, sample_conversations=0))) as server:
         server.app.conversations.book.queue(Script(text=TEXT, fault=Fault("close_after", after=6)))
-        head, clean = _read_events(server.url, turn_body(v1=v1))
+        token: list[str] = []
+        head, clean = _read_events(server.url, turn_body(v1=v1), token=token)
         assert not clean
         assert len(head) == 6
+        assert token[0]
         cid = json.loads(next(d for _, d in head if '"conversation_id"' in d))["conversation_id"]
         tail, clean = _read_events(
             server.url,
             {"conversation_id": cid, "offset": len(head)},
             "/backend-api/f/conversation/resume",
+            token=token,
         )
         assert clean
     if v1:
         assert tail[0] == ("delta_encoding", '"v1"')
         tail = tail[1:]
     assert head + tail == whole
-
-
-def test_client_disconnect_ends_the_stream_and_keeps_the_store_consistent() -> None:
-    script = Script.from_dict({"text": TEXT, "pacing": {"tokens_per_second": 5}})
-    app = create_app(make_config(0, sample_conversations=0, clock="system"))
-    with LiveServer(app) as server:
-        app.conversations.book.queue(script)
-        head, _clean = _read_events(server.url, turn_body(), limit=3)
-        cid = json.loads(head[0][1])["conversation_id"]
-        deadline = time.monotonic() + 10
-        while app.conversations.turns[cid].live and time.monotonic() < deadline:
-            time.sleep(0.01)  # polling the server's state, bounded by the deadline
-        turn = app.conversations.turns[cid]
-        assert not turn.live
-        assert turn.sent < len(turn.steps)
-        detail = httpx.get(f"{server.url}/backend-api/conversation/{cid}", headers=AUTH).json()
-        status = httpx.get(
-            f"{server.url}/backend-api/conversation/{cid}/stream_status", headers=AUTH
-        ).json()
-    assert detail["mapping"][detail["current_node"]]["message"]["content"]["parts"][0] == TEXT
-    assert status["status"] == "COMPLETE"
 
 
 def test_an_sse_library_parses_the_stream() -> None:
@@ -619,23 +610,34 @@ async def test_hundreds_of_concurrent_streams_and_disconnects() -> None:
 
 
 def test_resume_of_a_conversation_streamed_before_replays_its_answer() -> None:
+    token = {**AUTH, "x-conduit-token": "a-token"}
     with TestClient(create_app(make_config(5))) as client:
         cid = client.get("/backend-api/conversations", headers=AUTH).json()["items"][0]["id"]
         detail = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
         response = client.post(
             "/backend-api/f/conversation/resume",
-            headers=AUTH,
+            headers=token,
+            json={"conversation_id": cid, "offset": 0},
+        )
+        tokenless = client.post(
+            "/backend-api/f/conversation/resume",
+            headers={**AUTH, "x-conduit-token": "no-token"},
             json={"conversation_id": cid, "offset": 0},
         )
         missing = client.post(
             "/backend-api/f/conversation/resume",
-            headers=AUTH,
+            headers=token,
             json={"conversation_id": USER_ID, "offset": 0},
         )
+        status = client.get(f"/backend-api/conversation/{cid}/stream_status", headers=AUTH)
     assert response.status_code == 200
     decoded = decode_sse(response.text)
     assert decoded.messages[-1] == detail["mapping"][detail["current_node"]]["message"]
+    assert tokenless.status_code == 404
+    assert tokenless.json()["detail"]["code"] == "tokenless_resume_unavailable"
     assert missing.status_code == 404
+    assert missing.json()["detail"]["code"] == "conversation_not_found"
+    assert status.json()["status"] == "COMPLETE"
 
 
 def _dechunk(payload: bytes) -> bytes:
@@ -706,7 +708,7 @@ def decode_sse_events(events: list[tuple[str | None, str]]) -> Any:
     return decode_sse(text)
 
 
-def test_old_turns_are_forgotten_but_still_resume_from_the_store() -> None:
+def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
     from mockgpt.service import MAX_TURNS
 
     with new_client() as client:
@@ -718,14 +720,20 @@ def test_old_turns_are_forgotten_but_still_resume_from_the_store() -> None:
         stored = client.get(f"/backend-api/conversation/{ids[0]}", headers=AUTH).json()
         resumed = client.post(
             "/backend-api/f/conversation/resume",
-            headers=AUTH,
+            headers={**AUTH, "x-conduit-token": "a-token"},
             json={"conversation_id": ids[0], "offset": 0},
         )
-    assert resumed.status_code == 200
-    assert (
-        decode_sse(resumed.text).messages[-1]
-        == stored["mapping"][stored["current_node"]]["message"]
-    )
+        status = client.get(f"/backend-api/conversation/{ids[0]}/stream_status", headers=AUTH)
+    assert status.status_code == 404
+    # The events are gone; the client reads the stored answer instead.
+    assert resumed.status_code == 410
+    assert resumed.json() == {
+        "detail": {
+            "message": "The stream has ended; the answer is stored.",
+            "code": "persisted_final_available",
+        }
+    }
+    assert stored["mapping"][stored["current_node"]]["message"]["content"]["parts"][0]
 
 
 @pytest.mark.parametrize("v1", [False, True])

@@ -69,6 +69,21 @@ class Steps:
         self._turn: Iterator[Any] | None = turn
         self._carry = 0.0  # the pauses of turn events this format does not send
         self._end = 0  # the length of the open message's text so far
+        #: Set while a reader waits for more steps; fired when `sent` grows or the turn ends.
+        self.waiting: asyncio.Event | None = None
+
+    def changed(self) -> asyncio.Event:
+        """An event that fires the next time `sent` grows or the turn ends (see `wake`)."""
+        if self.waiting is None:
+            self.waiting = asyncio.Event()
+        return self.waiting
+
+    def wake(self) -> None:
+        """Tell the readers waiting on `changed` that something happened."""
+        waiting = self.waiting
+        if waiting is not None:
+            self.waiting = None
+            waiting.set()
 
     def more(self) -> bool:
         """Make the wire events of the turn's next few events; False once the turn is over."""
@@ -121,6 +136,24 @@ class Steps:
         self._carry, self._end = carry, end
         self._turn = None
         return len(events) > before
+
+    def cut(self, tail: list[WireEvent]) -> None:
+        """End the turn after the steps sent so far, with `tail` (a stopped turn).
+
+        What was made ahead and not yet sent is dropped; the tail counts as sent
+        at once, so every reader of the turn gets it.
+        """
+        at = self.sent
+        del self.events[at:]
+        for marks in (self.delays, self.ends):
+            for index in [index for index in marks if index >= at]:
+                del marks[index]
+        if self.final >= at:
+            self.final = -1
+        self._turn = None
+        self.events.extend(tail)
+        self.sent = len(self.events)
+        self.wake()
 
     def __iter__(self) -> Iterator[Step]:
         index = 0
@@ -176,7 +209,9 @@ class EventStream:
     A scripted fault strikes before step `fault.after`, or at the end when the
     stream has fewer steps. `replay` first repeats the opening events (a resume
     from the middle). `on_end` hears of the end and whether the stream was whole;
-    how far it got is `steps.sent`.
+    how far it got is `steps.sent`. With `on_leave`, a stream whose client went
+    away (or whose connection a scripted fault dropped) calls it with the number
+    of steps sent instead of `on_end`: the caller goes on making the turn.
     """
 
     def __init__(
@@ -191,6 +226,7 @@ class EventStream:
         status: int = 200,
         headers: list[tuple[bytes, bytes]] | None = None,
         on_end: Callable[[bool], None] | None = None,
+        on_leave: Callable[[int], None] | None = None,
     ) -> None:
         self.steps = steps
         self.clock = clock
@@ -201,6 +237,9 @@ class EventStream:
         self.status = status
         self.headers = STREAM_HEADERS if headers is None else headers
         self.on_end = on_end
+        self.on_leave = on_leave
+        #: Whether a scripted failure (not a dropped connection) ended the stream.
+        self.broken = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
@@ -220,7 +259,9 @@ class EventStream:
             completed = False
         finally:
             watcher.cancel()
-            if self.on_end is not None:
+            if not completed and not self.broken and self.on_leave is not None:
+                self.on_leave(self.steps.sent)
+            elif self.on_end is not None:
                 self.on_end(completed)
 
     async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
@@ -268,6 +309,8 @@ class EventStream:
             index += 1
             if index > steps.sent:
                 steps.sent = index
+                if steps.waiting is not None:
+                    steps.wake()
             if gone.is_set():
                 return False
         if fault is not None and strike_at >= index:
@@ -300,6 +343,7 @@ class EventStream:
         if kind == "no_done":
             await send({"type": "http.response.body", "body": b""})
             return False
+        self.broken = True
         if kind == "malformed_frame":
             cut = f"data: {encoding.malformed}{framing.newline}{framing.newline}"
             await self._emit(send, cut.encode())
@@ -311,4 +355,119 @@ class EventStream:
         return False
 
 
-__all__ = ["STREAM_HEADERS", "EventStream", "Step", "Steps", "framing_for"]
+#: Scripted faults that end the turn itself, not only its connection.
+BREAKING = frozenset({"error_envelope", "moderation_block", "malformed_frame"})
+
+
+async def produce(steps: Steps, clock: Clock, start: int, fault: Fault | None = None) -> bool:
+    """Make the rest of a turn at its pace with nobody reading it.
+
+    The real service goes on generating when the client leaves; this walks the
+    steps from `start` on the clock as a stream would, counting each one as
+    sent and waking the readers that follow the turn. False when a scripted
+    failure cuts the turn short (a dropped connection is no failure here).
+    """
+    events, delays = steps.events, steps.delays
+    strike_at = -1
+    if fault is not None and (fault.kind in BREAKING or fault.kind == "stall"):
+        strike_at = fault.after
+    index = start
+    while index < len(events) or steps.more():
+        delay = delays.get(index)
+        if delay:
+            await clock.sleep(delay)
+        if index == strike_at:
+            assert fault is not None
+            if fault.kind != "stall":
+                return False
+            await clock.sleep(fault.seconds)
+        index += 1
+        if index > steps.sent:
+            steps.sent = index
+            steps.wake()
+    return not (fault is not None and fault.kind in BREAKING and strike_at >= index)
+
+
+class Follower:
+    """The ASGI response that reads a turn still being made (a resume of a live turn).
+
+    It sends what was made from `start`, then each step as `produce` or the
+    first stream makes it, and closes with `ending()` once `live()` is false.
+    It ends at once when its own client leaves; the turn goes on.
+    """
+
+    def __init__(
+        self,
+        steps: Steps,
+        *,
+        start: int,
+        live: Callable[[], bool],
+        ending: Callable[[], list[WireEvent]],
+        replay: bool = False,
+    ) -> None:
+        self.steps = steps
+        self.start = start
+        self.live = live
+        self.ending = ending
+        self.replay = replay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    return
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await self._follow(send, gone)
+        except OSError:
+            pass
+        finally:
+            watcher.cancel()
+
+    async def _follow(self, send: Send, gone: asyncio.Event) -> None:
+        steps = self.steps
+        encode = steps.framing.encode
+        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
+        if self.replay and self.start > 0:
+            for index in range(min(steps.opening, self.start)):
+                await EventStream._emit(send, encode(steps.events[index]))
+        index = self.start
+        while True:
+            live = self.live()
+            while index < steps.sent:
+                await EventStream._emit(send, encode(steps.events[index]))
+                index += 1
+                if gone.is_set():
+                    return
+            if not live:
+                break
+            if not self.live() or index < steps.sent:
+                continue
+            changed = asyncio.ensure_future(steps.changed().wait())
+            left = asyncio.ensure_future(gone.wait())
+            try:
+                await asyncio.wait({changed, left}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+                left.cancel()
+            if gone.is_set():
+                return
+        body = b"".join(encode(event) for event in self.ending())
+        await send({"type": "http.response.body", "body": body})
+
+
+__all__ = [
+    "BREAKING",
+    "STREAM_HEADERS",
+    "EventStream",
+    "Follower",
+    "Step",
+    "Steps",
+    "framing_for",
+    "produce",
+]
