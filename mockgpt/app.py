@@ -129,7 +129,7 @@ class MockApp:
             seed=config.seed,
             clock=self.clock,
             user_id=self.varier.text(ident["user_id"]),
-            email=self.varier.person.email,
+            email=lambda: self.varier.person.email,
             account_id=self.varier.text(ident["account_id"]),
             policy=config.auth,
             sentinel=config.sentinel,

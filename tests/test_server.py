@@ -257,3 +257,26 @@ def test_a_conversation_stream_resumes_from_an_offset_over_http2() -> None:
     tail = parse(resumed.content)
     assert 0 < offset < len(events)
     assert events[offset:] == tail
+
+
+def test_start_up_leaves_faker_and_jsonschema_for_the_first_request_that_needs_them() -> None:
+    """What `mockgpt serve` imports before its first answer to a GET; both are heavy to load."""
+    code = """
+import sys
+from starlette.testclient import TestClient
+import mockgpt.cli
+from mockgpt import Config, MockGPT
+mock = MockGPT(Config())
+auth = {"Authorization": "Bearer t"}
+with TestClient(mock) as client:
+    assert client.get("/backend-api/settings/user", headers=auth).is_success
+    print(sorted({name.split(".")[0] for name in sys.modules} & {"faker", "jsonschema"}))
+    assert client.get("/api/auth/session").json()["user"]["email"]
+    answer = client.post("/v1/chat/completions", json={"model": 1}, headers=auth)
+    assert answer.status_code == 400, answer.text
+    print(sorted({name.split(".")[0] for name in sys.modules} & {"faker", "jsonschema"}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", "['faker', 'jsonschema']"]
