@@ -29,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
+from mockgpt.accesslog import log_access
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
@@ -268,16 +269,7 @@ class MockApp:
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{mask_query(query)}" if query else "")
-            elapsed = (time.perf_counter() - started) * 1000
-            fields = {"method": scope["method"], "path": target, "status": status}
-            access_log.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                target,
-                status,
-                elapsed,
-                extra={**fields, "duration_ms": round(elapsed, 2)},
-            )
+            log_access(scope["method"], target, status, (time.perf_counter() - started) * 1000)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
