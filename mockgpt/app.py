@@ -20,6 +20,7 @@ import logging
 import random
 import time
 import traceback
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt import errors
 from mockgpt._resources import fixture_path
+from mockgpt.accesslog import log_access
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.clock import Clock, SystemClock, VirtualClock
@@ -135,7 +137,7 @@ class MockApp:
             seed=config.seed,
             clock=self.clock,
             user_id=self.varier.text(ident["user_id"]),
-            email=self.varier.person.email,
+            email=lambda: self.varier.person.email,
             account_id=self.varier.text(ident["account_id"]),
             policy=config.auth,
             sentinel=config.sentinel,
@@ -284,27 +286,18 @@ class MockApp:
         started = time.perf_counter()
         status = 0
 
-        async def watch(message: Message) -> None:
+        def watch(message: Message) -> Awaitable[None]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            return send(message)
 
         try:
             await self._http(scope, receive, watch)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             target = scope["path"] + (f"?{mask_query(query)}" if query else "")
-            elapsed = (time.perf_counter() - started) * 1000
-            fields = {"method": scope["method"], "path": target, "status": status}
-            access_log.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                target,
-                status,
-                elapsed,
-                extra={**fields, "duration_ms": round(elapsed, 2)},
-            )
+            log_access(scope["method"], target, status, (time.perf_counter() - started) * 1000)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
@@ -408,10 +401,11 @@ class MockApp:
 def _watching(send: Send, entry: Entry) -> Send:
     """A `send` that notes the answer's status in the journal entry."""
 
-    async def watched(message: Message) -> None:
+    def watched(message: Message) -> Awaitable[None]:
+        # A plain function handing back send's awaitable: no extra coroutine per event.
         if message["type"] == "http.response.start":
             entry.status = message["status"]
-        await send(message)
+        return send(message)
 
     return watched
 

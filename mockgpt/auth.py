@@ -28,6 +28,7 @@ import hmac
 import random
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -150,7 +151,7 @@ class Authority:
         seed: int,
         clock: Clock,
         user_id: str,
-        email: str,
+        email: str | Callable[[], str],
         account_id: str,
         policy: AuthPolicy = "lenient",
         sentinel: SentinelPolicy = "off",
@@ -162,7 +163,8 @@ class Authority:
         self.clock = clock
         self.key = tokens.signing_key(seed)
         self.user_id = user_id
-        self.email = email
+        #: The user's address, or what gives it on first use (drawing it costs start-up time).
+        self._email = email
         self.account_id = account_id
         self.policy: AuthPolicy = policy
         self.sentinel: SentinelPolicy = sentinel
@@ -192,6 +194,12 @@ class Authority:
             name: Quota(name, total, total, reset) for name, total in FEATURE_TOTALS.items()
         }
         self.cap = MessageCap(window_start=start)
+
+    @property
+    def email(self) -> str:
+        if callable(self._email):
+            self._email = self._email()
+        return self._email
 
     # -- access tokens -------------------------------------------------------------
 

@@ -190,10 +190,18 @@ class JsonLogFormatter(logging.Formatter):
     """One JSON object per log line, with the request's fields when it is an access line."""
 
     FIELDS = ("method", "path", "status", "duration_ms")
+    _second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        """The record's time to the second, formatted once per second (not once per line)."""
+        second = int(record.created)
+        if self._second[0] != second:
+            self._second = (second, self.formatTime(record, "%Y-%m-%dT%H:%M:%S"))
+        return self._second[1]
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self._time(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

@@ -24,9 +24,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
-
-from faker import Faker
 
 from mockgpt._resources import fixtures_dir, read_json
 from mockgpt.config import Config, parse_now
@@ -70,7 +69,18 @@ class Person:
     phone_number: str
 
 
-def _person(seed: int, faker: Faker) -> Person:
+def _person(seed: int) -> Person:
+    """The seed's person, drawn by Faker's en_US person provider alone: the same draws
+    as a full `Faker("en_US")` (which sets up every provider), at a fraction of its
+    start-up cost, imported only when a person is first needed."""
+    from faker.generator import Generator
+    from faker.providers.person.en_US import Provider
+
+    settings: dict[str, Any] = {"locale": "en_US", "use_weighting": True}
+    faker: Any = Generator(**settings)
+    provider = Provider(faker)
+    provider.__use_weighting__ = True
+    faker.add_provider(provider)
     faker.seed_instance(_rng(seed, "person", "").getrandbits(64))
     first, last = faker.first_name(), faker.last_name()
     local = f"{first}.{last}".lower()
@@ -99,14 +109,17 @@ class Varier:
     ) -> None:
         self.seed = seed
         self.identity = identity if identity is not None else load_identity()
-        self._faker = Faker("en_US")
-        self.person = _person(seed, self._faker)
         self.shift = (now if now is not None else seed_moment(seed)) - FIXTURE_EPOCH
         self._memo: dict[tuple[str, str], str] = {}
         self._literals = self._literal_table()
         self._literal_pattern = re.compile(
             "|".join(re.escape(value) for value in sorted(self._literals, key=len, reverse=True))
         )
+
+    @cached_property
+    def person(self) -> Person:
+        """The seed's user: drawn on first use, as Faker costs start-up time."""
+        return _person(self.seed)
 
     # -- the rule table -------------------------------------------------------
 

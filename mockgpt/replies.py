@@ -18,7 +18,7 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -361,6 +361,14 @@ def generate_title(seed: int, prompt: str) -> str:
     spaced languages, a short phrase for unspaced ones. Depends on the prompt
     alone: the seed is accepted for symmetry with `generate_reply`.
     """
+    return _title_of(prompt)
+
+
+@lru_cache(maxsize=1024)
+def _title_of(prompt: str) -> str:
+    """`generate_title`, remembered per prompt: tests and clients repeat their prompts,
+    and working a title out (locale, topic words, kind cues) costs more than the rest
+    of a turn's set-up before its first byte."""
     data = corpus()
     known = data.by_prompt.get(prompt.strip())
     if known is not None and known.title:

@@ -15,17 +15,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from mockgpt._resources import read_json, schemas_dir
 
-Schema = dict[str, Any]
+if TYPE_CHECKING:
+    import jsonschema
 
-#: Draft-07's format checks, plus `uuid` (jsonschema checks it only for later drafts) and
-#: `date-time` and `uri` (jsonschema checks them only with optional packages installed).
-FORMAT_CHECKER = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
+Schema = dict[str, Any]
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s]*$")
@@ -50,9 +47,27 @@ def _is_uuid(value: object) -> bool:
     return str(uuid.UUID(value)) == value.lower() and len(value) == 36
 
 
-FORMAT_CHECKER.checks("date-time", raises=ValueError)(_is_date_time)
-FORMAT_CHECKER.checks("uri")(_is_uri)
-FORMAT_CHECKER.checks("uuid", raises=ValueError)(_is_uuid)
+@cache
+def format_checker() -> jsonschema.FormatChecker:
+    """Draft-07's format checks, plus `uuid` (jsonschema checks it only for later drafts) and
+    `date-time` and `uri` (jsonschema checks them only with optional packages installed).
+
+    Made on first use: jsonschema takes a good share of start-up to import, and no
+    answer to a GET needs it."""
+    import jsonschema
+
+    checker = copy.deepcopy(jsonschema.Draft7Validator.FORMAT_CHECKER)
+    checker.checks("date-time", raises=ValueError)(_is_date_time)
+    checker.checks("uri")(_is_uri)
+    checker.checks("uuid", raises=ValueError)(_is_uuid)
+    return checker
+
+
+def __getattr__(name: str) -> Any:
+    """`FORMAT_CHECKER`, the format checker as a module constant, made on first access."""
+    if name == "FORMAT_CHECKER":
+        return format_checker()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @cache
@@ -93,7 +108,9 @@ def resolved_schema(relative: str) -> Schema:
 @cache
 def validator(relative: str) -> jsonschema.Draft7Validator:
     """A draft-07 validator for the schema, checking formats too."""
-    return jsonschema.Draft7Validator(_inlined(relative), format_checker=FORMAT_CHECKER)
+    import jsonschema
+
+    return jsonschema.Draft7Validator(_inlined(relative), format_checker=format_checker())
 
 
 def schema_errors(relative: str, instance: Any) -> list[jsonschema.ValidationError]:

@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 STOP_GRACE = 0.5
 
 _BODY_TIMEOUT_ANSWER = b'{"detail":"Request body not received in time"}'
+
+#: What chatgpt.com and api.openai.com answer in `server` (both sit behind Cloudflare).
+#: Sent on every answer so that the server underneath (granian adds its own name when
+#: an answer has none) is not advertised.
+SERVER_HEADER = (b"server", b"cloudflare")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,8 @@ class Guarded:
         task = asyncio.current_task()
         if task is not None:
             self.active.add(task)
+        if scope["type"] == "http":
+            send = _as_the_real_server(send)
         try:
             if scope["type"] == "http" and _has_body(scope):
                 await self._with_deadline(scope, receive, send)
@@ -177,6 +184,20 @@ class Guarded:
         for task in ended:
             task.cancel()
         return ended
+
+
+def _as_the_real_server(send: Send) -> Send:
+    """`send` with the real service's `server` header added to the answer's head."""
+
+    def sending(message: Message) -> Awaitable[None]:
+        # A plain function handing back send's awaitable: no extra coroutine per body chunk.
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if not any(key.lower() == b"server" for key, _ in headers):
+                message = {**message, "headers": [*headers, SERVER_HEADER]}
+        return send(message)
+
+    return sending
 
 
 def _loop_deadline(deadline: float) -> float:

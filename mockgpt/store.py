@@ -85,13 +85,15 @@ def new_message(
     if text is not None and content is not None:
         raise ValueError("give text or content, not both")
     if content is None:
-        content = {"content_type": "text", "parts": ["" if text is None else text]}
+        made = {"content_type": "text", "parts": ["" if text is None else text]}
+    else:
+        made = copy.deepcopy(content)  # the caller's dict stays the caller's
     return {
         "id": id,
         "author": {"role": role, "name": author_name, "metadata": {}},
         "create_time": create_time,
         "update_time": None,
-        "content": copy.deepcopy(content),
+        "content": made,
         "status": status,
         "end_turn": end_turn,
         "weight": weight,

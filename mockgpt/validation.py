@@ -12,14 +12,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from mockgpt.catalogue import Param
 from mockgpt.errors import openai_error
 from mockgpt.jsonparse import DEFAULT_LIMITS, JsonLimits, parse_json
-from mockgpt.schemas import FORMAT_CHECKER, schema_errors
+from mockgpt.schemas import format_checker, schema_errors
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _TYPE_WORDS = {
     "string": ("str type expected", "type_error.str"),
@@ -248,7 +249,9 @@ def _coerce(raw: str, kind: str) -> tuple[bool, Any]:
 
 @cache
 def _param_validator(schema_text: str) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads(schema_text), format_checker=FORMAT_CHECKER)
+    import jsonschema
+
+    return jsonschema.Draft7Validator(json.loads(schema_text), format_checker=format_checker())
 
 
 def path_problems(params: tuple[Param, ...], values: dict[str, str]) -> list[Problem]:

@@ -207,3 +207,76 @@ def test_serve_on_a_port_in_use_says_so_without_a_traceback() -> None:
     assert f"port {port} on 127.0.0.1 is in use" in done.stderr
     assert "--port 0" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_answers_name_the_real_services_server_not_the_one_underneath() -> None:
+    """chatgpt.com and api.openai.com answer `server: cloudflare`; granian would add its
+    own name to any answer without one, over HTTP/1.1 and HTTP/2 alike."""
+    with MockGPT(Config(clock="virtual")) as mock:
+        for http2 in (False, True):
+            with httpx.Client(
+                base_url=mock.url, http1=not http2, http2=http2, timeout=10
+            ) as client:
+                answers = [
+                    client.get("/backend-api/me", headers=BEARER),
+                    client.get("/backend-api/no-such-route", headers=BEARER),
+                    client.post("/v1/chat/completions", json={**CHAT, "stream": False}),
+                    client.get("/__mockgpt__/state"),
+                ]
+                with client.stream("POST", "/v1/chat/completions", json=CHAT, headers=BEARER) as s:
+                    s.read()
+                    answers.append(s)
+                for answer in answers:
+                    assert answer.http_version == ("HTTP/2" if http2 else "HTTP/1.1")
+                    assert answer.headers.get_list("server") == ["cloudflare"], answer.url
+
+
+def test_a_conversation_stream_resumes_from_an_offset_over_http2() -> None:
+    from test_conversation import TEXT, parse, turn_body
+
+    from mockgpt.scripts import Script
+
+    app = create_app(Config(clock="virtual", sample_conversations=0))
+    with (
+        LiveServer(app) as server,
+        httpx.Client(base_url=server.url, http1=False, http2=True, timeout=10) as client,
+    ):
+        app.conversations.book.queue(Script(text=TEXT))
+        whole = client.post("/backend-api/conversation", json=turn_body(), headers=BEARER)
+        assert (whole.status_code, whole.http_version) == (200, "HTTP/2")
+        events = parse(whole.content)
+        cid = json.loads(next(d for _, d in events if '"conversation_id"' in d))["conversation_id"]
+        offset = len(events) // 2
+        resumed = client.post(
+            "/backend-api/f/conversation/resume",
+            json={"conversation_id": cid, "offset": offset},
+            headers={**BEARER, "x-conduit-token": whole.headers["x-conduit-token"]},
+        )
+    assert (resumed.status_code, resumed.http_version) == (200, "HTTP/2")
+    assert resumed.headers["content-type"].startswith("text/event-stream")
+    tail = parse(resumed.content)
+    assert 0 < offset < len(events)
+    assert events[offset:] == tail
+
+
+def test_start_up_leaves_faker_and_jsonschema_for_the_first_request_that_needs_them() -> None:
+    """What `mockgpt serve` imports before its first answer to a GET; both are heavy to load."""
+    code = """
+import sys
+from starlette.testclient import TestClient
+import mockgpt.cli
+from mockgpt import Config, MockGPT
+mock = MockGPT(Config())
+auth = {"Authorization": "Bearer t"}
+with TestClient(mock) as client:
+    assert client.get("/backend-api/settings/user", headers=auth).is_success
+    print(sorted({name.split(".")[0] for name in sys.modules} & {"faker", "jsonschema"}))
+    assert client.get("/api/auth/session").json()["user"]["email"]
+    answer = client.post("/v1/chat/completions", json={"model": 1}, headers=auth)
+    assert answer.status_code == 400, answer.text
+    print(sorted({name.split(".")[0] for name in sys.modules} & {"faker", "jsonschema"}))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", "['faker', 'jsonschema']"]

@@ -222,8 +222,15 @@ async def measure(server: Server, connections: int, seconds: float) -> Round:
 # -- report ----------------------------------------------------------------------
 
 
-def mockgpt_command() -> list[str]:
-    return [sys.executable, "-m", "mockgpt", "serve", "--port", "{port}"]
+def mockgpt_command(*options: str) -> list[str]:
+    return [sys.executable, "-m", "mockgpt", "serve", "--port", "{port}", *options]
+
+
+def compile_bytecode() -> None:
+    """Write mockgpt's bytecode caches, as installing it from a wheel does, so that a start
+    here (say, with PYTHONDONTWRITEBYTECODE set) does not compile its modules each time
+    while the reference's libraries start from their installed caches."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "mockgpt"], cwd=ROOT, check=True)
 
 
 def bare_command(media: str, status: int) -> list[str]:
@@ -264,13 +271,19 @@ async def run(args: argparse.Namespace) -> None:
     core, client_cores = server_cores()
     if client_cores:
         os.sched_setaffinity(0, set(client_cores))
+    compile_bytecode()
     starts: dict[str, list[float]] = {"mockgpt": [], "bare": []}
     # Start-up alone, interleaved, in fresh processes (the first pair also serves the load).
     for _ in range(max(0, args.starts - 1)):
         for server in await start_both(core, starts):
             stop_server(server)
     mock, bare = await start_both(core, starts)
+    servers = [mock, bare]
     try:
+        if args.quiet_too:
+            quiet = spawn("quiet", mockgpt_command("--quiet"), core)
+            servers.append(quiet)
+            await first_answer(quiet, time.perf_counter())
         print(f"GET {PATH}: both answer the same status, content-type and body")
         pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
         print(
@@ -283,9 +296,9 @@ async def run(args: argparse.Namespace) -> None:
 
         widths = [5, -8, 8, 10]
         print(report_line(["round", "target", "req/s", "client cpu"], widths))
-        rounds: dict[str, list[Round]] = {mock.name: [], bare.name: []}
+        rounds: dict[str, list[Round]] = {server.name: [] for server in servers}
         for number in range(1, args.rounds + 1):
-            for server in (mock, bare):
+            for server in servers:
                 result = await measure(server, args.connections, args.seconds)
                 rounds[server.name].append(result)
                 cells = [
@@ -305,18 +318,21 @@ async def run(args: argparse.Namespace) -> None:
             latencies = [value for r in results for value in r.latencies]
             p50 = percentile(latencies, 0.50) * 1000
             p99 = percentile(latencies, 0.99) * 1000
-            start = statistics.median(starts[name]) * 1000
-            cells = [name, f"{medians[name]:.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{start:.0f}"]
+            start = f"{statistics.median(starts[name]) * 1000:.0f}" if name in starts else "-"
+            cells = [name, f"{medians[name]:.0f}", f"{p50:.2f}", f"{p99:.2f}", start]
             print(report_line(cells, widths))
         ratio = medians[mock.name] / medians[bare.name]
         start_ratio = statistics.median(starts["mockgpt"]) / statistics.median(starts["bare"])
         print(f"ratio mockgpt/bare: {ratio:.2f} (target >= 0.90)")
+        if args.quiet_too:
+            cost = 1 - medians[mock.name] / medians["quiet"]
+            print(f"access log cost: {cost:.1%} of --quiet's req/s (target < 5 %)")
         print(
             f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
             f"median of {len(starts['bare'])} starts each)"
         )
     finally:
-        for server in (bare, mock):
+        for server in reversed(servers):
             stop_server(server)
 
 
@@ -336,6 +352,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--quiet-too",
+        action="store_true",
+        help="also run `mockgpt serve --quiet` in the rounds: what the access log costs",
     )
     args = parser.parse_args()
     if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.starts < 1:
