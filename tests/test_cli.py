@@ -109,13 +109,13 @@ def test_serve_starts_logs_and_stops_cleanly() -> None:
     assert out.rstrip().endswith("mockgpt stopped")
 
 
-def test_readme_route_table_matches_the_catalogue() -> None:
+def test_the_route_table_in_the_docs_matches_the_catalogue() -> None:
     from pathlib import Path
 
     from mockgpt.cli import routes_markdown
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    table = readme.split("<!-- routes:start -->\n", 1)[1].split("\n<!-- routes:end -->", 1)[0]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "routes.md").read_text()
+    table = page.split("<!-- routes:start -->\n", 1)[1].split("\n<!-- routes:end -->", 1)[0]
     assert table == routes_markdown(load_catalogue()), (
         "regenerate: mockgpt routes --format markdown"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def test_routes_are_listed_and_filtered(inspector: Inspector, page: sync_api.Pag
     rows = page.locator("#routes tbody tr")
     expect(rows).to_have_count(len(inspector.mock.app.catalogue))
     expect(page.locator("#state")).to_contain_text("system clock")
-    expect(page.locator("#state")).to_contain_text("1 stored responses")
+    expect(page.locator("#state")).to_contain_text("1 stored response ·")
 
     page.fill("#route-filter", "backend-api/me")
     expect(rows.first).to_contain_text("/backend-api/me")
@@ -210,3 +211,69 @@ def test_a_guarded_mock_s_inspector_takes_the_token_from_its_fragment(
             expect(other.locator("#conversations li")).to_have_count(1)
         finally:
             other.close()
+
+
+def test_counts_agree_with_their_numbers(inspector: Inspector, page: sync_api.Page) -> None:
+    state = page.locator("#state")
+    inspector.mock.reply("one")
+    expect(state).to_contain_text("· 1 pending script ·")
+    inspector.mock.reply("two")
+    expect(state).to_contain_text("· 2 pending scripts ·")
+    inspector.mock.clear_scripts()
+    expect(state).to_contain_text("· 0 pending scripts ·")
+
+
+def test_sentinel_routes_share_one_group(page: sync_api.Page) -> None:
+    page.fill("#route-filter", "sentinel/chat-requirements")
+    rows = page.locator("#routes tbody tr")
+    expect(rows).to_have_count(4)  # signed in, prepare, finalize, and the logged-out one
+    groups = {row.locator("td").nth(3).inner_text() for row in rows.all()}
+    page.fill("#route-filter", "")
+    assert groups == {"Authentication & Session"}
+
+
+#: Where the layout test keeps its screenshot; unset, it goes under pytest's tmp_path.
+SCREENSHOT_DIR = "MOCKGPT_SCREENSHOT_DIR"
+
+
+def test_the_layout_has_one_scrollbar_per_list_and_unbroken_words(
+    inspector: Inspector, page: sync_api.Page, tmp_path: Path
+) -> None:
+    """The page fits the window (each panel scrolls on its own, so there is no second,
+    page-wide scrollbar), and a path wraps only between its parts, never inside one.
+    The screenshot is kept as an artifact for a person to look at."""
+    mock = inspector.mock
+    long_query = "/backend-api/gizmos/snorlax/sidebar?conversations_per_gizmo=3&owned_only=true"
+    for path in (
+        "/backend-api/me",
+        long_query,
+        "/backend-api/settings/user_last_used_model_config",
+    ):
+        httpx.get(mock.url + path, headers=AUTH)
+    expect(page.locator("#journal tbody tr").first).to_contain_text("user_last_used_model_config")
+    page.locator("#conversations li").first.click()
+    expect(page.locator("#messages .message").first).to_be_visible()
+
+    size = page.evaluate(
+        """() => ({height: document.scrollingElement.scrollHeight, width:
+            document.scrollingElement.scrollWidth, innerHeight, innerWidth})"""
+    )
+    assert size["height"] <= size["innerHeight"], size
+    assert size["width"] <= size["innerWidth"], size
+    # Every part of every path sits on one line: breaks fall only between parts.
+    split = page.evaluate(
+        """() => [...document.querySelectorAll("td.path .part")]
+            .filter((part) => part.getClientRects().length !== 1).map((part) => part.textContent)"""
+    )
+    assert split == []
+    paths = page.locator("#routes td.path")
+    expect(paths.first).to_be_visible()
+    assert page.evaluate(
+        """() => [...document.querySelectorAll("td.path")].every((cell) =>
+            getComputedStyle(cell).overflowWrap === "normal")"""
+    )
+    folder = Path(os.environ.get(SCREENSHOT_DIR) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    shot = folder / "inspector.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")

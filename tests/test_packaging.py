@@ -119,7 +119,7 @@ def test_the_readme_install_line_and_pytest_examples_work_in_another_project(
     project = tmp_path / "project"
     project.mkdir()
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## From pytest", 1)[1]
+    section = readme.split("### 4. Test your client with pytest", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     (project / "test_readme.py").write_text(example)
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -95,7 +95,7 @@ def test_the_readme_example_runs(pytester: pytest.Pytester) -> None:
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## From pytest", 1)[1]
+    section = readme.split("### 4. Test your client with pytest", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     pytester.makepyfile(test_readme=example)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -195,7 +195,7 @@ def test_a_project_passes_under_xdist_with_one_server_per_worker(
     assert len(set(workers.values())) == 2  # a server of its own on each worker
 
 
-def test_the_readme_admin_examples_run_with_curl() -> None:
+def test_the_admin_page_examples_run_with_curl() -> None:
     import shlex
     import shutil
     import subprocess
@@ -207,9 +207,9 @@ def test_the_readme_admin_examples_run_with_curl() -> None:
 
     curl = shutil.which("curl")
     if curl is None:
-        pytest.skip("needs curl on PATH to run the README's admin examples")
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## The admin API and the inspector", 1)[1]
+        pytest.skip("needs curl on PATH to run the admin page's examples")
+    page = (Path(__file__).resolve().parent.parent / "docs" / "admin.md").read_text()
+    section = page.split("## Examples with curl", 1)[1]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
     with MockGPT() as mock:
         client_ran = False

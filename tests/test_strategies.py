@@ -161,19 +161,19 @@ def test_a_replayed_stream_arrives_whole_over_http() -> None:
             assert got == b"".join(writes)
 
 
-README_EXAMPLE_HEADING = "### Testing your own stream parser"
+PARSER_EXAMPLE_HEADING = "# Testing your own stream parser"
 
 
-def _readme_example() -> str:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split(README_EXAMPLE_HEADING, 1)[1]
+def _parser_example() -> str:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "strategies.md").read_text()
+    section = page.split(PARSER_EXAMPLE_HEADING, 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_readme_parser_example_passes_and_catches_a_naive_parser(
+def test_the_parser_example_passes_and_catches_a_naive_parser(
     pytester: pytest.Pytester,
 ) -> None:
-    example = _readme_example()
+    example = _parser_example()
     naive = example.replace('.replace("\\r\\n", "\\n")', "")
     assert naive != example  # the variant below really differs: it ignores CRLF framing
     pytester.makepyfile(test_parser=example, test_naive=naive)
@@ -191,16 +191,14 @@ UNPINNED_RUNS = 3
 
 @pytest.mark.slow
 @pytest.mark.parametrize("run", range(UNPINNED_RUNS))
-def test_the_readme_parser_example_passes_on_random_seeds(
-    run: int, pytester: pytest.Pytester
-) -> None:
+def test_the_parser_example_passes_on_random_seeds(run: int, pytester: pytest.Pytester) -> None:
     # pytester gives each run a fresh folder, so a fresh Hypothesis database too:
     # no failure found by an earlier run is replayed, and none hides.
     seed = random.SystemRandom().randrange(2**32)
-    pytester.makepyfile(test_parser=_readme_example())
+    pytester.makepyfile(test_parser=_parser_example())
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hypothesis-seed={seed}")
     outcomes = result.parseoutcomes()
-    report = f"the README example failed with --hypothesis-seed={seed}:\n"
+    report = f"the docs example failed with --hypothesis-seed={seed}:\n"
     report += result.stdout.str()[-4000:]
     assert outcomes.get("failed", 0) == 0, report
     assert outcomes.get("passed") == 1, report
