@@ -449,3 +449,10 @@ def test_the_har_drift_check_knows_responses_streams(tmp_path: Path) -> None:
     drifted = check_har(write_har(tmp_path, [entry], "drifted.har"))
     kinds = {drift.kind for drift in drifted.routes["POST /v1/responses"].findings}
     assert {"new-event", "new-frame-type"} <= kinds
+
+
+def test_every_listed_input_item_has_an_id_and_a_type(client: TestClient) -> None:
+    # an item with neither, of no known kind, as a fuzzer sends one
+    made = create(client, input=[{"id": "", "content": "", "call_id": ""}]).json()
+    listed = client.get(f"/v1/responses/{made['id']}/input_items", headers=KEY).json()
+    assert [(bool(item["id"]), item["type"]) for item in listed["data"]] == [(True, "message")]

@@ -172,7 +172,9 @@ def input_items(value: Any, ids: Ids) -> list[Payload]:
                 "output": raw.get("output"),
             }
         else:
-            item = {"id": raw.get("id") or ids.make("item"), **raw}
+            # other item types are kept as sent, always with an id and a type
+            rest = {key: value for key, value in raw.items() if key not in ("id", "type")}
+            item = {"id": raw.get("id") or ids.make("item"), "type": kind, **rest}
         items.append(item)
     return items
 
