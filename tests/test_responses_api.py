@@ -362,6 +362,22 @@ def test_codex_refuses_like_chatgpt(
     assert (refused.status_code, refused.json()) == (400, {"detail": detail})
 
 
+def test_codex_for_a_workspace_login_must_name_the_workspace_account() -> None:
+    app = create_app(make_config(0, account="workspace"))
+    with TestClient(app) as client:
+        missing = client.post("/backend-api/codex/responses", headers=KEY, json=CODEX)
+        assert missing.status_code == 403
+        assert app.authority.workspace_id in missing.json()["detail"]
+        wrong = {**KEY, "chatgpt-account-id": "not-the-workspace"}
+        assert (
+            client.post("/backend-api/codex/responses", headers=wrong, json=CODEX).status_code
+            == 403
+        )
+        named = {**KEY, "chatgpt-account-id": app.authority.workspace_id}
+        frames = events(client.post("/backend-api/codex/responses", headers=named, json=CODEX))
+        assert frames[0]["type"] == "response.created"
+
+
 def test_codex_streams_and_keeps_nothing(client: TestClient) -> None:
     frames = events(client.post("/backend-api/codex/responses", headers=KEY, json=CODEX))
     assert frames[0]["type"] == "response.created"

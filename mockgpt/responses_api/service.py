@@ -496,6 +496,10 @@ class ResponsesAPI:
 
     async def codex(self, call: Call) -> Prepared | EventStream:
         """`/backend-api/codex/responses`: the same answers under ChatGPT's rules for Codex."""
+        # a workspace login must act for its workspace account, as on /f/conversation
+        refused = self.app.authority.account_refusal(call.headers)
+        if refused is not None:
+            return json_response(refused.status, refused.body, refused.headers.items())
         request = call.json if isinstance(call.json, dict) else {}
         instructions = request.get("instructions")
         if not isinstance(instructions, str) or not instructions.strip():
