@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,14 +15,8 @@ AUTH = {"authorization": "Bearer t"}
 
 
 @pytest.fixture
-def mock() -> MockGPT:
-    return MockGPT(Config(clock="virtual"))
-
-
-@pytest.fixture
-def client(mock: MockGPT) -> Iterator[httpx.Client]:
-    with mock.client(in_process=True) as client:
-        yield client
+def client(mock_client: httpx.Client) -> httpx.Client:
+    return mock_client
 
 
 @pytest.fixture

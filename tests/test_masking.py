@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,14 +15,8 @@ JWT = "eyJhbGciOiJIUzI1NiJ9." + "x" * 800 + ".sig"
 
 
 @pytest.fixture
-def mock() -> MockGPT:
-    return MockGPT(Config(clock="virtual"))
-
-
-@pytest.fixture
-def client(mock: MockGPT) -> Iterator[httpx.Client]:
-    with mock.client(in_process=True) as client:
-        yield client
+def client(mock_client: httpx.Client) -> httpx.Client:
+    return mock_client
 
 
 def test_the_journal_masks_credentials_unless_revealed(mock: MockGPT, client: httpx.Client) -> None:

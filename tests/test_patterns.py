@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from support import user_turn
 
-from mockgpt import Config, MockGPT
+from mockgpt import MockGPT
 from mockgpt.patterns import ENGINE, PromptPattern
 from mockgpt.scripts import Script, ScriptError
 
@@ -18,14 +17,8 @@ AUTH = {"authorization": "Bearer t"}
 
 
 @pytest.fixture
-def mock() -> MockGPT:
-    return MockGPT(Config(clock="virtual"))
-
-
-@pytest.fixture
-def client(mock: MockGPT) -> Iterator[httpx.Client]:
-    with mock.client(in_process=True) as client:
-        yield client
+def client(mock_client: httpx.Client) -> httpx.Client:
+    return mock_client
 
 
 def test_a_catastrophic_pattern_answers_a_long_prompt(mock: MockGPT, client: httpx.Client) -> None:

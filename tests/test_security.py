@@ -3,7 +3,6 @@ content type, token), and which files a fixtures folder may serve."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -40,14 +39,8 @@ def admin_call(
 
 
 @pytest.fixture
-def mock() -> MockGPT:
-    return MockGPT(Config(clock="virtual"))
-
-
-@pytest.fixture
-def client(mock: MockGPT) -> Iterator[httpx.Client]:
-    with mock.client(in_process=True) as client:
-        yield client
+def client(mock_client: httpx.Client) -> httpx.Client:
+    return mock_client
 
 
 # -- the repros: a web page driving the admin API ------------------------------------------
