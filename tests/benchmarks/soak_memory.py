@@ -32,12 +32,11 @@ from _servers import HOST, report_line, start_server, stop_server
 
 SERVE = """
 import sys
-import uvicorn
 from mockgpt import Config, MockGPT
-from mockgpt.server import server_config
+from mockgpt.server import LiveServer
 port, max_conversations = int(sys.argv[1]), int(sys.argv[3])
 mock = MockGPT(Config(max_conversations=max_conversations))
-uvicorn.Server(server_config(mock, "127.0.0.1", port)).run()
+LiveServer(mock, port=port).serve_forever()
 """
 AUTH = {"authorization": "Bearer soak", "content-type": "application/json"}
 BIG = 8 * 1024 * 1024 - 1024
