@@ -153,6 +153,28 @@ def test_conversation_turn_is_readable(inspector: Inspector, page: sync_api.Page
     expect(page.locator("#journal tbody tr").first).to_contain_text("POST")
 
 
+def test_a_stored_response_is_readable(inspector: Inspector, page: sync_api.Page) -> None:
+    mock = inspector.mock
+    mock.reply("A scripted Responses answer")
+    made = httpx.post(
+        mock.url + "/v1/responses",
+        headers={"authorization": "Bearer sk-inspector"},
+        json={"model": "gpt-4.1", "input": "What does the inspector show?"},
+    )
+    assert made.status_code == 200
+    item = page.locator(f'#responses li[data-id="{made.json()["id"]}"]')
+    expect(page.locator("#responses li")).to_have_count(len(mock.responses()))
+    expect(page.locator("#responses-count")).to_have_text(str(len(mock.responses())))
+    item.click()
+    messages = page.locator("#messages .message")
+    expect(messages).to_have_count(2)
+    expect(messages.nth(0)).to_contain_text("user")
+    expect(messages.nth(0)).to_contain_text("What does the inspector show?")
+    expect(messages.nth(1)).to_contain_text("assistant")
+    expect(messages.nth(1)).to_contain_text("A scripted Responses answer")
+    expect(item).to_have_class("picked")
+
+
 def test_clear_empties_the_journal(inspector: Inspector, page: sync_api.Page) -> None:
     httpx.get(inspector.mock.url + "/backend-api/me", headers=AUTH)
     rows = page.locator("#journal tbody tr")
