@@ -97,6 +97,13 @@ def server_config(
             self._shd = holder
             self._sfd = holder.get_fd()
             self._ssp = None
+            # The spec only binds; the worker listens later. Listen now, so that a
+            # client connecting as soon as `start()` returns is queued, not refused.
+            listening = socket.socket(fileno=os.dup(holder.get_fd()))
+            try:
+                listening.listen(self.backlog)
+            finally:
+                listening.close()
 
     common.configure_logging = _granian_logging  # type: ignore[attr-defined]
     return Embedded(

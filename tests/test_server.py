@@ -21,7 +21,7 @@ import trustme
 from test_app import sse_events
 
 from mockgpt import Config, LiveServer, MockGPT, create_app
-from mockgpt.server import TLSFiles
+from mockgpt.server import TLSFiles, server_config
 
 BEARER = {"Authorization": "Bearer t"}
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
@@ -280,3 +280,15 @@ with TestClient(mock) as client:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.splitlines() == ["[]", "['faker', 'jsonschema']"]
+
+
+def test_the_socket_listens_once_bound_before_any_worker_runs() -> None:
+    # LiveServer.start() returns once the socket is bound; if it only listened when the
+    # worker starts, a client connecting at once would be refused.
+    server = server_config(create_app(Config(clock="virtual")), "127.0.0.1", 0)
+    server._init_shared_socket()
+    probe = socket.socket(fileno=os.dup(server._sfd))
+    try:
+        assert probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+    finally:
+        probe.close()
