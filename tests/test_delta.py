@@ -581,7 +581,7 @@ def _sse(events: list[tuple[str, Any]], newline: str, ensure_ascii: bool) -> str
     return newline.join([*frames, f"data: [DONE]{newline}"]) + newline
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None)
 @given(
     steps=snapshot_runs(),
     newline=st.sampled_from(["\n", "\r\n"]),
