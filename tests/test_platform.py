@@ -727,5 +727,7 @@ def test_a_request_quota_refuses_with_retry_headers_and_resets(
     assert int(refused.headers["retry-after"]) >= 1
     assert int(refused.headers["retry-after-ms"]) > 0
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    documented = client.get("/openapi.json").json()["paths"]["/v1/chat/completions"]["post"]
+    assert "429" in documented["responses"]  # the quota's answer is in the contract
     app.clock.advance(61)
     assert complete(client).status_code == 200
