@@ -39,11 +39,12 @@ from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier, world_now
 from mockgpt.files import FileStore, StoredFile
-from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.handlers import HANDLERS, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
 from mockgpt.platform import Platform
+from mockgpt.render import Renderer
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.service import ResponsesAPI
