@@ -21,7 +21,6 @@ import random
 import time
 import traceback
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -49,6 +48,7 @@ from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.service import ResponsesAPI
 from mockgpt.service import ConversationService, IdFactory
+from mockgpt.state import Call
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -71,21 +71,6 @@ SAMPLE_FILE_FIXTURE = "files/download.png"
 _STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
 _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
-
-
-@dataclass(slots=True)
-class Call:
-    """One request, as a handler sees it."""
-
-    app: MockApp
-    route: Route
-    scope: Scope
-    params: dict[str, str]
-    query: dict[str, list[str]]
-    headers: Headers
-    body: bytes
-    json: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BodyTooLarge(Exception):
@@ -130,9 +115,6 @@ class MockApp:
             if config.clock == "virtual"
             else SystemClock(self.varier.now().timestamp())
         )
-        self.conversations = ConversationService(
-            seed=config.seed, clock=self.clock, new_id=IdFactory(config.seed)
-        )
         ident = self.varier.identity
         self.authority = Authority(
             seed=config.seed,
@@ -146,14 +128,33 @@ class MockApp:
             account=config.account,
             kept_tokens=config.kept_tokens,
         )
-        self.conversations.authority = self.authority
+        self.conversations = ConversationService(
+            seed=config.seed,
+            clock=self.clock,
+            new_id=IdFactory(config.seed),
+            authority=self.authority,
+        )
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )
-        self.platform = Platform(self)
-        self.responses_api = ResponsesAPI(self)
+        self.platform = Platform(
+            config=config,
+            clock=self.clock,
+            authority=self.authority,
+            conversations=self.conversations,
+            renderer=self.renderer,
+            created=self.varier.now().timestamp(),
+        )
+        self.responses_api = ResponsesAPI(
+            config=config,
+            clock=self.clock,
+            authority=self.authority,
+            conversations=self.conversations,
+            renderer=self.renderer,
+            platform=self.platform,
+        )
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,

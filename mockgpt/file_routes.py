@@ -15,8 +15,8 @@ from mockgpt.files import StoredFile, iso_moment
 from mockgpt.responses import Prepared, json_response
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
     from mockgpt.handlers import Handler
+    from mockgpt.state import Call
 
 FILE_NOT_FOUND = errors.detail("File not found")
 BAD_SIGNATURE = errors.detail(

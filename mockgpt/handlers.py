@@ -23,7 +23,7 @@ from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call, MockApp
+    from mockgpt.state import Call, Parts
 
 Handler = Callable[["Call"], Awaitable[Any]]
 
@@ -37,13 +37,13 @@ def bearer_token(headers: Headers) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _unauthorized(app: MockApp, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
+def _unauthorized(app: Parts, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
     if route.platform:
         return app.platform.unauthorized(token)
     return json_response(401, body)
 
 
-def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | None:
+def auth_failure(app: Parts, route: Route, headers: Headers) -> Prepared | None:
     """The 401 answer when the request lacks what the route's auth rule needs, else None.
 
     Under the `lenient` policy any bearer value passes; under `strict` only a
