@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mockgpt import __version__
+from mockgpt._version import __version__
 from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
 from mockgpt.jsonfmt import dumps
@@ -515,9 +515,12 @@ def _command(args: argparse.Namespace) -> int:
             print(routes_table(catalogue))
         return 0
     if args.command == "openapi":
+        from mockgpt.admin import ENDPOINTS, PREFIX
         from mockgpt.openapi import admin_document, openapi_document
 
-        document = admin_document() if args.admin else openapi_document(load_catalogue())
+        document = (
+            admin_document(ENDPOINTS, PREFIX) if args.admin else openapi_document(load_catalogue())
+        )
         print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
     if args.command == "har":
