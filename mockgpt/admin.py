@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 from mockgpt import errors
 from mockgpt.app import BodyTooLarge, read_body
 from mockgpt.errors import MockGPTError
+from mockgpt.inspector import inspector_page
 from mockgpt.journal import FAULTS
 from mockgpt.openapi import admin_document
 from mockgpt.patterns import PatternError, PromptPattern
@@ -307,8 +308,6 @@ class AdminAPI:
         self, endpoint: Endpoint, params: dict[str, str], scope: Scope, raw: bytes
     ) -> Prepared:
         if endpoint.name == "inspector":
-            from mockgpt.inspector import inspector_page
-
             return inspector_page()
         parsed: Any = None
         if endpoint.body is not None:

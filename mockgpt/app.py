@@ -42,6 +42,7 @@ from mockgpt.handlers import HANDLERS, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
+from mockgpt.openapi import openapi_document
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
 from mockgpt.replies import sample_texts
@@ -463,8 +464,6 @@ class _OpenAPIAnswer(Prepared):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kept = _OPENAPI_ANSWERS.get(id(self.catalogue))
         if kept is None or kept[0] is not self.catalogue:
-            from mockgpt.openapi import openapi_document
-
             answer = json_response(200, openapi_document(self.catalogue))
             if len(_OPENAPI_ANSWERS) >= 8:
                 _OPENAPI_ANSWERS.clear()

@@ -174,7 +174,7 @@ class MockGPT:
         app directly with no socket, for the fastest tests; options go to `httpx.Client`."""
         import httpx
 
-        from mockgpt.transport import InProcessTransport
+        from mockgpt.transport import InProcessTransport  # lazy: it loads httpx
 
         if in_process:
             options.setdefault("base_url", "http://mockgpt.test")

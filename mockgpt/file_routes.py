@@ -15,8 +15,7 @@ from mockgpt.files import StoredFile, iso_moment
 from mockgpt.responses import Prepared, json_response
 
 if TYPE_CHECKING:
-    from mockgpt.handlers import Handler
-    from mockgpt.state import Call
+    from mockgpt.state import Call, Handler
 
 FILE_NOT_FOUND = errors.detail("File not found")
 BAD_SIGNATURE = errors.detail(

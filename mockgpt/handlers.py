@@ -7,7 +7,6 @@ start when a catalogue kind has no handler.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
@@ -23,9 +22,7 @@ from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
 
 if TYPE_CHECKING:
-    from mockgpt.state import Call, Parts
-
-Handler = Callable[["Call"], Awaitable[Any]]
+    from mockgpt.state import Call, Handler, Parts
 
 
 # -- auth ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ routes to them; `MockApp` provides them.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,3 +53,7 @@ class Call:
     body: bytes
     json: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: What a route kind does with a call: a response, or a stream.
+Handler = Callable[[Call], Awaitable[Any]]
