@@ -172,15 +172,8 @@ class MockApp:
         self._latency_rng = random.Random(f"{config.seed}\x1flatency")
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
-        self._static: dict[tuple[str, str], Route] = {}
-        self._templated: list[Route] = []
-        self._methods: dict[str, set[str]] = {}
-        for route in catalogue:
-            if route.pattern is None:
-                self._static[(route.method, route.path)] = route
-                self._methods.setdefault(route.path, set()).add(route.method)
-            else:
-                self._templated.append(route)
+        #: Methods of the paths served outside the catalogue (`add_meta`).
+        self._fixed: dict[str, frozenset[str]] = {}
         self._meta: dict[tuple[str, str], Prepared] = {}
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
@@ -228,9 +221,7 @@ class MockApp:
             self.config,
             self.varier,
             self.renderer,
-            self._static,
-            self._templated,
-            self._methods,
+            self._fixed,
             self._meta,
         )
         return copy.deepcopy(self, {id(part): part for part in shared})
@@ -238,28 +229,13 @@ class MockApp:
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
         self._meta[(method, path)] = response
-        self._methods.setdefault(path, set()).add(method)
+        self._fixed[path] = self._fixed.get(path, frozenset()) | {method}
 
     # -- routing ----------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
         """The route for a request, its path parameters, and the methods the path allows."""
-        route = self._static.get((method, path))
-        if route is not None:
-            return route, {}, set()
-        allowed = self._methods.get(path)
-        if allowed:
-            # A fixed path answers only its own methods, even if a template would match it.
-            return None, {}, set(allowed)
-        allowed = set()
-        for candidate in self._templated:
-            found = candidate.pattern.match(path) if candidate.pattern else None
-            if found is None:
-                continue
-            if candidate.method == method:
-                return candidate, found.groupdict(), set()
-            allowed.add(candidate.method)
-        return None, {}, allowed
+        return self.catalogue.router.match(method, path, self._fixed)
 
     # -- ASGI -------------------------------------------------------------------
 

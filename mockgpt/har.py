@@ -55,7 +55,6 @@ __all__ = [
     "HarError",
     "ImportResult",
     "Report",
-    "RouteIndex",
     "RouteReport",
     "Sanitiser",
     "SseEvent",
@@ -249,30 +248,6 @@ def read_har(path: str | Path) -> tuple[list[Exchange], list[str]]:
 
 
 # --------------------------------------------------------------------------- routes
-
-
-class RouteIndex:
-    """Finds the catalogue route of a method and path, as the app's router does."""
-
-    def __init__(self, catalogue: Catalogue) -> None:
-        self._static: dict[tuple[str, str], Route] = {}
-        self._static_paths: set[str] = set()
-        self._templated: list[Route] = []
-        for route in catalogue:
-            if route.pattern is None:
-                self._static[(route.method, route.path)] = route
-                self._static_paths.add(route.path)
-            else:
-                self._templated.append(route)
-
-    def match(self, method: str, path: str) -> Route | None:
-        found = self._static.get((method, path))
-        if found is not None or path in self._static_paths:
-            return found
-        for route in self._templated:
-            if route.method == method and route.pattern and route.pattern.match(path):
-                return route
-        return None
 
 
 _ID_SEGMENT = re.compile(r"^(?=.*\d)[A-Za-z0-9_-]{8,}$")
@@ -824,7 +799,6 @@ class Checker:
 
     def __init__(self, catalogue: Catalogue | None = None) -> None:
         self.catalogue = catalogue or load_catalogue()
-        self.index = RouteIndex(self.catalogue)
         self.walker = _baseline()
 
     def exchange(self, exchange: Exchange, route: Route) -> tuple[list[Drift], list[str]]:
@@ -962,7 +936,7 @@ def check_exchanges(
     report = Report(source)
     for exchange in exchanges:
         report.entries += 1
-        route = checker.index.match(exchange.method, exchange.path)
+        route = checker.catalogue.router.route(exchange.method, exchange.path)
         if route is None:
             key = unknown_key(exchange.method, exchange.path)
             report.unknown[key] = report.unknown.get(key, 0) + 1
@@ -1945,7 +1919,7 @@ def import_exchanges(
     catalogue: Catalogue | None = None,
 ) -> ImportResult:
     """Write sanitised fixtures and scripts for the exchanges a catalogue route matches."""
-    index = RouteIndex(catalogue or load_catalogue())
+    router = (catalogue or load_catalogue()).router
     try:
         root = Path(out)
         root.mkdir(parents=True, exist_ok=True)
@@ -1956,7 +1930,7 @@ def import_exchanges(
     result = importer.result
     routed: list[tuple[Exchange, Route]] = []
     for exchange in exchanges:
-        route = index.match(exchange.method, exchange.path)
+        route = router.route(exchange.method, exchange.path)
         if route is None:
             key = unknown_key(exchange.method, exchange.path)
             result.unknown[key] = result.unknown.get(key, 0) + 1
