@@ -43,6 +43,7 @@ from faker import Faker
 from mockgpt.catalogue import Catalogue, ResponseSpec, Route, load_catalogue
 from mockgpt.delta import DeltaDecoder, DeltaError, StreamDecoder
 from mockgpt.errors import MockGPTError
+from mockgpt.fakedata import same_shape
 from mockgpt.framing import SSEReader
 from mockgpt.responses_api.encoding import FIELDS as RESPONSE_EVENT_FIELDS
 from mockgpt.schemas import FORMAT_CHECKER, resolved_schema, schema_errors
@@ -1063,38 +1064,7 @@ _SERVICE_NAMES = frozenset({"chatgpt", "openai", "gpt", "assistant", "system", "
 _PERSON_PARENTS = frozenset({"user", "owner", "creator", "member", "profile", "author_profile"})
 _ORG_PARENTS = frozenset({"account", "organization", "org", "workspace", "team"})
 _PHONE_KEYS = frozenset({"phone", "phone_number", "mobile"})
-_TOKEN_PREFIX = re.compile(r"^(?:[a-z]{1,8}[-_])+")
 _TEST_NETS = ("192.0.2.", "198.51.100.", "203.0.113.")
-
-
-def _same_shape(rng: random.Random, text: str) -> str:
-    """Random characters of the classes of `text`, keeping punctuation and a short prefix.
-
-    Each run of letters and digits keeps its kind: digits stay digits, lowercase
-    hex stays hex, other runs keep the case of each letter.
-    """
-    prefix = _TOKEN_PREFIX.match(text)
-    kept = prefix.group(0) if prefix and len(prefix.group(0)) < len(text) // 2 else ""
-    out = [kept]
-    for run in re.split(r"([^A-Za-z0-9]+)", text[len(kept) :]):
-        if not run or not run[0].isalnum():
-            out.append(run)
-        elif run.isdigit():
-            out.append("".join(rng.choice(string.digits) for _ in run))
-        elif all(ch in "0123456789abcdef" for ch in run):
-            out.append("".join(rng.choice("0123456789abcdef") for _ in run))
-        else:
-            out.append(
-                "".join(
-                    rng.choice(string.digits)
-                    if ch.isdigit()
-                    else rng.choice(string.ascii_lowercase)
-                    if ch.islower()
-                    else rng.choice(string.ascii_uppercase)
-                    for ch in run
-                )
-            )
-    return "".join(out)
 
 
 def _b64url(data: bytes) -> str:
@@ -1176,7 +1146,7 @@ class Sanitiser:
             self._faker.seed_instance(rng.getrandbits(64))
             fake = self._unique(self._faker.company)
         else:
-            fake = self._unique(lambda: _same_shape(rng, real))
+            fake = self._unique(lambda: same_shape(rng, real))
         self._fakes[real] = fake
         self._used.add(fake)
         return fake
@@ -1206,10 +1176,10 @@ class Sanitiser:
             try:
                 claims = json.loads(_unb64url(segment))
             except (ValueError, binascii.Error, RecursionError):
-                parts.append(_same_shape(self._rng, segment))
+                parts.append(same_shape(self._rng, segment))
                 continue
             parts.append(_b64url(json.dumps(self.json(claims), separators=(",", ":")).encode()))
-        parts.append(_same_shape(self._rng, signature))
+        parts.append(same_shape(self._rng, signature))
         return ".".join(parts)
 
     # -- learning --------------------------------------------------------------------
