@@ -296,17 +296,11 @@ class Conversation:
         return None
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    conversations: dict[str, Conversation]
-
-
 class ConversationStore:
     """Every conversation of one app, hidden (deleted) ones included until `clear()`.
 
     Deleting in ChatGPT is `PATCH {"is_visible": false}`; the conversation then
-    answers 404 and leaves the list. The store keeps it (hidden) so that a
-    `snapshot()` taken before still restores it.
+    answers 404 and leaves the list; the store keeps it, hidden, until `clear()`.
     """
 
     def __init__(self, *, now: Callable[[], float], new_id: Callable[[], str]) -> None:
@@ -495,17 +489,6 @@ class ConversationStore:
         """Forget every conversation, hidden ones too (a fresh app's store)."""
         self._conversations.clear()
         self._bytes = 0
-
-    def snapshot(self) -> object:
-        """An opaque deep copy of the store, for tests that reset the mock between cases."""
-        return _Snapshot(copy.deepcopy(self._conversations))
-
-    def restore(self, snapshot: object) -> None:
-        """Put the store back as it was at `snapshot()`; the snapshot can be restored again."""
-        if not isinstance(snapshot, _Snapshot):
-            raise TypeError("restore() takes what snapshot() returned")
-        self._conversations = copy.deepcopy(snapshot.conversations)
-        self._bytes = sum(c.kept_bytes for c in self._conversations.values())
 
     # -- reading ----------------------------------------------------------------
 
