@@ -48,8 +48,9 @@ from mockgpt.render import Renderer
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.service import ResponsesAPI
-from mockgpt.service import ConversationService, IdFactory
+from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
 from mockgpt.state import Call
+from mockgpt.store import ConversationNotFound
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -72,6 +73,8 @@ SAMPLE_FILE_FIXTURE = "files/download.png"
 _STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
 _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
+#: What a route about one conversation answers when the service finds none.
+_CONVERSATION_NOT_FOUND = json_response(404, CONVERSATION_NOT_FOUND)
 
 
 class BodyTooLarge(Exception):
@@ -331,6 +334,8 @@ class MockApp:
             return
         try:
             response = await self._answer(route, scope, params, body)
+        except ConversationNotFound:
+            response = _CONVERSATION_NOT_FOUND
         except Exception:
             error_log.exception("handler for %s failed", route.key)
             self.failures.append(f"{route.key}:\n{traceback.format_exc()}")

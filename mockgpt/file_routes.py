@@ -157,9 +157,7 @@ async def file_info(call: Call) -> Prepared:
 async def attachment_download(call: Call) -> Prepared:
     """A conversation's attachment: 404 until its bytes are there (as for an image still
     being generated), then its download URL."""
-    conversation = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(conversation, Prepared):
-        return conversation
+    call.app.conversations.conversation(call.params["conversation_id"])
     found = call.app.files.get(call.params["file_id"])
     if found is None or not found.uploaded:
         return json_response(404, FILE_NOT_FOUND)

@@ -174,8 +174,8 @@ async def conversation_detail(call: Call) -> Prepared:
 
 async def conversation_scoped(call: Call) -> Prepared:
     """A fixture answer about one conversation: 404 when the conversation is unknown."""
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    return found if isinstance(found, Prepared) else call.app.renderer.prepared(call.route)
+    call.app.conversations.conversation(call.params["conversation_id"])
+    return call.app.renderer.prepared(call.route)
 
 
 async def stop_conversation(call: Call) -> Prepared:
@@ -183,18 +183,14 @@ async def stop_conversation(call: Call) -> Prepared:
 
 
 async def async_status_reset(call: Call) -> Prepared:
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = call.app.conversations.conversation(call.params["conversation_id"])
     status = call.json.get("status")
     found.async_status = status if isinstance(status, int | str) else None
     return json_response(200, {"success": True})
 
 
 async def stream_status(call: Call) -> Prepared:
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = call.app.conversations.conversation(call.params["conversation_id"])
     return call.app.conversations.stream_status(found.id)
 
 
@@ -231,9 +227,7 @@ async def conversation_patch_all(call: Call) -> Prepared:
 
 async def conversation_title(call: Call) -> Prepared:
     service = call.app.conversations
-    found = service.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = service.conversation(call.params["conversation_id"])
     node = found.mapping.get(str((call.json or {}).get("message_id")))
     source = text_of(node.message) if node is not None and node.message else found.title or ""
     found.title = generate_title(service.seed, source)

@@ -481,9 +481,9 @@ class ConversationService:
             },
         )
 
-    def conversation_or_404(self, conversation_id: str) -> Conversation | Prepared:
-        conversation = self.store.get(conversation_id)
-        return json_response(404, CONVERSATION_NOT_FOUND) if conversation is None else conversation
+    def conversation(self, conversation_id: str) -> Conversation:
+        """The visible conversation; `ConversationNotFound` (the app's 404) if there is none."""
+        return self.store.require(conversation_id)
 
 
 #: What a logged-out client is told once it passes the soft limit of free messages.

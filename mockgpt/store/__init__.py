@@ -14,7 +14,7 @@ random ids itself: the app passes its clock (`now`) and its seeded id factory
 
 from __future__ import annotations
 
-from mockgpt.store.conversations import ConversationStore
+from mockgpt.store.conversations import ConversationNotFound, ConversationStore
 from mockgpt.store.messages import (
     CLIENT_CREATED_ROOT,
     SNIPPET_LENGTH,
@@ -34,6 +34,7 @@ __all__ = [
     "STOP_TOKEN",
     "UNTITLED",
     "Conversation",
+    "ConversationNotFound",
     "ConversationStore",
     "Message",
     "Node",

@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from mockgpt.errors import MockGPTError
 from mockgpt.store.messages import (
     STOP_TOKEN,
     UNTITLED,
@@ -21,6 +22,14 @@ from mockgpt.store.tree import Conversation, Node
 
 _ORDERS = ("updated", "created")
 _REGIONS = ("IAD", "SJC", "DFW", "ORD", "LHR", "FRA", "AMS", "CDG", "SIN", "NRT")
+
+
+class ConversationNotFound(MockGPTError, LookupError):
+    """No visible conversation has this id; the web backend answers 404."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"no conversation {conversation_id!r}")
+        self.conversation_id = conversation_id
 
 
 class ConversationStore:
@@ -73,6 +82,13 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         if conversation is None or not conversation.is_visible:
             return None
+        return conversation
+
+    def require(self, conversation_id: str) -> Conversation:
+        """The visible conversation with this id; `ConversationNotFound` if there is none."""
+        conversation = self.get(conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(conversation_id)
         return conversation
 
     def __contains__(self, conversation_id: object) -> bool:
