@@ -18,7 +18,6 @@ from mockgpt.auth import Authority
 from mockgpt.catalogue import Route
 from mockgpt.clock import Clock
 from mockgpt.config import Config
-from mockgpt.fakedata import Varier
 from mockgpt.files import FileStore
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
@@ -30,7 +29,6 @@ class Parts(Protocol):
     """What a handler may use of the app that routed its request."""
 
     config: Config
-    varier: Varier
     renderer: Renderer
     clock: Clock
     authority: Authority
