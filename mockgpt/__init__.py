@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from mockgpt._version import __version__
 from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
 from mockgpt.config import Config

@@ -35,14 +35,16 @@ from starlette.types import Receive, Scope, Send
 from mockgpt import errors
 from mockgpt.app import BodyTooLarge, read_body
 from mockgpt.errors import MockGPTError
+from mockgpt.inspector import inspector_page
 from mockgpt.journal import FAULTS
+from mockgpt.openapi import admin_document
 from mockgpt.patterns import PatternError, PromptPattern
 from mockgpt.responses import Prepared, json_response
 from mockgpt.scripts import ScriptError, load_script
 from mockgpt.validation import Problem, body_problems, fastapi_detail
 
 if TYPE_CHECKING:
-    from mockgpt.controller import MockGPT, RouteControl
+    from mockgpt.controls import Controls, RouteControls
 
 PREFIX = "/__mockgpt__"
 error_log = logging.getLogger("mockgpt.error")
@@ -212,7 +214,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 class AdminAPI:
     """Serves `ENDPOINTS` for one controller."""
 
-    def __init__(self, mock: MockGPT, *, token: str | None = None) -> None:
+    def __init__(self, mock: Controls, *, token: str | None = None) -> None:
         if token is not None and not token.strip():
             raise ValueError("the admin token must not be empty")
         self.mock = mock
@@ -306,8 +308,6 @@ class AdminAPI:
         self, endpoint: Endpoint, params: dict[str, str], scope: Scope, raw: bytes
     ) -> Prepared:
         if endpoint.name == "inspector":
-            from mockgpt.inspector import inspector_page
-
             return inspector_page()
         parsed: Any = None
         if endpoint.body is not None:
@@ -428,7 +428,7 @@ class AdminAPI:
         control.latency(seconds, spread=body.get("spread", "uniform"))
         return 200, self.mock.overrides()
 
-    def _control(self, route: str) -> RouteControl:
+    def _control(self, route: str) -> RouteControls:
         """The controller's `on(route)`; an unknown route is a value error of the body."""
         try:
             return self.mock.on(route)
@@ -518,9 +518,7 @@ class AdminAPI:
         return 200, {"failures": self.mock.failures()}
 
     def _openapi(self, request: AdminRequest) -> tuple[int, Any]:
-        from mockgpt.openapi import admin_document
-
-        return 200, admin_document()
+        return 200, admin_document(ENDPOINTS, PREFIX)
 
 
 def _host_name(host: str) -> str:

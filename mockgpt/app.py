@@ -21,7 +21,6 @@ import random
 import time
 import traceback
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,15 +38,19 @@ from mockgpt.config import Config
 from mockgpt.errors import openai_error
 from mockgpt.fakedata import Varier, world_now
 from mockgpt.files import FileStore, StoredFile
-from mockgpt.handlers import HANDLERS, Renderer, auth_failure
+from mockgpt.handlers import HANDLERS, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
+from mockgpt.openapi import openapi_document
 from mockgpt.platform import Platform
+from mockgpt.render import Renderer
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.service import ResponsesAPI
-from mockgpt.service import ConversationService, IdFactory
+from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
+from mockgpt.state import Call
+from mockgpt.store import ConversationNotFound
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -70,21 +73,8 @@ SAMPLE_FILE_FIXTURE = "files/download.png"
 _STATSIG_PATHS = frozenset({"/v1/rgstr", "/v1/initialize"})
 _TOO_LARGE = json_response(413, errors.PAYLOAD_TOO_LARGE)
 _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
-
-
-@dataclass(slots=True)
-class Call:
-    """One request, as a handler sees it."""
-
-    app: MockApp
-    route: Route
-    scope: Scope
-    params: dict[str, str]
-    query: dict[str, list[str]]
-    headers: Headers
-    body: bytes
-    json: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+#: What a route about one conversation answers when the service finds none.
+_CONVERSATION_NOT_FOUND = json_response(404, CONVERSATION_NOT_FOUND)
 
 
 class BodyTooLarge(Exception):
@@ -129,9 +119,6 @@ class MockApp:
             if config.clock == "virtual"
             else SystemClock(self.varier.now().timestamp())
         )
-        self.conversations = ConversationService(
-            seed=config.seed, clock=self.clock, new_id=IdFactory(config.seed)
-        )
         ident = self.varier.identity
         self.authority = Authority(
             seed=config.seed,
@@ -145,14 +132,33 @@ class MockApp:
             account=config.account,
             kept_tokens=config.kept_tokens,
         )
-        self.conversations.authority = self.authority
+        self.conversations = ConversationService(
+            seed=config.seed,
+            clock=self.clock,
+            new_id=IdFactory(config.seed),
+            authority=self.authority,
+        )
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )
-        self.platform = Platform(self)
-        self.responses_api = ResponsesAPI(self)
+        self.platform = Platform(
+            config=config,
+            clock=self.clock,
+            authority=self.authority,
+            conversations=self.conversations,
+            renderer=self.renderer,
+            created=self.varier.now().timestamp(),
+        )
+        self.responses_api = ResponsesAPI(
+            config=config,
+            clock=self.clock,
+            authority=self.authority,
+            conversations=self.conversations,
+            renderer=self.renderer,
+            platform=self.platform,
+        )
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,
@@ -169,15 +175,8 @@ class MockApp:
         self._latency_rng = random.Random(f"{config.seed}\x1flatency")
         if config.sample_conversations:
             self._load_samples(config.sample_conversations)
-        self._static: dict[tuple[str, str], Route] = {}
-        self._templated: list[Route] = []
-        self._methods: dict[str, set[str]] = {}
-        for route in catalogue:
-            if route.pattern is None:
-                self._static[(route.method, route.path)] = route
-                self._methods.setdefault(route.path, set()).add(route.method)
-            else:
-                self._templated.append(route)
+        #: Methods of the paths served outside the catalogue (`add_meta`).
+        self._fixed: dict[str, frozenset[str]] = {}
         self._meta: dict[tuple[str, str], Prepared] = {}
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
@@ -225,9 +224,7 @@ class MockApp:
             self.config,
             self.varier,
             self.renderer,
-            self._static,
-            self._templated,
-            self._methods,
+            self._fixed,
             self._meta,
         )
         return copy.deepcopy(self, {id(part): part for part in shared})
@@ -235,28 +232,13 @@ class MockApp:
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
         self._meta[(method, path)] = response
-        self._methods.setdefault(path, set()).add(method)
+        self._fixed[path] = self._fixed.get(path, frozenset()) | {method}
 
     # -- routing ----------------------------------------------------------------
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], set[str]]:
         """The route for a request, its path parameters, and the methods the path allows."""
-        route = self._static.get((method, path))
-        if route is not None:
-            return route, {}, set()
-        allowed = self._methods.get(path)
-        if allowed:
-            # A fixed path answers only its own methods, even if a template would match it.
-            return None, {}, set(allowed)
-        allowed = set()
-        for candidate in self._templated:
-            found = candidate.pattern.match(path) if candidate.pattern else None
-            if found is None:
-                continue
-            if candidate.method == method:
-                return candidate, found.groupdict(), set()
-            allowed.add(candidate.method)
-        return None, {}, allowed
+        return self.catalogue.router.match(method, path, self._fixed)
 
     # -- ASGI -------------------------------------------------------------------
 
@@ -352,6 +334,8 @@ class MockApp:
             return
         try:
             response = await self._answer(route, scope, params, body)
+        except ConversationNotFound:
+            response = _CONVERSATION_NOT_FOUND
         except Exception:
             error_log.exception("handler for %s failed", route.key)
             self.failures.append(f"{route.key}:\n{traceback.format_exc()}")
@@ -461,8 +445,6 @@ class _OpenAPIAnswer(Prepared):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kept = _OPENAPI_ANSWERS.get(id(self.catalogue))
         if kept is None or kept[0] is not self.catalogue:
-            from mockgpt.openapi import openapi_document
-
             answer = json_response(200, openapi_document(self.catalogue))
             if len(_OPENAPI_ANSWERS) >= 8:
                 _OPENAPI_ANSWERS.clear()

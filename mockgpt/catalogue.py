@@ -9,7 +9,7 @@ document, `mockgpt routes` and the tests are all derived from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -181,11 +181,67 @@ def _check(route: Route) -> None:
         raise CatalogueError(f"{route.key}: " + "; ".join(problems))
 
 
+#: A routing answer: the route (or None), its path parameters, and, when no route
+#: answers, the methods the path does allow (empty: the path is unknown).
+Match = tuple[Route | None, dict[str, str], set[str]]
+_NO_FIXED: Mapping[str, frozenset[str]] = {}
+
+
+class Router:
+    """Finds the route of a method and path: the one matcher of the app and the HAR tools.
+
+    A fixed path answers only its own methods, even when a template would match it;
+    templates are tried in catalogue order.
+    """
+
+    __slots__ = ("_methods", "_static", "_templated")
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._static: dict[tuple[str, str], Route] = {}
+        self._methods: dict[str, set[str]] = {}
+        self._templated: list[Route] = []
+        for route in routes:
+            if route.pattern is None:
+                self._static[(route.method, route.path)] = route
+                self._methods.setdefault(route.path, set()).add(route.method)
+            else:
+                self._templated.append(route)
+
+    def match(
+        self, method: str, path: str, fixed: Mapping[str, frozenset[str]] = _NO_FIXED
+    ) -> Match:
+        """The route for a request; `fixed` adds paths served outside the catalogue
+        (with their methods), which shadow templates as the catalogue's own do."""
+        route = self._static.get((method, path))
+        if route is not None:
+            return route, {}, set()
+        allowed = self._methods.get(path, set()) | fixed.get(path, frozenset())
+        if allowed:
+            return None, {}, allowed
+        for candidate in self._templated:
+            found = candidate.pattern.match(path) if candidate.pattern else None
+            if found is None:
+                continue
+            if candidate.method == method:
+                return candidate, found.groupdict(), set()
+            allowed.add(candidate.method)
+        return None, {}, allowed
+
+    def route(self, method: str, path: str) -> Route | None:
+        """Just the route of a request, or None."""
+        return self.match(method, path)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """All routes, in declaration order, with lookups."""
 
     routes: tuple[Route, ...]
+    #: Built once with the catalogue; shared by every app on it.
+    router: Router = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "router", Router(self.routes))
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self.routes)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mockgpt import __version__
+from mockgpt._version import __version__
 from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
 from mockgpt.jsonfmt import dumps
@@ -281,9 +281,9 @@ def routes_markdown(catalogue: Catalogue) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import secrets
 
-    from mockgpt.controller import ADMIN_PREFIX, MockGPT
-    from mockgpt.scripts import load_script
-    from mockgpt.server import LiveServer
+    from mockgpt.controller import ADMIN_PREFIX, MockGPT  # lazy: only serving builds a mock
+    from mockgpt.scripts import load_script  # lazy: only serving reads scripts
+    from mockgpt.server import LiveServer  # lazy: only serving loads a server
 
     if args.admin_token is not None and not args.admin_token.strip():
         print(
@@ -427,7 +427,7 @@ class _TLS:
 
 def _tls_files(args: argparse.Namespace) -> _TLS | None:
     """The certificate to serve HTTPS with: the user's, or (`--tls`) one made now."""
-    from mockgpt.server import TLSFiles
+    from mockgpt.server import TLSFiles  # lazy: only serving loads a server
 
     if args.certfile is not None:
         for name in (args.certfile, args.keyfile):
@@ -453,7 +453,7 @@ def _tls_files(args: argparse.Namespace) -> _TLS | None:
 
 def _har(args: argparse.Namespace) -> int:
     """`har check` (0: no drift, 1: drift) and `har import`; 2 for a file that cannot be read."""
-    from mockgpt.har import HarError, check_har, import_har
+    from mockgpt.har import HarError, check_har, import_har  # lazy: only `har` needs it
 
     try:
         if args.har_command == "check":
@@ -515,9 +515,12 @@ def _command(args: argparse.Namespace) -> int:
             print(routes_table(catalogue))
         return 0
     if args.command == "openapi":
-        from mockgpt.openapi import admin_document, openapi_document
+        from mockgpt.admin import ENDPOINTS, PREFIX  # lazy: only `openapi` needs it
+        from mockgpt.openapi import admin_document, openapi_document  # lazy: as above
 
-        document = admin_document() if args.admin else openapi_document(load_catalogue())
+        document = (
+            admin_document(ENDPOINTS, PREFIX) if args.admin else openapi_document(load_catalogue())
+        )
         print(json.dumps(document, indent=args.indent) if args.indent else dumps(document))
         return 0
     if args.command == "har":

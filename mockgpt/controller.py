@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
 
+from mockgpt.admin import AdminAPI
 from mockgpt.app import MockApp, create_app
 from mockgpt.clock import VirtualClock
 from mockgpt.config import Config
@@ -113,8 +114,6 @@ class MockGPT:
         self._server: LiveServer | None = None
         #: Named snapshots, kept across `reset()` (the admin API restores them by name).
         self.snapshots: dict[str, Snapshot] = {}
-        from mockgpt.admin import AdminAPI
-
         self.admin = AdminAPI(self, token=admin_token)
 
     # -- serving -------------------------------------------------------------------
@@ -175,7 +174,7 @@ class MockGPT:
         app directly with no socket, for the fastest tests; options go to `httpx.Client`."""
         import httpx
 
-        from mockgpt.transport import InProcessTransport
+        from mockgpt.transport import InProcessTransport  # lazy: it loads httpx
 
         if in_process:
             options.setdefault("base_url", "http://mockgpt.test")

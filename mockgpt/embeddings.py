@@ -22,7 +22,7 @@ from mockgpt.platform import count_tokens
 from mockgpt.responses import Prepared
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
+    from mockgpt.state import Call
 
 #: Native vector sizes; unknown models get 1536.
 NATIVE_DIMENSIONS = {

@@ -90,15 +90,37 @@ def _person(seed: int) -> Person:
     return Person(name=f"{first} {last}", email=f"{local}@{domain}", phone_number=number)
 
 
-def _same_shape(rng: random.Random, body: str) -> str:
-    """Random characters of the same classes as `body` (hex stays hex)."""
-    if all(ch in "0123456789abcdef" for ch in body):
-        alphabet = "0123456789abcdef"
-    elif all(ch in string.digits for ch in body):
-        alphabet = string.digits
-    else:
-        alphabet = string.ascii_letters + string.digits
-    return "".join(rng.choice(alphabet) for _ in body)
+_TOKEN_PREFIX = re.compile(r"^(?:[a-z]{1,8}[-_])+")
+_HEX = "0123456789abcdef"
+
+
+def same_shape(rng: random.Random, text: str) -> str:
+    """Random characters in the shape of `text`, so a stand-in passes for the real value.
+
+    A short lowercase prefix (`sess-`, `user_`) and all punctuation are kept; each
+    run of letters and digits keeps its kind: digits stay digits, lowercase hex
+    stays hex, and in other runs each letter keeps its case. The seeded world's ids
+    and the HAR sanitiser's fakes are both made by this one function.
+    """
+    prefix = _TOKEN_PREFIX.match(text)
+    kept = prefix.group(0) if prefix and len(prefix.group(0)) < len(text) // 2 else ""
+    out = [kept]
+    for run in re.split(r"([^A-Za-z0-9]+)", text[len(kept) :]):
+        if not run or not run[0].isalnum():
+            out.append(run)
+        elif run.isdigit():
+            out.append("".join(rng.choice(string.digits) for _ in run))
+        elif all(ch in _HEX for ch in run):
+            out.append("".join(rng.choice(_HEX) for _ in run))
+        else:
+            out.append("".join(_like(rng, ch) for ch in run))
+    return "".join(out)
+
+
+def _like(rng: random.Random, ch: str) -> str:
+    if ch.isdigit():
+        return rng.choice(string.digits)
+    return rng.choice(string.ascii_lowercase if ch.islower() else string.ascii_uppercase)
 
 
 class Varier:
@@ -145,7 +167,7 @@ class Varier:
         return found
 
     def _picture(self, original: str) -> str:
-        digest = _same_shape(_rng(self.seed, "picture", original), "0" * 32)
+        digest = same_shape(_rng(self.seed, "picture", original), "0" * 32)
         initials = "".join(word[0] for word in self.person.name.split()[:2]).lower()
         return original.replace("0" * 32, digest).replace("/jr.png", f"/{initials}.png")
 
@@ -174,7 +196,7 @@ class Varier:
         return self._memoised(
             "id",
             match.group(0),
-            lambda value: f"{prefix}-{_same_shape(_rng(self.seed, 'id', value), body)}",
+            lambda value: f"{prefix}-{same_shape(_rng(self.seed, 'id', value), body)}",
         )
 
     def _iso(self, match: re.Match[str]) -> str:

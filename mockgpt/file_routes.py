@@ -15,8 +15,7 @@ from mockgpt.files import StoredFile, iso_moment
 from mockgpt.responses import Prepared, json_response
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
-    from mockgpt.handlers import Handler
+    from mockgpt.state import Call, Handler
 
 FILE_NOT_FOUND = errors.detail("File not found")
 BAD_SIGNATURE = errors.detail(
@@ -158,9 +157,7 @@ async def file_info(call: Call) -> Prepared:
 async def attachment_download(call: Call) -> Prepared:
     """A conversation's attachment: 404 until its bytes are there (as for an image still
     being generated), then its download URL."""
-    conversation = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(conversation, Prepared):
-        return conversation
+    call.app.conversations.conversation(call.params["conversation_id"])
     found = call.app.files.get(call.params["file_id"])
     if found is None or not found.uploaded:
         return json_response(404, FILE_NOT_FOUND)

@@ -1,85 +1,28 @@
 """Behaviour kinds: what a route does once routing and checks have passed.
 
 `HANDLERS` maps each catalogue `kind` to one coroutine; the app refuses to
-start when a catalogue kind has no handler. `Renderer` turns fixtures into
-the seed's answers once and keeps them as bytes.
+start when a catalogue kind has no handler.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import Headers
 
-from mockgpt import errors, tokens
-from mockgpt._resources import fixture_path, read_json
+from mockgpt import tokens
 from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
-from mockgpt.fakedata import Varier
 from mockgpt.file_routes import FILE_HANDLERS
 from mockgpt.more_routes import MORE_HANDLERS
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.handlers import HANDLERS as RESPONSES_HANDLERS
-from mockgpt.schemas import schema_errors
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call, MockApp
-
-Handler = Callable[["Call"], Awaitable[Any]]
-
-
-class ResponseMismatch(errors.MockGPTError):
-    """An answer mockgpt was about to send does not match its own schema."""
-
-
-class Renderer:
-    """The seed's version of every fixture, rendered once."""
-
-    def __init__(self, varier: Varier, *, validate: bool, fixtures: str | None = None) -> None:
-        self.varier = varier
-        self.validate = validate
-        #: A folder whose files replace the built-in fixtures of the same names.
-        self.fixtures = fixtures
-        self._documents: dict[str, Any] = {}
-        self._prepared: dict[tuple[str, int], Prepared] = {}
-
-    def document(self, fixture: str) -> Any:
-        """The fixture as this seed's world has it (a fresh copy each call)."""
-        found = self._documents.get(fixture)
-        if found is None:
-            document = read_json(fixture_path(fixture, self.fixtures))
-            found = self._documents[fixture] = self.varier.vary(document)
-        return copy.deepcopy(found)
-
-    def check(self, schema: str | None, document: Any) -> None:
-        """In validating mode, refuse to send a document that breaks its schema."""
-        if self.validate and schema is not None:
-            problems = schema_errors(schema, document)
-            if problems:
-                raise ResponseMismatch(f"answer breaks {schema}: {problems[0].message}")
-
-    def prepared(self, route: Route, status: int | None = None) -> Prepared:
-        """The route's answer for `status` (default: documented), as ready bytes."""
-        spec = route.response(route.status if status is None else status)
-        key = (route.key, spec.status)
-        found = self._prepared.get(key)
-        if found is not None:
-            return found
-        if spec.fixture is None:
-            found = Prepared(spec.status, b"", spec.media)
-        elif spec.is_json:
-            document = self.document(spec.fixture)
-            self.check(spec.schema, document)
-            found = json_response(spec.status, document)
-        else:
-            data = fixture_path(spec.fixture, self.fixtures).read_bytes()
-            found = Prepared(spec.status, data, spec.media)
-        self._prepared[key] = found
-        return found
+    from mockgpt.state import Call, Handler, Parts
 
 
 # -- auth ----------------------------------------------------------------------
@@ -91,13 +34,13 @@ def bearer_token(headers: Headers) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _unauthorized(app: MockApp, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
+def _unauthorized(app: Parts, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
     if route.platform:
         return app.platform.unauthorized(token)
     return json_response(401, body)
 
 
-def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | None:
+def auth_failure(app: Parts, route: Route, headers: Headers) -> Prepared | None:
     """The 401 answer when the request lacks what the route's auth rule needs, else None.
 
     Under the `lenient` policy any bearer value passes; under `strict` only a
@@ -231,8 +174,8 @@ async def conversation_detail(call: Call) -> Prepared:
 
 async def conversation_scoped(call: Call) -> Prepared:
     """A fixture answer about one conversation: 404 when the conversation is unknown."""
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    return found if isinstance(found, Prepared) else call.app.renderer.prepared(call.route)
+    call.app.conversations.conversation(call.params["conversation_id"])
+    return call.app.renderer.prepared(call.route)
 
 
 async def stop_conversation(call: Call) -> Prepared:
@@ -240,18 +183,14 @@ async def stop_conversation(call: Call) -> Prepared:
 
 
 async def async_status_reset(call: Call) -> Prepared:
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = call.app.conversations.conversation(call.params["conversation_id"])
     status = call.json.get("status")
     found.async_status = status if isinstance(status, int | str) else None
     return json_response(200, {"success": True})
 
 
 async def stream_status(call: Call) -> Prepared:
-    found = call.app.conversations.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = call.app.conversations.conversation(call.params["conversation_id"])
     return call.app.conversations.stream_status(found.id)
 
 
@@ -288,9 +227,7 @@ async def conversation_patch_all(call: Call) -> Prepared:
 
 async def conversation_title(call: Call) -> Prepared:
     service = call.app.conversations
-    found = service.conversation_or_404(call.params["conversation_id"])
-    if isinstance(found, Prepared):
-        return found
+    found = service.conversation(call.params["conversation_id"])
     node = found.mapping.get(str((call.json or {}).get("message_id")))
     source = text_of(node.message) if node is not None and node.message else found.title or ""
     found.title = generate_title(service.seed, source)

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt.responses import Prepared, json_response
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
-    from mockgpt.handlers import Handler
+    from mockgpt.state import Call, Handler
 
 
 def _number(query: dict[str, list[str]], name: str, default: int) -> int:

@@ -11,10 +11,11 @@ each SSE event and validates its JSON `data` against the stream's schema.
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from mockgpt import __version__
 from mockgpt._resources import fixture_path, read_json
+from mockgpt._version import __version__
 from mockgpt.catalogue import Catalogue, Param, ResponseSpec, Route
 from mockgpt.schemas import all_schema_files, component_name, load_schema
 
@@ -206,14 +207,34 @@ _ANY_JSON: dict[str, Any] = {}
 ADMIN_SCHEMAS = "admin/"
 
 
-def admin_paths() -> dict[str, dict[str, Any]]:
-    """The admin API's operations, from the same table that routes them."""
-    from mockgpt.admin import ENDPOINTS, PREFIX
+class AdminOperation(Protocol):
+    """What the document needs to know of one admin endpoint."""
 
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def body(self) -> str | None: ...
+    @property
+    def body_optional(self) -> bool: ...
+    @property
+    def query(self) -> tuple[str, ...]: ...
+    @property
+    def status(self) -> int: ...
+
+
+def admin_paths(endpoints: Iterable[AdminOperation], prefix: str) -> dict[str, dict[str, Any]]:
+    """The admin API's operations, from the same table that routes them (the admin
+    module passes its table in: this module sits below the admin API)."""
     paths: dict[str, dict[str, Any]] = {}
     error = {"application/json": {"schema": _ref("parts/error_detail.json")}}
-    for endpoint in ENDPOINTS:
-        path = PREFIX + endpoint.path
+    for endpoint in endpoints:
+        path = prefix + endpoint.path
         operation: dict[str, Any] = {
             "operationId": f"mockgpt_admin_{endpoint.name}",
             "summary": endpoint.summary,
@@ -319,10 +340,10 @@ def _refs(node: Any) -> list[str]:
     return []
 
 
-def admin_document() -> dict[str, Any]:
+def admin_document(endpoints: Iterable[AdminOperation], prefix: str) -> dict[str, Any]:
     """The OpenAPI 3.2 description of the admin API, served at `/__mockgpt__/openapi.json`
     (behind the admin API's own access rules), with the schemas its bodies use."""
-    paths = admin_paths()
+    paths = admin_paths(endpoints, prefix)
     used = {ref.rsplit("/", 1)[1] for ref in _refs(paths)}
     return {
         "openapi": "3.2.0",

@@ -31,7 +31,12 @@ from mockgpt.wire import EventStream, Steps, encoding, framing_for
 from mockgpt.wire.turn import Arguments, Begin, Done, Pace, Text, ToolCall, TurnEvent, Usage
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
+    from mockgpt.auth import Authority
+    from mockgpt.clock import Clock
+    from mockgpt.config import Config
+    from mockgpt.render import Renderer
+    from mockgpt.request import Request
+    from mockgpt.service import ConversationService
 
 DEFAULT_MODELS = (
     "gpt-4o",
@@ -94,14 +99,29 @@ def _cut(text: str, limit: int) -> str:
 class Platform:
     """The `/v1` behaviour of one app."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.models: tuple[str, ...] | None = app.config.models
-        self._requests = random.Random(f"{app.config.seed}\x1fplatform")
-        self.created = int(app.varier.now().timestamp())
+    def __init__(
+        self,
+        *,
+        config: Config,
+        clock: Clock,
+        authority: Authority,
+        conversations: ConversationService,
+        renderer: Renderer,
+        created: float,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.authority = authority
+        #: Scripts are picked from `conversations.book`, which a reset may replace.
+        self.conversations = conversations
+        self.renderer = renderer
+        self.models: tuple[str, ...] | None = config.models
+        self._requests = random.Random(f"{config.seed}\x1fplatform")
+        #: When the listed models were made: the seeded world's "now".
+        self.created = int(created)
         #: Chat completion requests allowed per minute of the app's clock (None: unlimited).
-        self.requests_per_minute: int | None = app.config.v1_requests_per_minute
-        self._window_start = app.clock.now()
+        self.requests_per_minute: int | None = config.v1_requests_per_minute
+        self._window_start = clock.now()
         self._window_count = 0
 
     # -- helpers ------------------------------------------------------------------
@@ -117,7 +137,7 @@ class Platform:
         limit = self.requests_per_minute
         if limit is None:
             return {}, None
-        now = self.app.clock.now()
+        now = self.clock.now()
         if now - self._window_start >= 60:
             self._window_start, self._window_count = now, 0
         reset = max(0.001, 60 - (now - self._window_start))
@@ -174,7 +194,7 @@ class Platform:
         return self.error(status, openai_error(f"Invalid URL ({method} {path})"))
 
     def strict_models(self) -> bool:
-        return self.models is not None or self.app.authority.policy == "strict"
+        return self.models is not None or self.authority.policy == "strict"
 
     def known(self, model: str) -> bool:
         return model in (self.models if self.models is not None else DEFAULT_MODELS)
@@ -251,7 +271,7 @@ class Platform:
         code, message = words.get(status, ("invalid_request_error", "Request refused."))
         return self.error(status, openai_error(message, code=code), dict(refusal.headers))
 
-    async def complete(self, call: Call) -> Prepared | EventStream:
+    async def complete(self, call: Request) -> Prepared | EventStream:
         request: dict[str, Any] = call.json
         model = str(request["model"])
         if self.strict_models() and not self.known(model):
@@ -285,15 +305,13 @@ class Platform:
         quota_headers, refused = self._quota()
         if refused is not None:
             return refused
-        script = self.app.conversations.book.pick(prompt, model)
+        script = self.conversations.book.pick(prompt, model)
         if script is not None and script.http_error is not None:
             return self._scripted_refusal(script)
         seed = request.get("seed")
-        rng = random.Random(
-            f"{self.app.config.seed}\x1f{seed}\x1f{model}\x1f{json.dumps(messages)}"
-        )
+        rng = random.Random(f"{self.config.seed}\x1f{seed}\x1f{model}\x1f{json.dumps(messages)}")
         completion_id = "chatcmpl-" + "".join(self._requests.choice(ID_CHARS) for _ in range(29))
-        created = int(self.app.clock.now())
+        created = int(self.clock.now())
         n = int(request.get("n") or 1)
         choices = [
             self._choice(index, request, messages, prompt, script, rng) for index in range(n)
@@ -327,7 +345,7 @@ class Platform:
             "service_tier": "default",
             "system_fingerprint": FINGERPRINT,
         }
-        self.app.renderer.check("openai/chat_completion.json", body)
+        self.renderer.check("openai/chat_completion.json", body)
         return Prepared(200, dumpb(body), "application/json", self.headers(quota_headers))
 
     def _choice(
@@ -407,7 +425,7 @@ class Platform:
         seed = request.get("seed")
         if seed is not None:
             # The same `seed` gives the same answer, whatever else differs in the request.
-            draw = random.Random(f"{self.app.config.seed}\x1f{seed}\x1f{index}").getrandbits(32)
+            draw = random.Random(f"{self.config.seed}\x1f{seed}\x1f{index}").getrandbits(32)
         else:
             draw = rng.getrandbits(32)
         return generate_reply(draw, prompt, str(request["model"]))
@@ -483,22 +501,22 @@ class Platform:
         pace = Pace(
             script.pacing
             if script is not None
-            else unscripted_pacing(self.app.config.pace, 0, head["model"], head["id"]),
+            else unscripted_pacing(self.config.pace, 0, head["model"], head["id"]),
             random.Random(head["id"]),
         )
         turn = self._events(choices, usage, request, script, pace, str(head["id"]))
         realism = script.realism if script is not None else None
         steps = Steps(encoder, turn, framing_for(encoder, realism))
-        if self.app.renderer.validate:
+        if self.renderer.validate:
             for step in steps:  # a validating app checks every chunk before the first is sent
                 if isinstance(step.event, Event):
-                    self.app.renderer.check("openai/chat_completion_chunk.json", step.event.data)
+                    self.renderer.check("openai/chat_completion_chunk.json", step.event.data)
         headers = [(b"content-type", STREAM_MEDIA.encode())] + [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers(extra)
         ]
         return EventStream(
             steps,
-            self.app.clock,
+            self.clock,
             fault=script.fault if script is not None else None,
             pings=realism.pings if realism is not None else 0,
             headers=headers,

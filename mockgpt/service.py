@@ -37,7 +37,7 @@ from mockgpt.wire.encodings.web import envelope
 from mockgpt.wire.stream import STREAM_HEADERS, Follower, produce
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
+    from mockgpt.request import Request
 
 MESSAGE_SCHEMA = "parts/message.json"
 #: How many finished turns keep their events for resumes (older ones replay from the store).
@@ -76,7 +76,14 @@ class IdFactory:
 class ConversationService:
     """State and behaviour of the conversation routes of one app."""
 
-    def __init__(self, *, seed: int, clock: Clock, new_id: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        clock: Clock,
+        new_id: Callable[[], str],
+        authority: Authority | None = None,
+    ) -> None:
         self.seed = seed
         self.clock = clock
         self.new_id = new_id
@@ -88,11 +95,11 @@ class ConversationService:
         self.producers: dict[str, asyncio.Task[bool]] = {}
         #: Conversations whose turn's events were dropped (a resume answers 410), oldest first.
         self.forgotten: dict[str, None] = {}
-        self.authority: Authority | None = None
+        self.authority = authority
 
     # -- a turn ------------------------------------------------------------------
 
-    def _gate(self, call: Call, body: dict[str, Any], model: str) -> Refusal | bool:
+    def _gate(self, call: Request, body: dict[str, Any], model: str) -> Refusal | bool:
         """Sentinel, account header, anonymous limits and quotas, checked in that order.
 
         Returns the refusal, or whether the anonymous soft limit has been passed.
@@ -118,7 +125,7 @@ class ConversationService:
         refused = authority.spend(hints, model)
         return refused if refused is not None else soft
 
-    async def converse(self, call: Call) -> Any:
+    async def converse(self, call: Request) -> Any:
         body: dict[str, Any] = call.json
         action = body.get("action", "next")
         model = body.get("model") or "auto"
@@ -341,7 +348,7 @@ class ConversationService:
 
     # -- the other conversation routes -------------------------------------------
 
-    async def resume(self, call: Call) -> Any:
+    async def resume(self, call: Request) -> Any:
         """The turn's events from `offset`: what was made, then the live rest.
 
         The resume token (`x-conduit-token`, from the stream's
@@ -474,9 +481,9 @@ class ConversationService:
             },
         )
 
-    def conversation_or_404(self, conversation_id: str) -> Conversation | Prepared:
-        conversation = self.store.get(conversation_id)
-        return json_response(404, CONVERSATION_NOT_FOUND) if conversation is None else conversation
+    def conversation(self, conversation_id: str) -> Conversation:
+        """The visible conversation; `ConversationNotFound` (the app's 404) if there is none."""
+        return self.store.require(conversation_id)
 
 
 #: What a logged-out client is told once it passes the soft limit of free messages.

@@ -130,3 +130,22 @@ def test_inconsistent_entries_are_refused(changes: dict[str, Any], words: str) -
 def test_duplicates_are_refused() -> None:
     with pytest.raises(CatalogueError, match="declared twice"):
         parse_catalogue([_entry(), _entry(id="other")])
+
+
+def test_the_router_lets_a_fixed_path_shadow_a_template_that_would_match_it() -> None:
+    router = load_catalogue().router
+    assert router.match("PATCH", "/backend-api/conversation/init") == (None, {}, {"GET", "POST"})
+    route, params, allowed = router.match("PATCH", "/backend-api/conversation/abc-123")
+    assert route is not None
+    assert route.key == "PATCH /backend-api/conversation/{conversation_id}"
+    assert (params, allowed) == ({"conversation_id": "abc-123"}, set())
+
+
+def test_the_router_names_the_methods_a_templated_path_allows_and_a_fixed_extra_path() -> None:
+    router = load_catalogue().router
+    route, _, allowed = router.match("PUT", "/backend-api/conversation/abc-123")
+    assert route is None
+    assert allowed == {"GET", "PATCH"}
+    extra = {"/openapi.json": frozenset({"GET"})}
+    assert router.match("POST", "/openapi.json", extra) == (None, {}, {"GET"})
+    assert router.match("POST", "/nowhere") == (None, {}, set())

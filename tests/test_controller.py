@@ -201,6 +201,25 @@ def test_snapshot_and_restore_bring_back_every_part_of_the_state() -> None:
         mock.restore("nope")
 
 
+def test_a_restored_conversation_is_as_it_was_and_the_snapshot_outlives_later_changes() -> None:
+    mock = MockGPT()
+    with mock.test_client(headers=AUTH) as client:
+        client.post("/backend-api/conversation", json=TURN)
+        [before] = mock.conversations()
+        taken = mock.snapshot()
+        path = f"/backend-api/conversation/{before['id']}"
+        assert client.patch(path, json={"title": "after"}).status_code == 200
+        client.post("/backend-api/conversation", json=user_turn("another"))
+        assert len(mock.conversations()) == 2
+        mock.restore(taken)
+        assert mock.conversations() == [before]
+        assert mock.conversation(before["id"])["title"] == before["title"]
+        assert client.patch(path, json={"is_visible": False}).status_code == 200
+        assert client.get(path).status_code == 404
+        mock.restore(taken)
+        assert client.get(path).json()["title"] == before["title"]
+
+
 def test_overrides_refuse_what_http_cannot_send() -> None:
     mock = MockGPT()
     route = mock.on("GET /backend-api/me")

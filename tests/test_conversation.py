@@ -13,7 +13,7 @@ from httpx_sse import connect_sse
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import LiveServer, create_app
+from mockgpt import LiveServer, MockGPT, create_app
 from mockgpt.delta import decode_sse
 from mockgpt.schemas import schema_errors
 from mockgpt.scripts import Fault, HttpError, Script
@@ -755,3 +755,29 @@ def test_a_broken_stream_leaves_the_streamed_part_of_the_answer_stored(v1: bool)
     assert streamed["author"]["role"] == "assistant"
     assert stored["content"]["parts"][0] == streamed["content"]["parts"][0]
     assert 0 < len(stored["content"]["parts"][0]) < len(TEXT)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/backend-api/conversation/{id}/async-status", {"status": 4}),
+        ("GET", "/backend-api/conversation/{id}/stream_status", None),
+        ("GET", "/backend-api/conversation/{id}/textdocs", None),
+        (
+            "POST",
+            "/backend-api/conversation/gen_title/{id}",
+            {"message_id": "1b2c3d4e-0a1b-4c2d-8e3f-405162738495"},
+        ),
+        ("GET", "/backend-api/conversation/{id}/attachment/file-abc/download", None),
+    ],
+)
+def test_a_route_about_an_unknown_conversation_is_a_404_and_no_failure(
+    method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    mock = MockGPT()
+    with mock.test_client(headers=AUTH) as client:
+        target = path.replace("{id}", "0f0e0d0c-0b0a-4909-8807-060504030201")
+        response = client.request(method, target, json=body)
+    assert response.status_code == 404
+    assert response.json()["detail"]["code"] == "conversation_not_found"
+    assert mock.failures() == []

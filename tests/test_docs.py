@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from mockgpt import MockGPT
+from mockgpt.admin import ENDPOINTS, PREFIX
 from mockgpt.controller import RouteControl
 from mockgpt.openapi import admin_paths
 from mockgpt.scripts import FAULT_KINDS, FRAME_NAMES, HTTP_ERROR_KINDS, Script
@@ -178,7 +179,7 @@ def test_the_admin_page_lists_every_endpoint() -> None:
     table = section(page_text("docs/admin.md"), "## Endpoints")
     rows = [row for row in table.splitlines() if row.startswith("| `")]
     missing = []
-    for path, operations in admin_paths().items():
+    for path, operations in admin_paths(ENDPOINTS, PREFIX).items():
         short = "/" + path.removeprefix("/__mockgpt__/")
         for method in operations:
             pattern = re.compile(rf"\b{method.upper()}\b.*{re.escape(short)}(?![\w/{{])")

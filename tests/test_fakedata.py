@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 from typing import Any
 
 import pytest
 from support import BEARER, client_for, documented_request, varier_of
 from test_app import ROUTES
 
-from mockgpt.fakedata import Varier, load_identity
+from mockgpt.fakedata import Varier, load_identity, same_shape
 
 IDENTITY = load_identity()
 AUTH = {"authorization": BEARER}
@@ -129,3 +130,32 @@ def test_times_move_together() -> None:
     varier = Varier(9)
     a, b = varier.vary({"create_time": 1762179761.0, "update_time": 1762179861.0}).values()
     assert b - a == pytest.approx(100.0)
+
+
+def _classes(text: str) -> list[str]:
+    return [
+        "digit" if ch.isdigit() else "lower" if ch.islower() else "upper" if ch.isupper() else ch
+        for ch in text
+    ]
+
+
+@pytest.mark.parametrize(
+    "real",
+    [
+        "Qm9ja0dQVFVzZXIwMDAwMDAx",  # a seeded world's id body: case kept letter by letter
+        "sess-AbC123_xyz.Q9",  # a sanitised token: prefix and punctuation kept
+    ],
+)
+def test_one_shape_keeps_every_character_class_for_the_world_and_the_sanitiser(real: str) -> None:
+    fake = same_shape(random.Random(7), real)
+    assert fake != real
+    assert _classes(fake) == _classes(real)
+
+
+def test_an_all_digit_id_stays_digits_and_lowercase_hex_stays_hex() -> None:
+    assert same_shape(random.Random(1), "12345678901234").isdigit()
+    hex_fake = same_shape(random.Random(1), "0123456789abcdef01234567")
+    assert set(hex_fake) <= set("0123456789abcdef")
+    out = Varier(3).vary({"id": "user-123456789012345"})
+    assert out["id"].startswith("user-")
+    assert out["id"][5:].isdigit()

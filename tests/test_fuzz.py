@@ -75,7 +75,7 @@ def _documented(operation: dict[str, Any]) -> frozenset[int]:
 
 def _targets() -> list[Target]:
     catalogue = load_catalogue()
-    paths = {**openapi_document(catalogue)["paths"], **admin_document()["paths"]}
+    paths = {**openapi_document(catalogue)["paths"], **admin_document(ENDPOINTS, PREFIX)["paths"]}
     targets = []
     for route in catalogue:
         request = example_request(route)

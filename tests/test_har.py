@@ -23,9 +23,11 @@ from mockgpt.cli import main
 from mockgpt.delta import decode_sse
 from mockgpt.har import (
     Drift,
+    Exchange,
     HarError,
     Report,
     Sanitiser,
+    check_exchanges,
     check_har,
     import_har,
     parse_sse,
@@ -1046,3 +1048,34 @@ def test_an_imported_body_that_breaks_its_schema_is_named_clearly(
         "GET /backend-api/me 200: the captured body written to fixtures/me/me.json "
         "breaks the route's schema schemas/me/me.json at the top: 'email' is a required property"
     ), warning
+
+
+def _bare_exchange(index: int, method: str, path: str) -> Exchange:
+    return Exchange(
+        index,
+        method,
+        f"https://chatgpt.com{path}",
+        path,
+        (),
+        (),
+        (),
+        "",
+        None,
+        200,
+        (),
+        (),
+        "",
+        None,
+    )
+
+
+def test_the_har_check_routes_as_the_app_does_a_fixed_path_shadowing_a_template() -> None:
+    app = MockGPT().app
+    shadowed = _bare_exchange(0, "PATCH", "/backend-api/conversation/init")
+    templated = _bare_exchange(1, "PATCH", "/backend-api/conversation/abc-123")
+    report = check_exchanges([shadowed, templated], "planted")
+    assert app.match("PATCH", "/backend-api/conversation/init")[0] is None
+    assert report.unknown == {"PATCH /backend-api/conversation/init": 1}
+    key = app.match("PATCH", "/backend-api/conversation/abc-123")[0]
+    assert key is not None
+    assert list(report.routes) == [key.key]

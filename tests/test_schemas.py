@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from mockgpt._resources import fixture_path, read_json
-from mockgpt.admin import ENDPOINTS
+from mockgpt.admin import ENDPOINTS, PREFIX
 from mockgpt.catalogue import load_catalogue
 from mockgpt.openapi import admin_document, openapi_document
 from mockgpt.schemas import FORMAT_CHECKER, all_schema_files, resolved_schema, schema_errors
@@ -58,7 +58,7 @@ def test_openapi_loads_in_schemathesis() -> None:
     loaded = schemathesis.openapi.from_dict(document)
     operations = [result.ok() for result in loaded.get_all_operations()]
     assert len(operations) == len(load_catalogue())
-    admin = schemathesis.openapi.from_dict(admin_document())
+    admin = schemathesis.openapi.from_dict(admin_document(ENDPOINTS, PREFIX))
     assert len([result.ok() for result in admin.get_all_operations()]) == len(ENDPOINTS)
 
 

@@ -396,30 +396,6 @@ def test_create_refuses_a_taken_id() -> None:
         store.create(conversation.id)
 
 
-def test_snapshot_and_restore_are_independent() -> None:
-    store = make_store()
-    conversation = store.create(title="before")
-    snap = store.snapshot()
-    store.patch(conversation.id, {"title": "after"})
-    store.append_turn(conversation, [user_message("x")], CLIENT_CREATED_ROOT)
-    extra = store.create()
-    store.restore(snap)
-    restored = store.get(conversation.id)
-    assert restored is not None
-    assert restored.title == "before"
-    assert len(restored.mapping) == 2
-    assert extra.id not in store
-    # changing the restored store leaves the snapshot intact
-    store.patch(conversation.id, {"is_visible": False})
-    store.restore(snap)
-    assert conversation.id in store
-    store.clear()
-    assert len(store) == 0
-    assert store.get(conversation.id) is None
-    with pytest.raises(TypeError):
-        store.restore({})
-
-
 # -- samples and determinism ------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt.embeddings import create_embeddings
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call
+    from mockgpt.state import Call
 
 
 async def responses_create(call: Call) -> Any:

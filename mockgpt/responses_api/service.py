@@ -48,7 +48,13 @@ from mockgpt.wire.encodings.responses import BLOCKED_TEXT, failure
 from mockgpt.wire.turn import Pace
 
 if TYPE_CHECKING:
-    from mockgpt.app import Call, MockApp
+    from mockgpt.auth import Authority
+    from mockgpt.clock import Clock
+    from mockgpt.config import Config
+    from mockgpt.platform import Platform
+    from mockgpt.render import Renderer
+    from mockgpt.request import Request
+    from mockgpt.service import ConversationService
 
 Payload = dict[str, Any]
 #: Stored responses kept per app; the oldest go first.
@@ -92,17 +98,32 @@ class Stored:
 class ResponsesAPI:
     """The Responses API of one app."""
 
-    def __init__(self, app: MockApp) -> None:
-        self.app = app
-        self._rng = random.Random(f"{app.config.seed}\x1fresponses")
+    def __init__(
+        self,
+        *,
+        config: Config,
+        clock: Clock,
+        authority: Authority,
+        conversations: ConversationService,
+        renderer: Renderer,
+        platform: Platform,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.authority = authority
+        #: Scripts are picked from `conversations.book`, which a reset may replace.
+        self.conversations = conversations
+        self.renderer = renderer
+        self.platform = platform
+        self._rng = random.Random(f"{config.seed}\x1fresponses")
         self.stored: OrderedDict[str, Stored] = OrderedDict()
-        if app.config.sample_conversations:
+        if config.sample_conversations:
             self._load_sample()
 
     def _load_sample(self) -> None:
         """The catalogue's example response, stored so its routes answer out of the box."""
-        final = self.app.renderer.document(SAMPLE_FIXTURE)
-        items = self.app.renderer.document(SAMPLE_ITEMS)["data"]
+        final = self.renderer.document(SAMPLE_FIXTURE)
+        items = self.renderer.document(SAMPLE_ITEMS)["data"]
         head = {**final, "status": "queued", "output": [], "usage": None, "completed_at": None}
         events = [("response.created", encoding.frame("response.created", 0, {"response": head}))]
         thread = [*items, *final["output"]]
@@ -118,7 +139,7 @@ class ResponsesAPI:
         code: str | None = None,
         extra: dict[str, str] | None = None,
     ) -> Prepared:
-        return self.app.platform.error(status, openai_error(message, param=param, code=code), extra)
+        return self.platform.error(status, openai_error(message, param=param, code=code), extra)
 
     def not_found(self, response_id: str) -> Prepared:
         return self.error(404, f"Response with id '{response_id}' not found.")
@@ -133,7 +154,7 @@ class ResponsesAPI:
 
     def _refusal(self, request: Payload) -> Prepared | None:
         """The 400s and 404s the platform sends before it starts answering."""
-        platform = self.app.platform
+        platform = self.platform
         model = str(request["model"])
         if platform.strict_models() and not platform.known(model):
             return platform.model_not_found(model)
@@ -175,12 +196,12 @@ class ResponsesAPI:
 
     # -- create ---------------------------------------------------------------------------
 
-    async def create(self, call: Call) -> Prepared | EventStream:
+    async def create(self, call: Request) -> Prepared | EventStream:
         request: Payload = call.json
         refused = self._refusal(request)
         if refused is not None:
             return refused
-        quota_headers, limited = self.app.platform._quota()
+        quota_headers, limited = self.platform._quota()
         if limited is not None:
             return limited
         return self.answer(request, quota_headers)
@@ -196,7 +217,7 @@ class ResponsesAPI:
         """Answer a checked request: scripted refusal, JSON body or stream; store it."""
         model = str(request["model"])
         previous = self.find(str(request.get("previous_response_id") or ""))
-        now = self.app.clock.now()
+        now = self.clock.now()
         created = int(now)
         thread = (
             thread_of(previous.final["id"])
@@ -207,15 +228,15 @@ class ResponsesAPI:
         items = input_items(request.get("input"), ids)
         history = [*(previous.thread if previous is not None else []), *items]
         prompt = prompt_of(history)
-        script = self.app.conversations.book.pick(prompt, model)
+        script = self.conversations.book.pick(prompt, model)
         if script is not None and script.http_error is not None:
-            return (refuse or self.app.platform._scripted_refusal)(script)
+            return (refuse or self.platform._scripted_refusal)(script)
         response_id = ids.make("resp")
         background = bool(request.get("background"))
         head = opening(
             request, response_id, created, status="queued" if background else "in_progress"
         )
-        rng = random.Random(f"{self.app.config.seed}\x1f{model}\x1f{dumps(history)}")
+        rng = random.Random(f"{self.config.seed}\x1f{model}\x1f{dumps(history)}")
         output, ending, output_tokens, reasoning_tokens = self._output(
             request, history, prompt, script, rng, ids
         )
@@ -239,7 +260,7 @@ class ResponsesAPI:
         pace = Pace(
             script_pacing
             if script_pacing is not None
-            else unscripted_pacing(self.app.config.pace, 0, model, response_id),
+            else unscripted_pacing(self.config.pace, 0, model, response_id),
             random.Random(response_id),
         )
         realism = script.realism if script is not None else None
@@ -249,7 +270,7 @@ class ResponsesAPI:
             (str(event.name), event.data) for event in steps.events if isinstance(event, Event)
         ]
         for kind, payload in events:
-            self.app.renderer.check("openai/response_stream_event.json", {**payload, "type": kind})
+            self.renderer.check("openai/response_stream_event.json", {**payload, "type": kind})
         entry = Stored(
             final,
             events,
@@ -269,17 +290,17 @@ class ResponsesAPI:
             entry.thread = [*history, *entry.final["output"]]
         if stored and request.get("store", True) is not False:
             self._keep(response_id, entry)
-        extra = self.app.platform.headers(headers)
+        extra = self.platform.headers(headers)
         if request.get("stream"):
             return EventStream(
                 steps,
-                self.app.clock,
+                self.clock,
                 fault=fault,
                 pings=realism.pings if realism is not None else 0,
                 headers=_stream_headers(extra),
             )
         body = head if background else final
-        self.app.renderer.check("openai/response.json", body)
+        self.renderer.check("openai/response.json", body)
         return Prepared(200, dumpb(body), "application/json", extra)
 
     def _output(
@@ -378,12 +399,12 @@ class ResponsesAPI:
 
     # -- stored responses -------------------------------------------------------------------
 
-    def retrieve(self, call: Call) -> Prepared | EventStream:
+    def retrieve(self, call: Request) -> Prepared | EventStream:
         response_id = call.params["response_id"]
         entry = self.find(response_id)
         if entry is None:
             return self.not_found(response_id)
-        extra = self.app.platform.headers()
+        extra = self.platform.headers()
         if _flag(call.query, "stream"):
             after = _int(call.query, "starting_after", -1)
             plain = (call.query.get("include_obfuscation") or [""])[-1].lower() == "false"
@@ -398,31 +419,31 @@ class ResponsesAPI:
                 for kind, payload in entry.events
             ]
             start = min(len(steps.events), max(0, after + 1))
-            return EventStream(steps, self.app.clock, start=start, headers=_stream_headers(extra))
-        body = entry.state(self.app.clock.now())
+            return EventStream(steps, self.clock, start=start, headers=_stream_headers(extra))
+        body = entry.state(self.clock.now())
         return Prepared(200, dumpb(body), "application/json", extra)
 
-    def delete(self, call: Call) -> Prepared:
+    def delete(self, call: Request) -> Prepared:
         response_id = call.params["response_id"]
         if self.stored.pop(response_id, None) is None:
             return self.not_found(response_id)
         body = {"id": response_id, "object": "response", "deleted": True}
-        return Prepared(200, dumpb(body), "application/json", self.app.platform.headers())
+        return Prepared(200, dumpb(body), "application/json", self.platform.headers())
 
-    def cancel(self, call: Call) -> Prepared:
+    def cancel(self, call: Request) -> Prepared:
         response_id = call.params["response_id"]
         entry = self.find(response_id)
         if entry is None:
             return self.not_found(response_id)
         if not entry.background:
             return self.error(400, "Cannot cancel a synchronous response.", None, None)
-        now = self.app.clock.now()
+        now = self.clock.now()
         state = entry.state(now)
         if state["status"] in ("queued", "in_progress"):
             entry.cancelled = state = {**state, "status": "cancelled"}
-        return Prepared(200, dumpb(state), "application/json", self.app.platform.headers())
+        return Prepared(200, dumpb(state), "application/json", self.platform.headers())
 
-    def input_items(self, call: Call) -> Prepared:
+    def input_items(self, call: Request) -> Prepared:
         response_id = call.params["response_id"]
         entry = self.find(response_id)
         if entry is None:
@@ -443,9 +464,9 @@ class ResponsesAPI:
             "last_id": page[-1]["id"] if page else None,
             "has_more": len(items) > limit,
         }
-        return Prepared(200, dumpb(body), "application/json", self.app.platform.headers())
+        return Prepared(200, dumpb(body), "application/json", self.platform.headers())
 
-    def input_tokens(self, call: Call) -> Prepared:
+    def input_tokens(self, call: Request) -> Prepared:
         request: Payload = call.json or {}
         previous = request.get("previous_response_id")
         entry = self.find(previous) if isinstance(previous, str) else None
@@ -462,13 +483,13 @@ class ResponsesAPI:
             *input_items(request.get("input"), ids),
         ]
         body = {"object": "response.input_tokens", "input_tokens": count_input(request, history)}
-        return Prepared(200, dumpb(body), "application/json", self.app.platform.headers())
+        return Prepared(200, dumpb(body), "application/json", self.platform.headers())
 
     # -- for the admin API -------------------------------------------------------------------
 
     def summaries(self) -> list[Payload]:
         """Every stored response as it stands now, newest first, without its output."""
-        now = self.app.clock.now()
+        now = self.clock.now()
         rows = []
         for response_id, entry in reversed(self.stored.items()):
             state = entry.state(now)
@@ -490,14 +511,14 @@ class ResponsesAPI:
         entry = self.find(response_id)
         if entry is None:
             raise KeyError(f"no response {response_id!r}")
-        return {"response": entry.state(self.app.clock.now()), "input_items": entry.items}
+        return {"response": entry.state(self.clock.now()), "input_items": entry.items}
 
     # -- the ChatGPT backend's Codex endpoint -------------------------------------------------
 
-    async def codex(self, call: Call) -> Prepared | EventStream:
+    async def codex(self, call: Request) -> Prepared | EventStream:
         """`/backend-api/codex/responses`: the same answers under ChatGPT's rules for Codex."""
         # a workspace login must act for its workspace account, as on /f/conversation
-        refused = self.app.authority.account_refusal(call.headers)
+        refused = self.authority.account_refusal(call.headers)
         if refused is not None:
             return json_response(refused.status, refused.body, refused.headers.items())
         request = call.json if isinstance(call.json, dict) else {}
@@ -522,7 +543,7 @@ class ResponsesAPI:
                 dict(refusal.body) or detail("Request refused."),
                 refusal.headers.items(),
             )
-        now = int(self.app.clock.now())
+        now = int(self.clock.now())
         wait = int(refusal.headers.get("retry-after", "3600"))
         body = {
             "error": {

@@ -1,16 +1,4 @@
-"""The conversation store: the conversations one app has seen, as message trees.
-
-The ChatGPT web backend keeps each conversation as a tree keyed by node id (a
-root without a message, a hidden system message, then user and assistant
-messages; a regenerated answer is a second child of the same user message).
-The mock keeps the same tree so that `GET /backend-api/conversation/{id}`,
-the history list and `PATCH` answer with what earlier requests stored.
-
-One `ConversationStore` hangs off one app and holds no module-level state, so
-two apps in one process share nothing. It never reads the wall clock or draws
-random ids itself: the app passes its clock (`now`) and its seeded id factory
-(`new_id`), so one seed and one clock give the same bytes on every run.
-"""
+"""The bounded store of every conversation one app has seen, and its JSON views."""
 
 from __future__ import annotations
 
@@ -18,295 +6,37 @@ import copy
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from mockgpt.files import store_attachments
+from mockgpt.errors import MockGPTError
+from mockgpt.store.messages import (
+    STOP_TOKEN,
+    UNTITLED,
+    Message,
+    full_message,
+    hidden_system_message,
+    iso_time,
+    new_message,
+)
+from mockgpt.store.tree import Conversation, Node
 
-Message = dict[str, Any]
-
-#: The first-turn `parent_message_id` the 2025-12 web client sends instead of a real node id.
-CLIENT_CREATED_ROOT = "client-created-root"
-#: The title ChatGPT shows until a title is generated; the schemas do not allow a null title.
-UNTITLED = "New chat"
-#: The stop token the real backend reports in `finish_details` for a normal end of answer.
-STOP_TOKEN = 200002
-#: Longest list-item snippet, in characters.
-SNIPPET_LENGTH = 100
 _ORDERS = ("updated", "created")
 _REGIONS = ("IAD", "SJC", "DFW", "ORD", "LHR", "FRA", "AMS", "CDG", "SIN", "NRT")
 
 
-def first_turn(
-    prompt: str, *, message_id: str = "aaa5e6f7-0a1b-4c2d-8e3f-405162738495", v1: bool = False
-) -> dict[str, Any]:
-    """The body a web client sends to start a conversation with `prompt`
-    (asking for the `v1` delta encoding when `v1`)."""
-    body: dict[str, Any] = {
-        "action": "next",
-        "model": "auto",
-        "messages": [
-            {
-                "id": message_id,
-                "author": {"role": "user"},
-                "content": {"content_type": "text", "parts": [prompt]},
-            }
-        ],
-        "parent_message_id": CLIENT_CREATED_ROOT,
-    }
-    if v1:
-        body["supported_encodings"] = ["v1"]
-    return body
+class ConversationNotFound(MockGPTError, LookupError):
+    """No visible conversation has this id; the web backend answers 404."""
 
-
-def new_message(
-    *,
-    id: str,
-    role: str,
-    text: str | None = None,
-    content: dict[str, Any] | None = None,
-    create_time: float | None,
-    status: str = "finished_successfully",
-    end_turn: bool | None = None,
-    weight: float = 1.0,
-    metadata: dict[str, Any] | None = None,
-    recipient: str = "all",
-    channel: str | None = None,
-    author_name: str | None = None,
-) -> Message:
-    """A message object with every key of `parts/message.json`, in the wire's key order.
-
-    Every producer of messages (stream, mapping, samples) goes through here so the
-    key order and defaults cannot drift apart. Give `text` for a plain text message
-    or `content` for any other content type; with neither the parts are `[""]`, the
-    way an answer starts before its first token.
-    """
-    if text is not None and content is not None:
-        raise ValueError("give text or content, not both")
-    if content is None:
-        made = {"content_type": "text", "parts": ["" if text is None else text]}
-    else:
-        made = copy.deepcopy(content)  # the caller's dict stays the caller's
-    return {
-        "id": id,
-        "author": {"role": role, "name": author_name, "metadata": {}},
-        "create_time": create_time,
-        "update_time": None,
-        "content": made,
-        "status": status,
-        "end_turn": end_turn,
-        "weight": weight,
-        "metadata": copy.deepcopy(metadata) if metadata is not None else {},
-        "recipient": recipient,
-        "channel": channel,
-    }
-
-
-def _system_message(message_id: str) -> Message:
-    return new_message(
-        id=message_id,
-        role="system",
-        text="",
-        create_time=None,
-        end_turn=True,
-        weight=0.0,
-        metadata={"is_visually_hidden_from_conversation": True},
-    )
-
-
-def sender(sent: Message) -> dict[str, Any]:
-    """The author of a client-sent message: `author`, or the older bare `role` field."""
-    author = sent.get("author")
-    if isinstance(author, dict):
-        return author
-    return {"role": sent.get("role", "user")}
-
-
-def _full_message(sent: Message, *, create_time: float, new_id: Callable[[], str]) -> Message:
-    """A client-sent message (`{id, author{role}, content, metadata}`) as the mapping shows it.
-
-    Clients send only a few keys; the mapping must hold whole message objects, so
-    the missing ones get the values the real backend fills in for user messages.
-    """
-    author = sender(sent)
-    message = new_message(
-        id=str(sent.get("id") or new_id()),
-        role=str(author.get("role", "user")),
-        content=sent.get("content") or {"content_type": "text", "parts": [""]},
-        create_time=sent.get("create_time", create_time),
-        status=str(sent.get("status", "finished_successfully")),
-        end_turn=sent.get("end_turn"),
-        weight=float(sent.get("weight", 1.0)),
-        metadata=sent.get("metadata") or {},
-        recipient=str(sent.get("recipient", "all")),
-        channel=sent.get("channel"),
-        author_name=author.get("name"),
-    )
-    if isinstance(author.get("metadata"), dict):
-        message["author"]["metadata"] = copy.deepcopy(author["metadata"])
-    if "update_time" in sent:
-        message["update_time"] = sent["update_time"]
-    store_attachments(message)
-    return message
-
-
-def iso_time(epoch: float) -> str:
-    """`1767132761.767145` → `"2025-12-30T22:12:41.767145Z"`, the list's time format."""
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _visible_text(message: Message | None) -> str | None:
-    """The text a reader sees for a message, or None for hidden, tool and non-text messages."""
-    if message is None:
-        return None
-    if message.get("metadata", {}).get("is_visually_hidden_from_conversation"):
-        return None
-    if message.get("author", {}).get("role") not in ("user", "assistant"):
-        return None
-    if message.get("recipient", "all") != "all":
-        return None
-    content = message.get("content") or {}
-    if content.get("content_type") not in ("text", "multimodal_text"):
-        return None
-    parts = [part for part in content.get("parts", []) if isinstance(part, str)]
-    text = " ".join(" ".join(parts).split())
-    return text or None
-
-
-@dataclass
-class Node:
-    """One node of a conversation tree, as `parts/mapping_node.json` shows it.
-
-    `message` is None only on the root. `children` lists several ids where the
-    user edited a message or asked for another answer (a variant).
-    """
-
-    id: str
-    message: Message | None
-    parent: str | None
-    children: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        """The node as the mapping shows it (a copy: callers may not change the store)."""
-        return {
-            "id": self.id,
-            "message": copy.deepcopy(self.message),
-            "parent": self.parent,
-            "children": list(self.children),
-        }
-
-
-@dataclass
-class Conversation:
-    """One conversation: its message tree, the shown branch's leaf and its sidebar flags.
-
-    Fields beyond the tree are the ones the detail and list bodies report; the
-    ones the mock never varies (moderation results, plugin ids, scopes) are
-    written as constants by the store.
-    """
-
-    id: str
-    title: str | None
-    create_time: float
-    update_time: float
-    mapping: dict[str, Node]
-    current_node: str
-    is_archived: bool = False
-    is_starred: bool = False
-    is_visible: bool = True
-    default_model_slug: str = "auto"
-    gizmo_id: str | None = None
-    gizmo_type: str | None = None
-    #: A temporary chat (`history_and_training_disabled` / `is_do_not_remember`): not listed.
-    is_do_not_remember: bool = False
-    pinned_time: float | None = None
-    conversation_template_id: str | None = None
-    workspace_id: str | None = None
-    conversation_origin: str | None = None
-    voice: str | None = None
-    async_status: int | str | None = None
-    memory_scope: str = "global_enabled"
-    safe_urls: list[str] = field(default_factory=list)
-    blocked_urls: list[str] = field(default_factory=list)
-    disabled_tool_ids: list[str] = field(default_factory=list)
-    #: Roughly how many bytes the messages clients sent into it take (for the store's limit).
-    kept_bytes: int = 0
-
-    @property
-    def root(self) -> Node:
-        """The message-less node every path starts from."""
-        for node in self.mapping.values():
-            if node.parent is None:
-                return node
-        raise LookupError(f"conversation {self.id} has no root node")
-
-    @property
-    def system_node(self) -> Node:
-        """The hidden system message under the root, where first turns attach."""
-        root = self.root
-        return self.mapping[root.children[0]] if root.children else root
-
-    def add_message(self, message: Message, parent_id: str) -> Node:
-        """Store a whole message object (`parts/message.json`) as a child of `parent_id`.
-
-        The node id is the message id, as on the wire. The message is copied, so
-        later changes go through the returned node. Raises KeyError for an unknown
-        parent and ValueError for an id already in the tree (it would break the links).
-        """
-        parent = self.mapping[parent_id]
-        node_id = str(message["id"])
-        if node_id in self.mapping:
-            raise ValueError(f"node {node_id} is already in conversation {self.id}")
-        node = Node(id=node_id, message=copy.deepcopy(message), parent=parent.id)
-        self.mapping[node_id] = node
-        parent.children.append(node_id)
-        return node
-
-    def path_to(self, node_id: str) -> list[Node]:
-        """The nodes from the root down to `node_id`: the branch a client shows for that leaf."""
-        path: list[Node] = []
-        current: str | None = node_id
-        while current is not None:
-            node = self.mapping[current]
-            path.append(node)
-            current = node.parent
-            if len(path) > len(self.mapping):
-                raise ValueError(f"conversation {self.id} has a cycle through {node_id}")
-        path.reverse()
-        return path
-
-    def last_assistant(self, before: str | None = None) -> Node | None:
-        """The nearest assistant message at or above `before` (default: the current node).
-
-        Continuing an answer, regenerating it or titling the conversation all
-        start from the assistant message the client is looking at.
-        """
-        for node in reversed(self.path_to(before or self.current_node)):
-            if node.message is not None and node.message["author"]["role"] == "assistant":
-                return node
-        return None
-
-    def snippet(self) -> str | None:
-        """The last text a reader sees on the current branch, shortened for the sidebar."""
-        for node in reversed(self.path_to(self.current_node)):
-            text = _visible_text(node.message)
-            if text is not None:
-                return text[:SNIPPET_LENGTH]
-        return None
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    conversations: dict[str, Conversation]
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"no conversation {conversation_id!r}")
+        self.conversation_id = conversation_id
 
 
 class ConversationStore:
     """Every conversation of one app, hidden (deleted) ones included until `clear()`.
 
     Deleting in ChatGPT is `PATCH {"is_visible": false}`; the conversation then
-    answers 404 and leaves the list. The store keeps it (hidden) so that a
-    `snapshot()` taken before still restores it.
+    answers 404 and leaves the list; the store keeps it, hidden, until `clear()`.
     """
 
     def __init__(self, *, now: Callable[[], float], new_id: Callable[[], str]) -> None:
@@ -352,6 +82,13 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         if conversation is None or not conversation.is_visible:
             return None
+        return conversation
+
+    def require(self, conversation_id: str) -> Conversation:
+        """The visible conversation with this id; `ConversationNotFound` if there is none."""
+        conversation = self.get(conversation_id)
+        if conversation is None:
+            raise ConversationNotFound(conversation_id)
         return conversation
 
     def __contains__(self, conversation_id: object) -> bool:
@@ -408,7 +145,9 @@ class ConversationStore:
         if conversation_id in self._conversations:
             raise ValueError(f"conversation {conversation_id} already exists")
         root = Node(id=self._new_id(), message=None, parent=None)
-        system = system_message if system_message is not None else _system_message(self._new_id())
+        system = system_message
+        if system is None:
+            system = hidden_system_message(self._new_id())
         conversation = Conversation(
             id=conversation_id,
             title=title,
@@ -445,7 +184,7 @@ class ConversationStore:
             if existing is not None:
                 node = existing
             else:
-                message = _full_message(sent, create_time=at, new_id=self._new_id)
+                message = full_message(sent, create_time=at, new_id=self._new_id)
                 node = conversation.add_message(message, parent)
                 size = len(json.dumps(sent, default=str))
                 conversation.kept_bytes += size
@@ -495,17 +234,6 @@ class ConversationStore:
         """Forget every conversation, hidden ones too (a fresh app's store)."""
         self._conversations.clear()
         self._bytes = 0
-
-    def snapshot(self) -> object:
-        """An opaque deep copy of the store, for tests that reset the mock between cases."""
-        return _Snapshot(copy.deepcopy(self._conversations))
-
-    def restore(self, snapshot: object) -> None:
-        """Put the store back as it was at `snapshot()`; the snapshot can be restored again."""
-        if not isinstance(snapshot, _Snapshot):
-            raise TypeError("restore() takes what snapshot() returned")
-        self._conversations = copy.deepcopy(snapshot.conversations)
-        self._bytes = sum(c.kept_bytes for c in self._conversations.values())
 
     # -- reading ----------------------------------------------------------------
 
