@@ -1,0 +1,375 @@
+"""Record through the proxy from a second mockgpt, then replay: same events, same gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+
+from mockgpt import Config, LiveServer, MockGPT, create_app
+from mockgpt.delta import decode_sse
+from mockgpt.errors import ConfigError, MockGPTError
+from mockgpt.framing import SSEReader
+from mockgpt.record import RecordingProxy
+from mockgpt.replay import RecordingError, check_recording, load_recording
+from mockgpt.scripts import Script, load_script
+from mockgpt.server import TLSFiles
+from mockgpt.store import first_turn
+
+BEARER = "Bearer upstream-credential-7f3a9c2e1b"
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Count"}], "stream": True}
+#: The answers the upstream streams: a gap of 1000/tokens_per_second ms between pieces.
+WEB = {"text": "alpha beta gamma delta epsilon", "pacing": {"ttft_ms": 60, "tokens_per_second": 10}}
+V1 = {"text": "one two three four", "pacing": {"ttft_ms": 50, "tokens_per_second": 12}}
+JSON_ROUTES = (
+    "/backend-api/me",
+    "/backend-api/models",
+    "/backend-api/conversations?offset=0&limit=28",
+    "/v1/models",
+)
+
+
+def events_of(body: bytes) -> list[tuple[str | None, str]]:
+    reader = SSEReader()
+    return [*reader.feed(body), *reader.close()]
+
+
+def _session(base: str) -> dict[str, Any]:
+    """Drive a client through the proxy (or a replay): JSON routes, a web turn, a /v1 stream."""
+    seen: dict[str, Any] = {"json": {}}
+    with httpx.Client(base_url=base, headers={"authorization": BEARER}, timeout=30) as client:
+        for path in JSON_ROUTES:
+            answer = client.get(path)
+            seen["json"][path] = (answer.status_code, answer.json())
+        turn = client.post("/backend-api/f/conversation", json=first_turn("Hi", v1=True))
+        seen["web"] = turn.content
+        chat = client.post("/v1/chat/completions", json=CHAT)
+        seen["chat"] = chat.content
+        conversation_id = json.loads(events_of(turn.content)[1][1])["conversation_id"]
+        detail = client.get(f"/backend-api/conversation/{conversation_id}")
+        seen["detail"] = (detail.status_code, detail.json())
+    return seen
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A recording of one paced session against a second mockgpt on the wall clock."""
+    out = tmp_path_factory.mktemp("recording")
+    upstream = MockGPT(Config(clock="system", pace="instant")).start()
+    upstream.queue(Script.from_dict(WEB), Script.from_dict(V1))
+    proxy = RecordingProxy(upstream.url, out)
+    try:
+        with LiveServer(proxy) as server:
+            seen = _session(server.url)
+    finally:
+        upstream.stop()
+    proxy.flush()
+    return out, seen
+
+
+def _recorded_stream(out: Path, path: str) -> dict[str, Any]:
+    for file in sorted((out / "recording").glob("[0-9]*.json")):
+        document = json.loads(file.read_text())
+        if document["path"] == path and "events" in document:
+            return document
+    raise AssertionError(f"no stream of {path} recorded")
+
+
+async def _replay_on_virtual_clock(
+    out: Path, path: str, body: Any, speed: float
+) -> list[tuple[float, bytes]]:
+    """Each body chunk a replaying app sends, with the app clock's time when it was sent."""
+    app = create_app(Config(clock="virtual", fixtures=str(out), replay_speed=speed))
+    for prefix in ("/backend-api/me", "/backend-api/models"):
+        assert app.recording is not None
+        assert app.recording.take("GET", prefix, "") is not None
+    data = json.dumps(body).encode()
+    sent: list[tuple[float, bytes]] = []
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": data, "more_body": False}
+        await asyncio.Event().wait()  # the client stays
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            sent.append((app.clock.now(), message["body"]))
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", BEARER.encode())],
+    }
+    started = app.clock.now()
+    await app(scope, receive, send)
+    return [(moment - started, chunk) for moment, chunk in sent]
+
+
+def _within(replayed: float, recorded: float) -> bool:
+    return abs(replayed - recorded) <= max(0.1 * recorded, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/backend-api/f/conversation", first_turn("Hi", v1=True)), ("/v1/chat/completions", CHAT)],
+)
+def test_a_replay_sends_the_recorded_events_with_the_recorded_gaps(
+    recorded: tuple[Path, dict[str, Any]], path: str, body: Any
+) -> None:
+    out, seen = recorded
+    document = _recorded_stream(out, path)
+    upstream_events = events_of(seen["web"] if "conversation" in path else seen["chat"])
+    # every event the upstream sent is in the recording, in order, with its name
+    assert [name for name, _ in upstream_events] == [e.get("event") for e in document["events"]]
+    gaps = [event["gap_ms"] for event in document["events"]]
+    assert max(gaps) >= 50, "the upstream's pacing shows in the recorded gaps"
+    sent = asyncio.run(_replay_on_virtual_clock(out, path, body, speed=1))
+    replayed = [(name, data) for _, chunk in sent for name, data in events_of(chunk)]
+    assert replayed == [(e.get("event"), e["data"]) for e in document["events"]]
+    moments = [moment * 1000 for moment, _ in sent]
+    replayed_gaps = [b - a for a, b in zip([0.0, *moments], moments, strict=False)]
+    assert len(replayed_gaps) == len(gaps)
+    assert all(map(_within, replayed_gaps, gaps)), list(zip(replayed_gaps, gaps, strict=True))
+    # at speed 0 the same events go out at once
+    instant = asyncio.run(_replay_on_virtual_clock(out, path, body, speed=0))
+    assert [chunk for _, chunk in instant] == [chunk for _, chunk in sent]
+    assert all(moment == 0 for moment, _ in instant)
+
+
+def test_a_replay_tells_the_same_story_as_the_upstream(
+    recorded: tuple[Path, dict[str, Any]],
+) -> None:
+    out, seen = recorded
+    with (
+        MockGPT(Config(clock="virtual", fixtures=str(out))) as mock,
+    ):
+        replay = _session(mock.url)
+        entries = mock.calls()
+    paths = [json.loads(f.read_text())["path"] for f in sorted((out / "recording").glob("0*"))]
+    assert [e.key for e in entries if not e.recorded] == [], paths
+    assert len(entries) == len(JSON_ROUTES) + 3
+    for path in JSON_ROUTES:
+        assert replay["json"][path][0] == seen["json"][path][0]
+        assert replay["json"][path][1].keys() == seen["json"][path][1].keys()
+    web, upstream_web = decode_sse(replay["web"].decode()), decode_sse(seen["web"].decode())
+    assert _answer(web.messages) == _answer(upstream_web.messages) == WEB["text"]
+    chat = [json.loads(d) for _, d in events_of(replay["chat"]) if d != "[DONE]"]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chat) == V1["text"]
+    # the conversation read back is the recorded one, under its sanitised id
+    assert replay["detail"][0] == 200
+    assert replay["detail"][1]["title"] == seen["detail"][1]["title"]
+
+
+def _answer(messages: list[Any]) -> str:
+    return str(messages[-1]["content"]["parts"][0])
+
+
+def test_replay_speed_on_the_wall_clock(recorded: tuple[Path, dict[str, Any]]) -> None:
+    """At speed 1 no event comes early and the stream takes about as long as recorded;
+    at speed 0 it comes at once (generous bounds: the machine is shared)."""
+    out, _ = recorded
+    document = _recorded_stream(out, "/backend-api/f/conversation")
+    offsets = []
+    total = 0.0
+    for event in document["events"]:
+        total += event["gap_ms"]
+        offsets.append(total)
+
+    def stream(speed: float) -> list[float]:
+        config = Config(clock="system", fixtures=str(out), replay_speed=speed)
+        with MockGPT(config) as mock, httpx.Client(base_url=mock.url, timeout=30) as client:
+            arrivals = []
+            started = time.perf_counter()
+            with client.stream(
+                "POST", "/backend-api/f/conversation", json=first_turn("Hi", v1=True)
+            ) as answer:
+                reader = SSEReader()
+                for chunk in answer.iter_raw():
+                    moment = (time.perf_counter() - started) * 1000
+                    arrivals.extend(moment for _ in reader.feed(chunk))
+        return arrivals
+
+    paced = stream(1)
+    assert len(paced) == len(offsets)
+    assert all(arrived >= due - 5 for arrived, due in zip(paced, offsets, strict=True))
+    assert paced[-1] <= total * 1.5 + 250
+    instant = stream(0)
+    assert len(instant) == len(offsets)
+    assert instant[-1] < total / 2
+
+
+def test_the_recording_is_the_layout_serve_reads(recorded: tuple[Path, dict[str, Any]]) -> None:
+    out, seen = recorded
+    me = json.loads((out / "me" / "me.json").read_text())
+    assert me.keys() == seen["json"]["/backend-api/me"][1].keys()
+    scripts = load_script(out / "scripts" / "turns.json")
+    assert [script.text for script in scripts] == [WEB["text"], V1["text"]]
+    assert scripts[0].pacing.tokens_per_second > 0
+    # the fixtures answer without the recording, through the catalogue's own handlers
+    app = create_app(Config(fixtures=str(out), replay_strict=False))
+    assert app.recording is not None
+    assert check_recording(out).drifted is False
+
+
+def test_unmatched_requests_fall_back_or_get_404(recorded: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = recorded
+    with MockGPT(Config(clock="virtual", fixtures=str(out))) as mock:
+        answer = httpx.get(
+            mock.url + "/backend-api/settings/user", headers={"authorization": "Bearer t"}
+        )
+        assert answer.status_code == 200
+        assert mock.calls()[-1].recorded is False
+        listing = httpx.get(mock.url + "/__mockgpt__/journal").json()
+        assert [entry["recorded"] for entry in listing["entries"]] == [False]
+    strict = Config(clock="virtual", fixtures=str(out), replay_strict=True)
+    with MockGPT(strict) as mock:
+        web = httpx.get(
+            mock.url + "/backend-api/settings/user", headers={"authorization": "Bearer t"}
+        )
+        assert (web.status_code, web.json()) == (404, {"detail": "Not Found"})
+        api = httpx.get(mock.url + "/v1/files", headers={"authorization": "Bearer t"})
+        assert api.status_code == 404
+        assert "error" in api.json()
+        # the recording's own routes still answer, and then again from their last answer
+        for _ in range(2):
+            assert httpx.get(mock.url + "/v1/models").status_code == 200
+
+
+def test_an_http2_upstream_over_tls(tmp_path: Path) -> None:
+    authority = trustme.CA()
+    issued = authority.issue_cert("localhost", "127.0.0.1")
+    chain, key, ca = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    for index, blob in enumerate(issued.cert_chain_pems):
+        blob.write_to_path(str(chain), append=index > 0)
+    issued.private_key_pem.write_to_path(str(key))
+    authority.cert_pem.write_to_path(str(ca))
+    upstream = MockGPT(Config(clock="system", pace="instant"))
+    upstream.queue(Script.from_dict(V1))
+    proxy = RecordingProxy("https://localhost:0", tmp_path / "out", verify=str(ca))
+    with LiveServer(upstream, tls=TLSFiles(str(chain), str(key))) as served:
+        proxy.upstream = httpx.URL(f"https://localhost:{served.port}")
+        with LiveServer(proxy) as server, httpx.Client(base_url=server.url) as client:
+            assert client.get("/backend-api/me", headers={"authorization": BEARER}).is_success
+            chat = client.post("/v1/chat/completions", json=CHAT, headers={"authorization": BEARER})
+    proxy.flush()
+    assert [item.http_version for item in proxy.recorded] == ["HTTP/2", "HTTP/2"]
+    assert events_of(chat.content)[-1] == (None, "[DONE]")
+    recording = load_recording(tmp_path / "out")
+    assert recording is not None
+    assert len(recording) == 2
+    stream = recording.takes[1]
+    assert stream.events is not None
+    assert len(stream.events) == len(events_of(chat.content))
+
+
+def test_no_credential_or_personal_value_reaches_the_folder(tmp_path: Path) -> None:
+    planted = {
+        "email": "ada.lovelace@analytical-engines.co.uk",
+        "name": "Ada Lovelace",
+        "token": "sess-9f8e7d6c5b4a39281706",
+        "cookie": "cookie-secret-0a1b2c3d4e5f6a7b",
+        "phone": "+44 20 7946 0958",
+        "client": "client-secret-f00dfeedbeef42",
+        "user": "user-Q2w3E4r5T6y7U8i9O0pXyZ",
+    }
+    upstream = MockGPT(Config(clock="system", pace="instant"))
+    profile = {
+        "object": "user",
+        "id": planted["user"],
+        "email": planted["email"],
+        "name": planted["name"],
+        "phone_number": planted["phone"],
+        "session_token": planted["token"],
+    }
+    upstream.on("GET /backend-api/me").respond(
+        200, json=profile, headers={"set-cookie": f"__Secure-session={planted['cookie']}; Path=/"}
+    )
+    upstream.queue(Script(text=f"Hello {planted['name']}, I mailed {planted['email']}."))
+    out = tmp_path / "out"
+    proxy = RecordingProxy(upstream.start().url, out)
+    headers = {
+        "authorization": f"Bearer {planted['client']}",
+        "cookie": f"__Secure-next-auth.session-token={planted['cookie']}",
+        "chatgpt-account-id": planted["user"],
+    }
+    prompt = f"I am {planted['name']}, reach me at {planted['email']} or {planted['phone']}"
+    try:
+        with LiveServer(proxy) as server, httpx.Client(base_url=server.url) as client:
+            me = client.get("/backend-api/me", headers=headers)
+            assert me.json()["email"] == planted["email"]  # passed through untouched
+            turn = client.post(
+                "/backend-api/conversation", json=first_turn(prompt), headers=headers
+            )
+            assert planted["email"] in turn.text
+    finally:
+        upstream.stop()
+    proxy.flush()
+    files = [path for path in out.rglob("*") if path.is_file()]
+    assert len(files) >= 5
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for kind, value in planted.items():
+            for form in {value, value.lower(), json.dumps(value)[1:-1]}:
+                assert form not in text, f"{kind} found in {path.relative_to(out)}"
+        for part in ("Ada", "Lovelace", "9f8e7d6c5b4a"):
+            assert part not in text, f"{part} found in {path.relative_to(out)}"
+
+
+def test_the_proxy_refuses_foreign_hosts_and_cross_site_requests(tmp_path: Path) -> None:
+    proxy = RecordingProxy("http://127.0.0.1:9", tmp_path)
+    with LiveServer(proxy) as server:
+        foreign = httpx.get(server.url + "/backend-api/me", headers={"host": "evil.example"})
+        cross = httpx.get(server.url + "/backend-api/me", headers={"sec-fetch-site": "cross-site"})
+        gone = httpx.get(server.url + "/backend-api/me")
+    assert (foreign.status_code, cross.status_code) == (403, 403)
+    assert gone.status_code == 502
+    assert gone.json()["detail"].startswith("upstream unreachable")
+    assert proxy.recorded == []
+
+
+def test_a_broken_recording_is_one_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "recording"
+    folder.mkdir()
+    (folder / "001.json").write_text('{"method": "GET", "path": "/x", "status": 99}')
+    with pytest.raises(RecordingError, match="status must be 200 to 599"):
+        create_app(Config(fixtures=str(tmp_path)))
+    (folder / "001.json").write_text("[not json")
+    with pytest.raises(MockGPTError, match="not a recorded exchange"):
+        check_recording(tmp_path)
+    with pytest.raises(RecordingError, match="holds no recording"):
+        check_recording(tmp_path / "recording")
+    with pytest.raises(ConfigError, match="replay_speed"):
+        Config(replay_speed=-1)
+
+
+def test_check_reports_drift_in_a_recording(recorded: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = recorded
+    assert check_recording(out).drifted is False
+    copy = out.parent / (out.name + "-drifted")
+    shutil.copytree(out, copy)
+    for file in sorted((copy / "recording").glob("[0-9]*.json")):
+        document = json.loads(file.read_text())
+        if document["path"] == "/backend-api/me":
+            body = json.loads(document["body"])
+            body["email"] = 42
+            body["brand_new_field"] = True
+            document["body"] = json.dumps(body)
+            file.write_text(json.dumps(document))
+    report = check_recording(copy)
+    assert report.drifted
+    kinds = {drift.kind for route in report.routes.values() for drift in route.findings}
+    assert kinds == {"type", "new"}
