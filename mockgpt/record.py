@@ -530,29 +530,36 @@ class RecordingProxy:
         await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         last = started
         first: float | None = None
-        async for chunk in response.aiter_raw():
-            now = time.perf_counter()
-            if first is None:
-                first = now
-            if len(recorded.body) + len(chunk) > KEPT_ANSWER_BYTES:
-                recorded.too_long = True
-            elif not recorded.too_long:
-                recorded.body += chunk
-            if reader is not None and recorded.events is not None:
-                for kind, data in reader.feed(chunk):
-                    recorded.events.append(RecordedEvent((now - last) * 1000, kind or None, data))
-                    last = now
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        whole = True
+        try:
+            async for chunk in response.aiter_raw():
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                if len(recorded.body) + len(chunk) > KEPT_ANSWER_BYTES:
+                    recorded.too_long = True
+                elif not recorded.too_long:
+                    recorded.body += chunk
+                if reader is not None and recorded.events is not None:
+                    for kind, data in reader.feed(chunk):
+                        event = RecordedEvent((now - last) * 1000, kind or None, data)
+                        recorded.events.append(event)
+                        last = now
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.HTTPError:
+            whole = False  # the upstream dropped the connection: so does the proxy, below
         end = time.perf_counter()
-        if reader is not None and recorded.events is not None:
+        if whole and reader is not None and recorded.events is not None:
             for kind, data in reader.close():
                 recorded.events.append(RecordedEvent((end - last) * 1000, kind or None, data))
         recorded.wait_ms = ((first or end) - started) * 1000
         recorded.receive_ms = (end - (first or end)) * 1000
-        recorded.complete = True
+        recorded.complete = whole
         # Kept before the answer ends: a server stopped right after it must not lose it.
         self._keep(recorded)
-        await send({"type": "http.response.body", "body": b""})
+        if whole:
+            await send({"type": "http.response.body", "body": b""})
+        # else: returning with the body unfinished makes the server drop the connection
 
 
 async def _hung_up(receive: Receive) -> None:

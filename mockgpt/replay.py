@@ -116,7 +116,9 @@ class Take:
             if speed > 0 and wait > 0 and not await pause(clock, wait, receive):
                 return  # the client left
             await send({"type": "http.response.body", "body": _frame(event), "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        if self.complete:
+            await send({"type": "http.response.body", "body": b""})
+        # else: the upstream dropped the connection here, and so does the replay
 
 
 def _frame(event: ReplayedEvent) -> bytes:

@@ -373,3 +373,31 @@ def test_check_reports_drift_in_a_recording(recorded: tuple[Path, dict[str, Any]
     assert report.drifted
     kinds = {drift.kind for route in report.routes.values() for drift in route.findings}
     assert kinds == {"type", "new"}
+
+
+def test_a_stream_the_upstream_cut_is_recorded_and_replayed_cut(tmp_path: Path) -> None:
+    upstream = MockGPT(Config(clock="system", pace="instant"))
+    upstream.queue(
+        Script.from_dict({"text": "a b c d e f", "fault": {"kind": "close_after", "after": 5}})
+    )
+    proxy = RecordingProxy(upstream.start().url, tmp_path)
+    try:
+        with (
+            LiveServer(proxy) as server,
+            httpx.Client(base_url=server.url) as client,
+            pytest.raises(httpx.RemoteProtocolError),
+        ):
+            client.post("/v1/chat/completions", json=CHAT, headers={"authorization": BEARER})
+    finally:
+        upstream.stop()
+    proxy.flush()
+    document = _recorded_stream(tmp_path, "/v1/chat/completions")
+    assert document["complete"] is False
+    assert len(document["events"]) == 5
+    with MockGPT(Config(clock="virtual", fixtures=str(tmp_path))) as mock:
+        with (
+            httpx.Client(base_url=mock.url) as client,
+            pytest.raises(httpx.RemoteProtocolError),
+        ):
+            client.post("/v1/chat/completions", json=CHAT, headers={"authorization": BEARER})
+        assert mock.calls()[0].recorded
