@@ -68,6 +68,8 @@ KEPT_REQUEST_BYTES = 1024 * 1024
 KEPT_ANSWER_BYTES = 16 * 1024 * 1024
 #: Exchanges one recording keeps; later ones are passed through only.
 MAX_EXCHANGES = 2000
+#: Bytes of bodies one recording keeps in memory; later exchanges are passed through only.
+MAX_RECORDED_BYTES = 512 * 1024 * 1024
 #: Request bodies the proxy takes at most (past it: 413, as the mock answers).
 MAX_BODY_BYTES = 64 * 1024 * 1024
 RECORDING = "recording"
@@ -362,13 +364,15 @@ class RecordingProxy:
         self.writer = RecordingWriter(out, seed=seed)
         self.recorded: list[Recorded] = []
         self.max_exchanges = max_exchanges
-        self.hosts = {"localhost", "127.0.0.1", "::1", *(h.strip("[]").lower() for h in hosts)}
+        named = {h.strip("[]").lower() for h in hosts} - {"0.0.0.0", "::", ""}
+        self.hosts = {"localhost", "127.0.0.1", "::1", *named}
         self._verify: ssl.SSLContext | bool = (
             verify if isinstance(verify, bool) else _trusting(verify)
         )
         self._client: httpx.AsyncClient | None = None
         self._lock = threading.Lock()
         self._dirty = False
+        self._kept_bytes = 0
         self._writing: asyncio.Task[None] | None = None
         self.app = Starlette(routes=[Mount("", app=self._forward)], lifespan=self._lifespan)
 
@@ -488,28 +492,47 @@ class RecordingProxy:
         client = self.client()
         request = client.build_request(scope["method"], url, headers=headers, content=bytes(body))
         started = time.perf_counter()
+        exchange = asyncio.ensure_future(self._exchange(client, request, recorded, started, send))
+        watch = asyncio.ensure_future(_hung_up(receive))
+        try:
+            # Waiting for the upstream's head or its next chunk ends when the client leaves.
+            await asyncio.wait((exchange, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (exchange, watch):
+                task.cancel()
+            await asyncio.gather(exchange, watch, return_exceptions=True)
+        if recorded.status:
+            self._keep(recorded)  # a stream cut short by its client, kept as far as it went
+            await self._save_soon()
+
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        request: httpx.Request,
+        recorded: Recorded,
+        started: float,
+        send: Send,
+    ) -> None:
         try:
             response = await client.send(request, stream=True)
         except httpx.HTTPError as error:
             detail = json.dumps({"detail": f"upstream unreachable: {type(error).__name__}"})
             await _answer(send, 502, detail.encode())
             return
-        pump = asyncio.ensure_future(self._pump(response, recorded, started, send))
-        watch = asyncio.ensure_future(_hung_up(receive))
         try:
-            await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+            await self._pump(response, recorded, started, send)
         finally:
-            for task in (pump, watch):
-                task.cancel()
-            await asyncio.gather(pump, watch, return_exceptions=True)
             await response.aclose()
-        self._keep(recorded)  # a stream cut short by its client, kept as far as it went
-        await self._save_soon()
 
     def _keep(self, recorded: Recorded) -> None:
-        if len(self.recorded) < self.max_exchanges and not recorded.kept:
-            recorded.kept = True
-            self.recorded.append(recorded)
+        size = len(recorded.body) + len(recorded.request_body or b"")
+        if recorded.kept or len(self.recorded) >= self.max_exchanges:
+            return
+        if self._kept_bytes + size > MAX_RECORDED_BYTES:
+            return  # passed through, not recorded: the recording is full
+        recorded.kept = True
+        self._kept_bytes += size
+        self.recorded.append(recorded)
 
     async def _pump(
         self, response: httpx.Response, recorded: Recorded, started: float, send: Send

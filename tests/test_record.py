@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -401,3 +402,23 @@ def test_a_stream_the_upstream_cut_is_recorded_and_replayed_cut(tmp_path: Path) 
         ):
             client.post("/v1/chat/completions", json=CHAT, headers={"authorization": BEARER})
         assert mock.calls()[0].recorded
+
+
+def test_a_client_that_leaves_ends_the_wait_for_the_upstream(tmp_path: Path) -> None:
+    """An upstream that never answers holds no proxy handler once the client has gone."""
+    upstream_left = threading.Event()
+
+    async def silent(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        upstream_left.set()
+
+    proxy = RecordingProxy("http://127.0.0.1:9", tmp_path)
+    with LiveServer(silent) as upstream, LiveServer(proxy) as server:
+        proxy.upstream = httpx.URL(upstream.url)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(server.url + "/backend-api/me", timeout=httpx.Timeout(5, read=0.3))
+        assert upstream_left.wait(10), "the proxy still waits for the upstream"
+    assert proxy.recorded == []
