@@ -340,6 +340,10 @@ def _serve(args: argparse.Namespace) -> int:
             **timeouts,
         )
         tls = _tls_files(args)
+        if args.fixtures:
+            from mockgpt.replay import load_recording
+
+            load_recording(args.fixtures)  # a broken recording: one line before the banner
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2

@@ -186,7 +186,9 @@ def load_recording(folder: str | Path) -> Recording | None:
             if size > MAX_BYTES:
                 raise RecordingError(f"{root} holds more than {MAX_BYTES} bytes")
             takes.append(_take(len(takes) + 1, json.loads(raw)))
-        except (OSError, ValueError, TypeError, KeyError, RecursionError) as error:
+        except KeyError as error:
+            raise RecordingError(f"{path} is not a recorded exchange: it lacks {error}") from None
+        except (OSError, ValueError, TypeError, RecursionError) as error:
             raise RecordingError(f"{path} is not a recorded exchange: {error}") from None
     return Recording(takes)
 
@@ -225,6 +227,8 @@ def _take(number: int, document: Any) -> Take:
             raise ValueError("events must be a list")
         events = []
         for item in raw_events:
+            if not isinstance(item, dict):
+                raise ValueError("each event must be an object")
             gap = item["gap_ms"]
             if isinstance(gap, bool) or not isinstance(gap, int | float) or not 0 <= gap <= 3.6e6:
                 raise ValueError(f"gap_ms must be 0 to 3600000, not {gap!r}")

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockgpt import Config, LiveServer, MockGPT, create_app
 from mockgpt.delta import decode_sse
@@ -422,3 +424,93 @@ def test_a_client_that_leaves_ends_the_wait_for_the_upstream(tmp_path: Path) -> 
             httpx.get(server.url + "/backend-api/me", timeout=httpx.Timeout(5, read=0.3))
         assert upstream_left.wait(10), "the proxy still waits for the upstream"
     assert proxy.recorded == []
+
+
+def test_a_responses_api_stream_replays_event_for_event(tmp_path: Path) -> None:
+    body = {"model": "gpt-4o", "input": "Say hi", "stream": True}
+    upstream = MockGPT(Config(clock="system", pace="instant"))
+    upstream.queue(Script.from_dict(V1))
+    proxy = RecordingProxy(upstream.start().url, tmp_path)
+    try:
+        with LiveServer(proxy) as server:
+            live = httpx.post(
+                server.url + "/v1/responses", json=body, headers={"authorization": BEARER}
+            )
+    finally:
+        upstream.stop()
+    proxy.flush()
+    seen = events_of(live.content)
+    assert seen[-1][0] == "response.completed"
+    with MockGPT(Config(clock="virtual", fixtures=str(tmp_path))) as mock:
+        again = httpx.post(mock.url + "/v1/responses", json=body, headers={"authorization": BEARER})
+    replayed = events_of(again.content)
+    assert [name for name, _ in replayed] == [name for name, _ in seen]
+    deltas = [
+        json.loads(data)["delta"] for name, data in replayed if name == "response.output_text.delta"
+    ]
+    assert "".join(deltas) == V1["text"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "method": _JSON | st.sampled_from(["GET", "POST"]),
+        "path": _JSON | st.just("/backend-api/me"),
+        "query": _JSON,
+        "status": _JSON | st.integers(100, 700),
+        "headers": _JSON | st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=2),
+        "body": _JSON,
+        "events": _JSON
+        | st.lists(
+            st.fixed_dictionaries(
+                {"gap_ms": _JSON | st.floats(-1, 10), "data": _JSON | st.text(max_size=8)},
+                optional={"event": _JSON},
+            ),
+            max_size=3,
+        ),
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=_JSON | _FIELDS)
+def test_any_file_in_a_recording_loads_or_is_one_clear_error(tmp_path: Path, document: Any) -> None:
+    folder = tmp_path / "recording"
+    folder.mkdir(exist_ok=True)
+    (folder / "001.json").write_text(json.dumps(document))
+    problem = ""
+    try:
+        recording = load_recording(tmp_path)
+    except RecordingError as error:
+        problem = str(error)
+    if problem:
+        assert "001.json is not a recorded exchange" in problem
+        return
+    assert recording is not None
+    take = recording.takes[0]
+    answer = asyncio.run(_answer_of(take))
+    assert answer[0]["status"] == take.status
+
+
+async def _answer_of(take: Any) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    from mockgpt.clock import VirtualClock
+
+    await take.answer(VirtualClock(0), 1.0, receive, send)
+    return sent

@@ -109,3 +109,23 @@ def test_the_readme_record_and_replay_lines_run(tmp_path: Path) -> None:
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.strip().endswith("no drift")
+
+
+def test_check_and_serve_refuse_a_folder_without_a_readable_recording(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mockgpt", *args], capture_output=True, text=True, timeout=60
+        )
+
+    empty = run("check", str(tmp_path))
+    assert (empty.returncode, empty.stdout) == (2, "")
+    assert "holds no recording" in empty.stderr
+    (tmp_path / "recording").mkdir()
+    (tmp_path / "recording" / "001.json").write_text('{"method": "GET"}')
+    broken = run("serve", "--port", "0", "--fixtures", str(tmp_path))
+    assert broken.returncode == 2
+    assert "is not a recorded exchange" in broken.stderr
+    assert "Traceback" not in broken.stderr
+    bad_upstream = run("record", "--upstream", "ftp://example.com", "--out", str(tmp_path / "o"))
+    assert bad_upstream.returncode == 2
+    assert "http:// or https://" in bad_upstream.stderr
