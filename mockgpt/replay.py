@@ -163,6 +163,17 @@ class Recording:
                 return self._last[key]
         return None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Recording:
+        """A copy for a snapshot: where each request has got to, sharing the (unchanging)
+        recorded answers rather than copying them."""
+        clone = Recording.__new__(Recording)
+        clone.takes = self.takes
+        clone._exact = {key: deque(queue) for key, queue in self._exact.items()}
+        clone._loose = {key: deque(queue) for key, queue in self._loose.items()}
+        clone._last = dict(self._last)
+        clone._used = set(self._used)
+        return clone
+
     def fresh(self) -> Recording:
         """The same recording, from its first exchange again (for a reset app)."""
         return Recording(self.takes)

@@ -535,3 +535,30 @@ def test_an_answer_recorded_without_its_body_is_left_to_the_catalogue(tmp_path: 
         me = httpx.get(mock.url + "/backend-api/me", headers={"authorization": BEARER})
         assert me.json()["object"] == "user"
         assert mock.calls()[0].recorded is False
+
+
+def test_a_snapshot_restores_where_the_replay_had_got_to(tmp_path: Path) -> None:
+    folder = tmp_path / "recording"
+    folder.mkdir()
+    for number in (1, 2):
+        exchange = {
+            "method": "GET",
+            "path": "/backend-api/me",
+            "status": 200,
+            "headers": {"content-type": "application/json"},
+            "body": f'{{"n": {number}}}',
+        }
+        (folder / f"00{number}.json").write_text(json.dumps(exchange))
+    with MockGPT(Config(clock="virtual", fixtures=str(tmp_path))) as mock:
+        mock.snapshot("before")
+
+        def reads() -> list[int]:
+            return [httpx.get(mock.url + "/backend-api/me").json()["n"] for _ in range(3)]
+
+        assert reads() == [1, 2, 2]
+        mock.restore("before")
+        assert reads() == [1, 2, 2]
+        kept = mock.snapshots["before"].app.recording
+        assert kept is not None
+        assert mock.app.recording is not None
+        assert kept.takes is mock.app.recording.takes  # shared, not copied
