@@ -14,6 +14,7 @@ handler raises becomes a plain 500 body; no traceback reaches the client.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import logging
@@ -22,7 +23,7 @@ import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
@@ -59,6 +60,9 @@ from mockgpt.validation import (
     path_problems,
     query_problems,
 )
+
+if TYPE_CHECKING:
+    from mockgpt.replay import Recording
 
 access_log = logging.getLogger("mockgpt.access")
 error_log = logging.getLogger("mockgpt.error")
@@ -178,6 +182,12 @@ class MockApp:
         #: Methods of the paths served outside the catalogue (`add_meta`).
         self._fixed: dict[str, frozenset[str]] = {}
         self._meta: dict[tuple[str, str], Prepared] = {}
+        #: The answers of a recording in the fixtures folder (`mockgpt record`), if any.
+        self.recording: Recording | None = None
+        if config.fixtures is not None:
+            from mockgpt.replay import load_recording
+
+            self.recording = load_recording(config.fixtures)
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
             raise errors.MockGPTError(f"no handler for route kinds {sorted(missing)}")
@@ -320,6 +330,8 @@ class MockApp:
             if override is not None:
                 await override.answer(self.clock, scope, receive, send)
                 return
+        if self.recording is not None and await self._replayed(entry, scope, receive, send):
+            return
         if route is None:
             allow = [("allow", ", ".join(sorted(allowed)))]
             if platform:
@@ -358,6 +370,24 @@ class MockApp:
             # The answer had started: all that can be done is to cut it and report.
             error_log.exception("answer of %s failed", route.key)
             self.failures.append(f"{route.key}:\n{traceback.format_exc()}")
+
+    async def _replayed(self, entry: Entry, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer from the recording; False to leave the request to the catalogue."""
+        assert self.recording is not None
+        take = self.recording.take(entry.method, entry.path, entry.query)
+        if take is None:
+            if not self.config.replay_strict:
+                return False
+            platform = entry.path.startswith("/v1/") and entry.path not in _STATSIG_PATHS
+            missing = (
+                self.platform.invalid_url(entry.method, entry.path, 404) if platform else _NOT_FOUND
+            )
+            await missing(scope, receive, send)
+            return True
+        entry.recorded = True
+        with contextlib.suppress(OSError):  # the client went away mid-answer
+            await take.answer(self.clock, self.config.replay_speed, receive, send)
+        return True
 
     async def _answer(self, route: Route, scope: Scope, params: dict[str, str], body: bytes) -> Any:
         headers = Headers(scope=scope)

@@ -130,6 +130,20 @@ def _parser() -> argparse.ArgumentParser:
         help="close connections whose request head has not arrived in S seconds (default: 30)",
     )
     serve.add_argument(
+        "--replay-speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="replay a recording's streams (from `mockgpt record`) with their gaps times X; "
+        "0 sends them at once (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--replay-strict",
+        action="store_true",
+        help="answer 404 to requests a recording in --fixtures has no answer for, instead of "
+        "the catalogue's answer",
+    )
+    serve.add_argument(
         "--body-timeout",
         type=float,
         default=None,
@@ -170,6 +184,9 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of the fake values that replace real ones (default: %(default)s)",
     )
+    from mockgpt.record_cli import add_parsers
+
+    add_parsers(commands)
     return parser
 
 
@@ -320,9 +337,15 @@ def _serve(args: argparse.Namespace) -> int:
             fixtures=args.fixtures,
             now=args.now,
             pace=args.pace,
+            replay_speed=args.replay_speed,
+            replay_strict=args.replay_strict,
             **timeouts,
         )
         tls = _tls_files(args)
+        if args.fixtures:
+            from mockgpt.replay import load_recording
+
+            load_recording(args.fixtures)  # a broken recording: one line before the banner
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2
@@ -525,4 +548,8 @@ def _command(args: argparse.Namespace) -> int:
         return 0
     if args.command == "har":
         return _har(args)
+    if args.command in ("record", "check"):
+        from mockgpt.record_cli import run
+
+        return run(args)
     return 2

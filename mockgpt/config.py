@@ -61,6 +61,10 @@ class Config:
     - `header_timeout`, `body_timeout`: seconds a live server waits for a request's
       head (then closes the connection) and for all of its body (then answers 408
       and closes), so half-sent requests are not held open forever.
+    - `replay_speed`: when `fixtures` holds a recording (`mockgpt record`), its
+      streams replay with their recorded gaps times this (0: at once);
+      `replay_strict`: requests the recording has no answer for get 404
+      instead of the catalogue's answer.
     """
 
     seed: int = 0
@@ -93,6 +97,8 @@ class Config:
     pace: Literal["real", "instant"] = "instant"
     header_timeout: float = 30.0
     body_timeout: float = 30.0
+    replay_speed: float = 1.0
+    replay_strict: bool = False
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -139,6 +145,9 @@ class Config:
         ):
             if not 0 < seconds <= 3600:
                 raise ConfigError(f"{name} must be between 0 and 3600 seconds, not {seconds!r}")
+        speed = self.replay_speed
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 <= speed <= 1000:
+            raise ConfigError(f"replay_speed must be from 0 to 1000, not {speed!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, not {self.max_body_bytes}")
         for name, low, high in _BOUNDS:

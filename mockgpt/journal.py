@@ -53,6 +53,8 @@ class Entry:
     size: int = -1
     #: The sha256 of the whole body, taken when the journal cut it (None: `body` is whole).
     cut_sha256: str | None = None
+    #: Whether the answer came from a recording (`mockgpt record`) rather than the mock.
+    recorded: bool = False
 
     @property
     def key(self) -> str:
@@ -101,6 +103,7 @@ class Entry:
             "body_size": len(self.body) if self.size < 0 else self.size,
             "body_sha256": self.sha256,
             "body_truncated": self.truncated,
+            "recorded": self.recorded,
         }
 
     def json(self) -> Any:

@@ -11,12 +11,19 @@ Override `mockgpt_config` for settings of a whole suite, or mark a test with
 `@pytest.mark.mockgpt(seed=7, auth="strict", sentinel="pow", script="file.json")`.
 An error raised inside the mock during a test fails that test with the mock's
 traceback.
+
+`@pytest.mark.mockgpt(record="recordings/test_name")` (a folder relative to the
+test file) replays that recording when it exists and records it through the
+upstream of `--mockgpt-record-upstream URL` (or `MOCKGPT_RECORD_UPSTREAM`) when
+it does not, or always with `--mockgpt-record=all`; `none` never records.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,12 +31,32 @@ import pytest
 from mockgpt.config import Config
 from mockgpt.controller import MockGPT
 
+#: The environment variable naming the upstream to record from (after the option).
+UPSTREAM_VARIABLE = "MOCKGPT_RECORD_UPSTREAM"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mockgpt")
+    group.addoption(
+        "--mockgpt-record",
+        choices=("new", "all", "none"),
+        default="new",
+        help="record tests marked mockgpt(record=DIR): new (only missing folders, the "
+        "default), all (again), none (replay only)",
+    )
+    group.addoption(
+        "--mockgpt-record-upstream",
+        metavar="URL",
+        default=None,
+        help=f"the service to record from (default: ${UPSTREAM_VARIABLE})",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "mockgpt(seed=..., script=..., auth=..., sentinel=..., **config): settings of the "
-        "mockgpt fixture for one test",
+        "mockgpt(seed=..., script=..., record=..., auth=..., sentinel=..., **config): "
+        "settings of the mockgpt fixture for one test",
     )
 
 
@@ -59,8 +86,38 @@ def mockgpt(
     if marker is not None:
         settings = dict(marker.kwargs)
     script = settings.pop("script", None)
+    record = settings.pop("record", None)
+    if record is not None:
+        folder = Path(request.node.path).parent / record
+        mode = request.config.getoption("--mockgpt-record")
+        if mode == "all" or (mode == "new" and not folder.is_dir()):
+            yield from _recording(request, folder, dataclasses.replace(mockgpt_config, **settings))
+            return
+        if not folder.is_dir():
+            pytest.fail(f"no recording at {folder} and --mockgpt-record=none", pytrace=False)
+        settings["fixtures"] = str(folder)
     mockgpt_server.reset(dataclasses.replace(mockgpt_config, **settings))
     if script is not None:
         mockgpt_server.load(script)
     yield mockgpt_server
     mockgpt_server.raise_failures()
+
+
+def _recording(request: pytest.FixtureRequest, folder: Path, config: Config) -> Iterator[MockGPT]:
+    """Record this test's traffic into `folder` through a proxy to the upstream."""
+    from mockgpt.record import recorder
+
+    upstream = request.config.getoption("--mockgpt-record-upstream") or os.environ.get(
+        UPSTREAM_VARIABLE
+    )
+    if not upstream:
+        pytest.fail(
+            f"no recording at {folder} and no upstream to record it from: "
+            f"give --mockgpt-record-upstream URL or set {UPSTREAM_VARIABLE}",
+            pytrace=False,
+        )
+    mock = recorder(upstream, folder, config).start()
+    try:
+        yield mock
+    finally:
+        mock.stop()

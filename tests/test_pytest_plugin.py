@@ -231,3 +231,57 @@ def test_the_admin_page_examples_run_with_curl() -> None:
         assert client_ran
         assert mock.config.seed == 7  # the last example reset the mock with a new seed
         assert mock.snapshots.keys() == {"logged-in"}
+
+
+RECORDED_TESTS = """
+import httpx
+import pytest
+
+TURN = {
+    "action": "next", "model": "auto", "parent_message_id": "client-created-root",
+    "messages": [{"id": "aaa1b2c3-d4e5-4f60-8718-293a4b5c6d7e", "author": {"role": "user"},
+                  "content": {"content_type": "text", "parts": ["hello"]}}],
+}
+
+
+@pytest.mark.mockgpt(record="recordings/test_turn")
+def test_turn(mockgpt):
+    headers = {"Authorization": "Bearer recorded-secret-4f2a9c"}
+    me = httpx.get(mockgpt.url + "/backend-api/me", headers=headers)
+    answer = httpx.post(mockgpt.url + "/backend-api/conversation", json=TURN, headers=headers)
+    assert me.status_code == 200
+    assert "From the real service" in answer.text
+    recorded = [entry.recorded for entry in mockgpt.calls()]
+    print("RECORDED", recorded)
+"""
+
+
+def test_the_record_marker_records_once_then_replays(pytester: pytest.Pytester) -> None:
+    from mockgpt import Config, MockGPT
+
+    pytester.makepyfile(test_recorded=RECORDED_TESTS)
+    folder = pytester.path / "recordings" / "test_turn"
+    missing = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    missing.assert_outcomes(errors=1)
+    missing.stdout.fnmatch_lines(["*no upstream to record it from*MOCKGPT_RECORD_UPSTREAM*"])
+    with MockGPT(Config(clock="system", pace="instant")) as upstream:
+        upstream.reply("From the real service")
+        recording = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "-s", f"--mockgpt-record-upstream={upstream.url}"
+        )
+        recording.assert_outcomes(passed=1)
+        assert upstream.calls()[-1].path == "/backend-api/conversation"
+    assert (folder / "recording" / "002.json").is_file()
+    written = "".join(path.read_text() for path in folder.rglob("*.json"))
+    assert "recorded-secret-4f2a9c" not in written
+    # the upstream is gone: the test now runs on the recording alone
+    replay = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    replay.assert_outcomes(passed=1)
+    assert "RECORDED [True, True]" in replay.stdout.str()
+    again = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--mockgpt-record=all",
+        "--mockgpt-record-upstream=http://127.0.0.1:9",
+    )
+    again.assert_outcomes(failed=1)  # asked to record again, from an upstream that is not there
