@@ -19,7 +19,7 @@ from mockgpt.framing import DONE, Event, Framing, WireEvent
 from mockgpt.scripts import Fault, Pacing
 from mockgpt.wire import ENCODINGS, Encoding, EventStream, Steps, encoding, framing_for, register
 from mockgpt.wire.encodings.base import Rule
-from mockgpt.wire.stream import COALESCE, Follower
+from mockgpt.wire.stream import COALESCE, SINGLE_WRITES, Follower
 from mockgpt.wire.turn import (
     Arguments,
     Begin,
@@ -356,8 +356,9 @@ def test_ready_events_leave_together_and_the_first_alone() -> None:
     client = Recorder()
     raw = run(EventStream(steps, VirtualClock(0)), client)
     assert raw == wire_of_steps(steps) + b"data: [DONE]\n\n"
-    assert client.bodies[0] == steps.wire(0)  # the time to the first byte is one event's
-    assert len(client.bodies) < len(steps) // 100
+    # The first writes carry one event each (the time to the first byte is one event's).
+    assert client.bodies[:SINGLE_WRITES] == [steps.wire(n) for n in range(SINGLE_WRITES)]
+    assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100
     assert all(body.endswith(b"\n\n") for body in client.bodies)
     biggest = max(len(steps.wire(index)) for index in range(len(steps)))
     assert all(len(body) < COALESCE + biggest for body in client.bodies[:-1])
@@ -376,9 +377,10 @@ def test_paced_events_leave_one_write_each_at_their_time(plain: type[Plain]) -> 
         await recorded(message)
 
     asyncio.run(EventStream(steps, clock)({"type": "http"}, client.receive, send))
-    # Each piece after its pause; the last one with what follows it unpaced (done, [DONE]).
-    assert [body.count(b"\n\n") for body in client.bodies] == [1, 1, 1, 3]
-    assert times == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])  # the head, then each write
+    # Each piece leaves in a write of its own, after its pause.
+    written = list(zip(times[1:], client.bodies, strict=True))  # after the head
+    assert [body.count(b"event: token") for _, body in written if b"token" in body] == [1] * 4
+    assert [at for at, body in written if b"token" in body] == pytest.approx([0.5, 1.0, 1.5, 2.0])
 
 
 @pytest.mark.parametrize("after", [1, 2, 1500, 3002])
@@ -399,13 +401,13 @@ def test_a_fault_strikes_at_its_event_in_a_stream_written_in_batches(after: int)
 def test_a_client_leaving_stops_a_batched_writer_at_its_next_write() -> None:
     steps = long_steps()
     left: list[int] = []
-    client = YieldingRecorder(leave_after=2)
+    client = YieldingRecorder(leave_after=SINGLE_WRITES + 1)  # leaves after a batch
     stream = EventStream(steps, VirtualClock(0), on_leave=left.append)
     raw = run(stream, client)
-    assert len(client.bodies) == 2
+    assert len(client.bodies) == SINGLE_WRITES + 1
     assert left == [steps.sent]  # what went out counts as sent, nothing more
     assert raw == wire_of_steps(steps, steps.sent)
-    assert 1 < steps.sent < len(steps)
+    assert SINGLE_WRITES + 1 < steps.sent < len(steps)
 
 
 def test_a_follower_writes_what_was_made_in_batches() -> None:
@@ -416,4 +418,4 @@ def test_a_follower_writes_what_was_made_in_batches() -> None:
     raw = run(follower, client)  # type: ignore[arg-type]
     opening = steps.wire(0)
     assert raw == opening + whole[len(wire_of_steps(steps, 3)) :]
-    assert len(client.bodies) < len(steps) // 100
+    assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100

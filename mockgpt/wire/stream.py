@@ -205,6 +205,8 @@ def framing_for(encoding: Encoding, realism: Realism | None) -> Framing:
 
 #: The most bytes one write carries when several events are ready at once.
 COALESCE = 32 * 1024
+#: How many writes at the start of a stream carry one event each (see `Writer`).
+SINGLE_WRITES = 16
 
 
 class Writer:
@@ -214,19 +216,22 @@ class Writer:
     framing does not depend on how the bytes fall into writes, so events with
     no pause between them are held (`add`) and written together once the
     stream must wait (a pause, a fault, the end) or `COALESCE` bytes are
-    held. The first write of a stream leaves alone at
-    once, so the time to the first byte is one event's.
+    held. The first `SINGLE_WRITES` writes carry one event each, as before:
+    granian puts the answer's head and first event on the socket while the app
+    lets go of the interpreter, which each write does for a moment; a batch
+    made right after the first event held them back by milliseconds
+    (measured: 4 ms with 2 single writes, 1.9 ms with 8 to 32, against 2.4 ms
+    for one write per event), so the time to the first byte stays one event's.
     """
 
-    __slots__ = ("gone", "limit", "parts", "send", "size")
+    __slots__ = ("gone", "parts", "send", "size", "writes")
 
     def __init__(self, send: Send, gone: asyncio.Event) -> None:
         self.send = send
         self.gone = gone
         self.parts: list[bytes] = []
         self.size = 0
-        #: How many bytes may be held before they go out (0 until the first write).
-        self.limit = 0
+        self.writes = 0
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
@@ -237,7 +242,7 @@ class Writer:
 
     def full(self) -> bool:
         """Whether what is held should go out now."""
-        return self.size >= self.limit
+        return self.size >= COALESCE or self.writes < SINGLE_WRITES
 
     async def flush(self) -> bool:
         """Write what is held; False when the client has left (the stream must end)."""
@@ -246,7 +251,7 @@ class Writer:
             body = parts[0] if len(parts) == 1 else b"".join(parts)
             self.parts = []
             self.size = 0
-            self.limit = COALESCE
+            self.writes += 1
             await self.send({"type": "http.response.body", "body": body, "more_body": True})
         return not self.gone.is_set()
 
