@@ -224,11 +224,12 @@ class Writer:
     for one write per event), so the time to the first byte stays one event's.
     """
 
-    __slots__ = ("gone", "parts", "send", "size", "writes")
+    __slots__ = ("left", "parts", "send", "size", "writes")
 
-    def __init__(self, send: Send, gone: asyncio.Event) -> None:
+    def __init__(self, send: Send, left: asyncio.Future[None]) -> None:
         self.send = send
-        self.gone = gone
+        #: Done once the client has gone away (the watch on `receive`).
+        self.left = left
         self.parts: list[bytes] = []
         self.size = 0
         self.writes = 0
@@ -253,7 +254,7 @@ class Writer:
             self.size = 0
             self.writes += 1
             await self.send({"type": "http.response.body", "body": body, "more_body": True})
-        return not self.gone.is_set()
+        return not self.left.done()
 
     async def close(self, tail: bytes) -> None:
         """The last write: what is held, then `tail`, ending the body."""
@@ -275,19 +276,17 @@ class _Body:
     replay: bool
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gone = asyncio.Event()
-
         async def watch() -> None:
             while True:
                 message: Message = await receive()
                 if message["type"] == "http.disconnect":
-                    gone.set()
                     return
 
+        # The one helper task of a stream: every wait of the writer also ends when it does.
         watcher = asyncio.ensure_future(watch())
         completed = False
         try:
-            completed = await self._write(Writer(send, gone))
+            completed = await self._write(Writer(send, watcher))
         except OSError:
             completed = False
         finally:
@@ -353,18 +352,16 @@ class EventStream(_Body):
         elif self.on_end is not None:
             self.on_end(completed)
 
-    async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
+    async def _pause(self, seconds: float, left: asyncio.Future[None]) -> bool:
         """Wait on the clock; False when the client left meanwhile (the wait ends then)."""
         if seconds <= 0:
-            return not gone.is_set()
+            return not left.done()
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waiter = asyncio.ensure_future(gone.wait())
         try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({sleeper, left}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
-            waiter.cancel()
-        return not gone.is_set()
+        return not left.done()
 
     async def _deliver(self, writer: Writer, index: int) -> bool:
         """Write what is held (the steps before `index`) and count it as sent; False
@@ -374,7 +371,7 @@ class EventStream(_Body):
         return still_there
 
     async def _write(self, writer: Writer) -> bool:
-        steps, fault, gone = self.steps, self.fault, writer.gone
+        steps, fault, left = self.steps, self.fault, writer.left
         framing = steps.framing
         encode = framing.encode
         await writer.start(self.status, self.headers)
@@ -389,7 +386,7 @@ class EventStream(_Body):
         while index < len(events) or steps.more():
             delay = delays.get(index) if delays else None
             if delay is not None and not (
-                await self._deliver(writer, index) and await self._pause(delay, gone)
+                await self._deliver(writer, index) and await self._pause(delay, left)
             ):
                 return False
             if index == strike_at:
@@ -398,7 +395,7 @@ class EventStream(_Body):
                     return False
                 if fault.kind != "stall":
                     return await self._strike(fault, writer, index)
-                if not await self._pause(fault.seconds, gone):
+                if not await self._pause(fault.seconds, left):
                     return False
             if pings_left and index > 0:
                 add(framing.ping(self.clock.now()))
@@ -413,7 +410,7 @@ class EventStream(_Body):
                 return False
             if fault.kind != "stall":
                 return await self._strike(fault, writer, index)
-            if not await self._pause(fault.seconds, gone):
+            if not await self._pause(fault.seconds, left):
                 return False
         closing = steps.encoding.closing(padded=framing.padding)
         await writer.close(b"".join(encode(event) for event in closing))
@@ -513,7 +510,7 @@ class Follower(_Body):
         self.replay = replay
 
     async def _write(self, writer: Writer) -> bool:
-        steps, gone = self.steps, writer.gone
+        steps, left = self.steps, writer.left
         encode = steps.framing.encode
         await writer.start(200, STREAM_HEADERS)
         self._replay(writer)
@@ -532,13 +529,12 @@ class Follower(_Body):
             if not await writer.flush():
                 return False
             changed = asyncio.ensure_future(steps.changed().wait())
-            left = asyncio.ensure_future(gone.wait())
+            waits: set[asyncio.Future[Any]] = {changed, left}
             try:
-                await asyncio.wait({changed, left}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 changed.cancel()
-                left.cancel()
-            if gone.is_set():
+            if left.done():
                 return False
         await writer.close(b"".join(encode(event) for event in self.ending()))
         return True
