@@ -128,6 +128,9 @@ class TurnPlanner:
         #: The version nibble of new conversation ids: the 2026 service's ids say 8,
         #: but clients still in use (the `chatgpt` npm package) refuse all but v4.
         self.id_version: Literal[4, 8] = 4
+        #: The last resume token made, by conversation and second: a turn's stream and
+        #: its `X-Conduit-Token` header carry the same one, signed once.
+        self._token: tuple[str, int, str] | None = None
 
     def _rng(self, *parts: str) -> random.Random:
         return random.Random("\x1f".join((str(self.seed), *parts)))
@@ -435,6 +438,9 @@ class TurnPlanner:
 
     def _resume_token(self, cid: str, moment: float) -> dict[str, Any]:
         now = int(moment)
+        made = self._token
+        if made is not None and made[0] == cid and made[1] == now:
+            return {"kind": "topic", "token": made[2]}
         claims = {
             "conduit_uuid": uuid.UUID(int=self._rng("conduit", cid).getrandbits(128)).hex,
             "conduit_location": "10.0.0.1:8304",
@@ -444,6 +450,7 @@ class TurnPlanner:
             "turn_topic_id": f"conversation-turn-{cid}",
         }
         token = tokens.encode_jwt(claims, tokens.signing_key(self.seed))
+        self._token = (cid, now, token)
         return {"kind": "topic", "token": token}
 
     def _ste_metadata(

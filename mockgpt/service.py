@@ -95,6 +95,8 @@ class ConversationService:
         self.producers: dict[str, asyncio.Task[bool]] = {}
         #: Conversations whose turn's events were dropped (a resume answers 410), oldest first.
         self.forgotten: dict[str, None] = {}
+        #: Turns dropped from `turns`, freed once a stream has ended (see `_keep`).
+        self.released: list[Turn] = []
         self.authority = authority
 
     # -- a turn ------------------------------------------------------------------
@@ -221,7 +223,11 @@ class ConversationService:
             oldest = next((key for key, kept in self.turns.items() if not kept.live), None)
             if oldest is None:
                 break
-            del self.turns[oldest]
+            # Freeing a long turn's events takes a tenth of a millisecond: not before the
+            # new turn's first byte, but when a stream ends (or a few turns later).
+            self.released.append(self.turns.pop(oldest))
+            if len(self.released) > MAX_TURNS:
+                self.released.clear()
             self.forgotten[oldest] = None
             while len(self.forgotten) > MAX_FORGOTTEN:
                 del self.forgotten[next(iter(self.forgotten))]
@@ -289,6 +295,7 @@ class ConversationService:
         `stream_status` says IS_STREAMING, the conversation's `async_status` is
         3 (streaming), and a resume follows the turn live until it is done.
         """
+        self.released.clear()
         if not turn.live:
             return
         conversation = self.store.get(turn.conversation_id)
@@ -330,6 +337,7 @@ class ConversationService:
         A whole turn stores the full answer; a scripted in-stream failure leaves
         the partial answer as it was streamed and marks the turn failed.
         """
+        self.released.clear()
         if not turn.live:
             return
         turn.live = False

@@ -717,6 +717,8 @@ def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
             frames = snapshots(converse(client, turn_body(f"question {n}")).content)
             ids.append(frames[-1]["conversation_id"])
         assert len(client.app.conversations.turns) == MAX_TURNS
+        # A dropped turn is freed after the new turn's stream, not before its first byte.
+        assert not client.app.conversations.released
         stored = client.get(f"/backend-api/conversation/{ids[0]}", headers=AUTH).json()
         resumed = client.post(
             "/backend-api/f/conversation/resume",
@@ -781,3 +783,8 @@ def test_a_route_about_an_unknown_conversation_is_a_404_and_no_failure(
     assert response.status_code == 404
     assert response.json()["detail"]["code"] == "conversation_not_found"
     assert mock.failures() == []
+def test_the_stream_and_its_header_carry_one_resume_token(client: TestClient) -> None:
+    response = converse(client, turn_body("the token", v1=True))
+    frames = [json.loads(data) for _, data in parse(response.content) if data.startswith("{")]
+    (sent,) = [f for f in frames if f.get("type") == "resume_conversation_token"]
+    assert sent["token"] == response.headers["x-conduit-token"]

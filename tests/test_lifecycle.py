@@ -14,7 +14,7 @@ from test_conversation import AUTH, _read_events, turn_body
 
 from mockgpt import LiveServer, create_app
 from mockgpt.delta import decode_sse
-from mockgpt.scripts import Fault, Script
+from mockgpt.scripts import Fault, Pacing, Script
 
 ANSWER = " ".join(f"word{n}" for n in range(40)) + "."
 
@@ -165,7 +165,9 @@ async def test_an_unread_turn_goes_on_on_the_app_clock_and_leaves_no_task() -> N
 async def test_a_scripted_failure_while_nobody_reads_ends_the_turn_as_failure() -> None:
     app = create_app(make_config(0, sample_conversations=0))
     service = app.conversations
-    script = Script(text=ANSWER, fault=Fault("error_envelope", after=12))
+    # Paced, so the client leaves mid-stream: ready events would leave in one write.
+    pacing = Pacing(tokens_per_second=50)
+    script = Script(text=ANSWER, fault=Fault("error_envelope", after=12), pacing=pacing)
     service.book.queue(script)
     await _call(app, "POST", "/backend-api/conversation", turn_body(v1=True), keep=3)
     (cid,) = service.producers

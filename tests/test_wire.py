@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from mockgpt.clock import SystemClock, VirtualClock
 from mockgpt.delta import decode_sse
-from mockgpt.framing import Event, Framing, WireEvent
+from mockgpt.framing import DONE, Event, Framing, WireEvent
 from mockgpt.scripts import Fault, Pacing
 from mockgpt.wire import ENCODINGS, Encoding, EventStream, Steps, encoding, framing_for, register
 from mockgpt.wire.encodings.base import Rule
+from mockgpt.wire.stream import COALESCE, SINGLE_WRITES, Follower
 from mockgpt.wire.turn import (
     Arguments,
     Begin,
@@ -327,3 +328,94 @@ def test_the_engine_imports_nothing_from_the_http_app_or_control_layers() -> Non
                 assert not (parts[0] == "mockgpt" and len(parts) > 1 and parts[1] in above), (
                     f"{path.name} imports {name}"
                 )
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def long_steps(words: int = 3000) -> Steps:
+    encoder = encoding("v1", conversation_id=CID, message_id=MID)
+    turn = itertools.chain([Begin(answer())], (f"w{n} " for n in range(words)), [Done(answer())])
+    return Steps(encoder, turn, framing_for(encoder, None))
+
+
+def wire_of_steps(steps: Steps, stop: int | None = None) -> bytes:
+    return b"".join(steps.wire(index) for index in range(len(steps) if stop is None else stop))
+
+
+class YieldingRecorder(Recorder):
+    """A client whose transport lets the loop run at each write, as a socket's may."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        await asyncio.sleep(0)
+
+
+def test_ready_events_leave_together_and_the_first_alone() -> None:
+    steps = long_steps()
+    client = Recorder()
+    raw = run(EventStream(steps, VirtualClock(0)), client)
+    assert raw == wire_of_steps(steps) + b"data: [DONE]\n\n"
+    # The first writes carry one event each (the time to the first byte is one event's).
+    assert client.bodies[:SINGLE_WRITES] == [steps.wire(n) for n in range(SINGLE_WRITES)]
+    assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100
+    assert all(body.endswith(b"\n\n") for body in client.bodies)
+    biggest = max(len(steps.wire(index)) for index in range(len(steps)))
+    assert all(len(body) < COALESCE + biggest for body in client.bodies[:-1])
+    assert steps.sent == len(steps)
+
+
+def test_paced_events_leave_one_write_each_at_their_time(plain: type[Plain]) -> None:
+    clock = VirtualClock(0)
+    steps = Steps(encoding("plain-test"), pieces(4, delay=0.5), Framing())
+    client = Recorder()
+    times: list[float] = []
+    recorded = client.send
+
+    async def send(message: dict[str, Any]) -> None:
+        times.append(clock.now())
+        await recorded(message)
+
+    asyncio.run(EventStream(steps, clock)({"type": "http"}, client.receive, send))
+    # Each piece leaves in a write of its own, after its pause.
+    written = list(zip(times[1:], client.bodies, strict=True))  # after the head
+    assert [body.count(b"event: token") for _, body in written if b"token" in body] == [1] * 4
+    assert [at for at, body in written if b"token" in body] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+
+
+@pytest.mark.parametrize("after", [1, 2, 1500, 3002])
+def test_a_fault_strikes_at_its_event_in_a_stream_written_in_batches(after: int) -> None:
+    steps = long_steps()
+    raw = run(
+        EventStream(steps, VirtualClock(0), fault=Fault("close_after", after=after)), Recorder()
+    )
+    assert raw == wire_of_steps(steps, after)
+    steps = long_steps()
+    raw = run(
+        EventStream(steps, VirtualClock(0), fault=Fault("malformed_frame", after=after)), Recorder()
+    )
+    cut = b'data: {"message": {"id": "\n\ndata: [DONE]\n\n'
+    assert raw == wire_of_steps(steps, after) + cut
+
+
+def test_a_client_leaving_stops_a_batched_writer_at_its_next_write() -> None:
+    steps = long_steps()
+    left: list[int] = []
+    client = YieldingRecorder(leave_after=SINGLE_WRITES + 1)  # leaves after a batch
+    stream = EventStream(steps, VirtualClock(0), on_leave=left.append)
+    raw = run(stream, client)
+    assert len(client.bodies) == SINGLE_WRITES + 1
+    assert left == [steps.sent]  # what went out counts as sent, nothing more
+    assert raw == wire_of_steps(steps, steps.sent)
+    assert SINGLE_WRITES + 1 < steps.sent < len(steps)
+
+
+def test_a_follower_writes_what_was_made_in_batches() -> None:
+    steps = long_steps()
+    whole = run(EventStream(steps, VirtualClock(0)), Recorder())
+    client = Recorder()
+    follower = Follower(steps, start=3, live=lambda: False, ending=lambda: [DONE], replay=True)
+    raw = run(follower, client)  # type: ignore[arg-type]
+    opening = steps.wire(0)
+    assert raw == opening + whole[len(wire_of_steps(steps, 3)) :]
+    assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100

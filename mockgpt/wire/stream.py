@@ -203,7 +203,112 @@ def framing_for(encoding: Encoding, realism: Realism | None) -> Framing:
     )
 
 
-class EventStream:
+#: The most bytes one write carries when several events are ready at once.
+COALESCE = 32 * 1024
+#: How many writes at the start of a stream carry one event each (see `Writer`).
+SINGLE_WRITES = 16
+
+
+class Writer:
+    """The body of one stream as it goes out: events ready together leave in one write.
+
+    Each `send` costs the server a write of its own, whatever its size. SSE
+    framing does not depend on how the bytes fall into writes, so events with
+    no pause between them are held (`add`) and written together once the
+    stream must wait (a pause, a fault, the end) or `COALESCE` bytes are
+    held. The first `SINGLE_WRITES` writes carry one event each, as before:
+    granian puts the answer's head and first event on the socket while the app
+    lets go of the interpreter, which each write does for a moment; a batch
+    made right after the first event held them back by milliseconds
+    (measured: 4 ms with 2 single writes, 1.9 ms with 8 to 32, against 2.4 ms
+    for one write per event), so the time to the first byte stays one event's.
+    """
+
+    __slots__ = ("left", "parts", "send", "size", "writes")
+
+    def __init__(self, send: Send, left: asyncio.Future[None]) -> None:
+        self.send = send
+        #: Done once the client has gone away (the watch on `receive`).
+        self.left = left
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.writes = 0
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+
+    def full(self) -> bool:
+        """Whether what is held should go out now."""
+        return self.size >= COALESCE or self.writes < SINGLE_WRITES
+
+    async def flush(self) -> bool:
+        """Write what is held; False when the client has left (the stream must end)."""
+        parts = self.parts
+        if parts:
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+            self.parts = []
+            self.size = 0
+            self.writes += 1
+            await self.send({"type": "http.response.body", "body": body, "more_body": True})
+        return not self.left.done()
+
+    async def close(self, tail: bytes) -> None:
+        """The last write: what is held, then `tail`, ending the body."""
+        body = b"".join([*self.parts, tail])
+        self.parts = []
+        self.size = 0
+        await self.send({"type": "http.response.body", "body": body})
+
+
+class _Body:
+    """What both stream responses share: the watch for the client leaving, the start of
+    the answer, the opening events a resume repeats, and how the writer's end is told.
+
+    `_write` sends the body and says whether it was whole; `_finish` hears of it.
+    """
+
+    steps: Steps
+    start: int
+    replay: bool
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def watch() -> None:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+
+        # The one helper task of a stream: every wait of the writer also ends when it does.
+        watcher = asyncio.ensure_future(watch())
+        completed = False
+        try:
+            completed = await self._write(Writer(send, watcher))
+        except OSError:
+            completed = False
+        finally:
+            watcher.cancel()
+            self._finish(completed)
+
+    async def _write(self, writer: Writer) -> bool:
+        raise NotImplementedError
+
+    def _finish(self, completed: bool) -> None:
+        """Hear how the body ended (whole or not)."""
+
+    def _replay(self, writer: Writer) -> None:
+        """A resume from the middle first repeats the opening events."""
+        if self.replay and self.start > 0:
+            steps = self.steps
+            encode = steps.framing.encode
+            for index in range(min(steps.opening, self.start)):
+                writer.add(encode(steps.events[index]))
+
+
+class EventStream(_Body):
     """The ASGI response that sends `steps` from `start`, paced on the clock.
 
     A scripted fault strikes before step `fault.after`, or at the end when the
@@ -241,98 +346,90 @@ class EventStream:
         #: Whether a scripted failure (not a dropped connection) ended the stream.
         self.broken = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gone = asyncio.Event()
+    def _finish(self, completed: bool) -> None:
+        if not completed and not self.broken and self.on_leave is not None:
+            self.on_leave(self.steps.sent)
+        elif self.on_end is not None:
+            self.on_end(completed)
 
-        async def watch() -> None:
-            while True:
-                message: Message = await receive()
-                if message["type"] == "http.disconnect":
-                    gone.set()
-                    return
-
-        watcher = asyncio.ensure_future(watch())
-        completed = False
-        try:
-            completed = await self._send_all(send, gone)
-        except OSError:
-            completed = False
-        finally:
-            watcher.cancel()
-            if not completed and not self.broken and self.on_leave is not None:
-                self.on_leave(self.steps.sent)
-            elif self.on_end is not None:
-                self.on_end(completed)
-
-    async def _pause(self, seconds: float, gone: asyncio.Event) -> bool:
+    async def _pause(self, seconds: float, left: asyncio.Future[None]) -> bool:
         """Wait on the clock; False when the client left meanwhile (the wait ends then)."""
         if seconds <= 0:
-            return not gone.is_set()
+            return not left.done()
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        waiter = asyncio.ensure_future(gone.wait())
         try:
-            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({sleeper, left}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleeper.cancel()
-            waiter.cancel()
-        return not gone.is_set()
+        return not left.done()
 
-    async def _send_all(self, send: Send, gone: asyncio.Event) -> bool:
-        steps, fault = self.steps, self.fault
+    async def _deliver(self, writer: Writer, index: int) -> bool:
+        """Write what is held (the steps before `index`) and count it as sent; False
+        when the client has left."""
+        still_there = await writer.flush()
+        self._mark(index)
+        return still_there
+
+    async def _write(self, writer: Writer) -> bool:
+        steps, fault, left = self.steps, self.fault, writer.left
         framing = steps.framing
         encode = framing.encode
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        if self.replay and self.start > 0:
-            for index in range(min(steps.opening, self.start)):
-                await self._emit(send, encode(steps.events[index]))
+        await writer.start(self.status, self.headers)
+        self._replay(writer)
         pings_left = self.pings
         strike_at = fault.after if fault is not None else -1
         events, delays = steps.events, steps.delays
+        add = writer.add
         index = self.start
-        # The hot loop of every stream: one write per event, as the real server does.
+        # The hot loop of every stream. Each pause, fault and full buffer writes what is
+        # held first, so every event leaves at its time and a fault strikes at its event.
         while index < len(events) or steps.more():
             delay = delays.get(index) if delays else None
-            if delay is not None and not await self._pause(delay, gone):
+            if delay is not None and not (
+                await self._deliver(writer, index) and await self._pause(delay, left)
+            ):
                 return False
             if index == strike_at:
                 assert fault is not None
+                if not await self._deliver(writer, index):
+                    return False
                 if fault.kind != "stall":
-                    return await self._strike(fault, send, index)
-                if not await self._pause(fault.seconds, gone):
+                    return await self._strike(fault, writer, index)
+                if not await self._pause(fault.seconds, left):
                     return False
             if pings_left and index > 0:
-                await self._emit(send, framing.ping(self.clock.now()))
+                add(framing.ping(self.clock.now()))
                 pings_left -= 1
-            await send(
-                {"type": "http.response.body", "body": encode(events[index]), "more_body": True}
-            )
+            add(encode(events[index]))
             index += 1
-            if index > steps.sent:
-                steps.sent = index
-                if steps.waiting is not None:
-                    steps.wake()
-            if gone.is_set():
+            if writer.full() and not await self._deliver(writer, index):
                 return False
         if fault is not None and strike_at >= index:
             # Past the last event: the fault happens at the end, on every encoding.
-            if fault.kind != "stall":
-                return await self._strike(fault, send, index)
-            if not await self._pause(fault.seconds, gone):
+            if not await self._deliver(writer, index):
                 return False
-        await self._close(send, steps.encoding.closing(padded=framing.padding))
+            if fault.kind != "stall":
+                return await self._strike(fault, writer, index)
+            if not await self._pause(fault.seconds, left):
+                return False
+        closing = steps.encoding.closing(padded=framing.padding)
+        await writer.close(b"".join(encode(event) for event in closing))
+        self._mark(index)
         return True
 
-    @staticmethod
-    async def _emit(send: Send, data: bytes) -> None:
-        await send({"type": "http.response.body", "body": data, "more_body": True})
+    def _mark(self, index: int) -> None:
+        """Count the steps before `index` as delivered, and wake the turn's followers."""
+        steps = self.steps
+        if index > steps.sent:
+            steps.sent = index
+            if steps.waiting is not None:
+                steps.wake()
 
-    async def _close(self, send: Send, events: list[WireEvent]) -> None:
-        encode = self.steps.framing.encode
-        body = b"".join(encode(event) for event in events)
-        await send({"type": "http.response.body", "body": body})
+    async def _strike(self, fault: Fault, writer: Writer, index: int) -> bool:
+        """Break the stream before event `index`; False, as a broken stream is never whole.
 
-    async def _strike(self, fault: Fault, send: Send, index: int) -> bool:
-        """Break the stream before event `index`; False, as a broken stream is never whole."""
+        What was held before it has been written already.
+        """
         steps = self.steps
         encoding, framing = steps.encoding, steps.framing
         encoding.strike(index)
@@ -341,17 +438,18 @@ class EventStream:
             # Returning without finishing the body makes the server drop the connection.
             return False
         if kind == "no_done":
-            await send({"type": "http.response.body", "body": b""})
+            await writer.close(b"")
             return False
         self.broken = True
         if kind == "malformed_frame":
             cut = f"data: {encoding.malformed}{framing.newline}{framing.newline}"
-            await self._emit(send, cut.encode())
+            writer.add(cut.encode())
         elif kind == "error_envelope":
-            await self._emit(send, framing.encode(encoding.error(fault.message)))
+            writer.add(framing.encode(encoding.error(fault.message)))
         elif kind == "moderation_block":
-            await self._emit(send, framing.encode(encoding.blocked()))
-        await self._close(send, encoding.closing(padded=False))
+            writer.add(framing.encode(encoding.blocked()))
+        closing = encoding.closing(padded=False)
+        await writer.close(b"".join(framing.encode(event) for event in closing))
         return False
 
 
@@ -388,7 +486,7 @@ async def produce(steps: Steps, clock: Clock, start: int, fault: Fault | None = 
     return not (fault is not None and fault.kind in BREAKING and strike_at >= index)
 
 
-class Follower:
+class Follower(_Body):
     """The ASGI response that reads a turn still being made (a resume of a live turn).
 
     It sends what was made from `start`, then each step as `produce` or the
@@ -411,63 +509,46 @@ class Follower:
         self.ending = ending
         self.replay = replay
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        gone = asyncio.Event()
-
-        async def watch() -> None:
-            while True:
-                message: Message = await receive()
-                if message["type"] == "http.disconnect":
-                    gone.set()
-                    return
-
-        watcher = asyncio.ensure_future(watch())
-        try:
-            await self._follow(send, gone)
-        except OSError:
-            pass
-        finally:
-            watcher.cancel()
-
-    async def _follow(self, send: Send, gone: asyncio.Event) -> None:
-        steps = self.steps
+    async def _write(self, writer: Writer) -> bool:
+        steps, left = self.steps, writer.left
         encode = steps.framing.encode
-        await send({"type": "http.response.start", "status": 200, "headers": STREAM_HEADERS})
-        if self.replay and self.start > 0:
-            for index in range(min(steps.opening, self.start)):
-                await EventStream._emit(send, encode(steps.events[index]))
+        await writer.start(200, STREAM_HEADERS)
+        self._replay(writer)
         index = self.start
         while True:
             live = self.live()
             while index < steps.sent:
-                await EventStream._emit(send, encode(steps.events[index]))
+                writer.add(encode(steps.events[index]))
                 index += 1
-                if gone.is_set():
-                    return
+                if writer.full() and not await writer.flush():
+                    return False
             if not live:
                 break
             if not self.live() or index < steps.sent:
                 continue
+            if not await writer.flush():
+                return False
             changed = asyncio.ensure_future(steps.changed().wait())
-            left = asyncio.ensure_future(gone.wait())
+            waits: set[asyncio.Future[Any]] = {changed, left}
             try:
-                await asyncio.wait({changed, left}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 changed.cancel()
-                left.cancel()
-            if gone.is_set():
-                return
-        body = b"".join(encode(event) for event in self.ending())
-        await send({"type": "http.response.body", "body": body})
+            if left.done():
+                return False
+        await writer.close(b"".join(encode(event) for event in self.ending()))
+        return True
 
 
 __all__ = [
     "BREAKING",
+    "COALESCE",
     "STREAM_HEADERS",
     "EventStream",
     "Follower",
     "Step",
     "Steps",
+    "Writer",
     "framing_for",
     "produce",
 ]

@@ -6,8 +6,10 @@ conversation per request), served by
 - `mockgpt`: `create_app(Config(seed=0, clock="virtual"))` whose every turn answers
   one long unpaced scripted text (`--words` words, one word per delta event);
 - `bare`: a one-route Starlette app whose `StreamingResponse` yields the very
-  event chunks of one mockgpt stream (fetched from mockgpt once at start and
-  split on blank lines), so it sends the same bytes in the same number of writes;
+  events of one mockgpt stream (fetched from mockgpt once at start and split
+  on blank lines), one write per event, so it sends the same bytes. mockgpt
+  writes the events that are ready together in one write (its first event
+  alone); the `chunks` line of the report gives both counts;
 
 1. events per second of one stream at a time, on one keep-alive connection:
    `\\n\\n`-terminated events received inside the timed window / window length;
