@@ -23,7 +23,6 @@ JSON form of one script (every key optional; unknown keys are refused)::
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 import re
@@ -194,6 +193,8 @@ def _mapping(path: str, value: object) -> Mapping[str, Any]:
 def _refuse_unknown(data: Mapping[str, Any], known: Sequence[str]) -> None:
     for key in data:
         if key not in known:
+            import difflib  # lazy: start-up
+
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ScriptError(
