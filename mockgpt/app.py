@@ -87,19 +87,34 @@ class Call:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: HTTP versions whose requests carry a body only when a header announces it.
+_UNFRAMED_EMPTY = frozenset({"1.1", "1.0"})
+
+
 class BodyTooLarge(Exception):
     """A request body is longer than the limit."""
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`."""
+    """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`.
+
+    An HTTP/1 request that announces neither a length nor chunks has no body, so it
+    is not asked for (a round trip into the server per request); HTTP/2 frames a
+    body without announcing it, so there the body is always read.
+    """
+    framed = scope.get("http_version") not in _UNFRAMED_EMPTY
     for key, value in scope["headers"]:
         if key == b"content-length":
+            framed = True
             try:
                 if int(value) > limit:
                     raise BodyTooLarge
             except ValueError:
                 pass
+        elif key == b"transfer-encoding":
+            framed = True
+    if not framed:
+        return b""
     chunks: list[bytes] = []
     size = 0
     while True:
