@@ -89,6 +89,8 @@ class Call:
 
 #: HTTP versions whose requests carry a body only when a header announces it.
 _UNFRAMED_EMPTY = frozenset({"1.1", "1.0"})
+#: Methods whose HTTP/1 requests are read only when they announce a body.
+_BODILESS_METHODS = frozenset({"GET", "HEAD"})
 
 
 class BodyTooLarge(Exception):
@@ -98,11 +100,15 @@ class BodyTooLarge(Exception):
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`.
 
-    An HTTP/1 request that announces neither a length nor chunks has no body, so it
-    is not asked for (a round trip into the server per request); HTTP/2 frames a
-    body without announcing it, so there the body is always read.
+    An HTTP/1 GET or HEAD that announces neither a length nor chunks has no body, so
+    it is not asked for (a round trip into the server per request); HTTP/2 frames a
+    body without announcing it, so there (and for other methods, which a hand-built
+    scope may send unannounced) the body is always read.
     """
-    framed = scope.get("http_version") not in _UNFRAMED_EMPTY
+    framed = (
+        scope.get("http_version") not in _UNFRAMED_EMPTY
+        or scope.get("method") not in _BODILESS_METHODS
+    )
     for key, value in scope["headers"]:
         if key == b"content-length":
             framed = True
