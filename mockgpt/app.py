@@ -81,19 +81,40 @@ _INTERNAL = json_response(500, errors.INTERNAL_ERROR)
 _CONVERSATION_NOT_FOUND = json_response(404, CONVERSATION_NOT_FOUND)
 
 
+#: HTTP versions whose requests carry a body only when a header announces it.
+_UNFRAMED_EMPTY = frozenset({"1.1", "1.0"})
+#: Methods whose HTTP/1 requests are read only when they announce a body.
+_BODILESS_METHODS = frozenset({"GET", "HEAD"})
+
+
 class BodyTooLarge(Exception):
     """A request body is longer than the limit."""
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`."""
+    """The whole request body; `BodyTooLarge` as soon as it is known to pass `limit`.
+
+    An HTTP/1 GET or HEAD that announces neither a length nor chunks has no body, so
+    it is not asked for (a round trip into the server per request); HTTP/2 frames a
+    body without announcing it, so there (and for other methods, which a hand-built
+    scope may send unannounced) the body is always read.
+    """
+    framed = (
+        scope.get("http_version") not in _UNFRAMED_EMPTY
+        or scope.get("method") not in _BODILESS_METHODS
+    )
     for key, value in scope["headers"]:
         if key == b"content-length":
+            framed = True
             try:
                 if int(value) > limit:
                     raise BodyTooLarge
             except ValueError:
                 pass
+        elif key == b"transfer-encoding":
+            framed = True
+    if not framed:
+        return b""
     chunks: list[bytes] = []
     size = 0
     while True:

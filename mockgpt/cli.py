@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mockgpt._version import __version__
+from mockgpt.accesslog import AccessWriter, LineWriter, install
 from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
 from mockgpt.jsonfmt import dumps
@@ -296,23 +295,34 @@ def routes_markdown(catalogue: Catalogue) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import secrets
-
-    from mockgpt.controller import ADMIN_PREFIX, MockGPT  # lazy: only serving builds a mock
-    from mockgpt.scripts import load_script  # lazy: only serving reads scripts
-    from mockgpt.server import LiveServer  # lazy: only serving loads a server
-
     if args.admin_token is not None and not args.admin_token.strip():
         print(
             "mockgpt: --admin-token must not be empty (leave it out for a random one)",
             file=sys.stderr,
         )
         return 2
-    handler = BufferedLogHandler(sys.stdout)
+    lines = LineWriter(sys.stdout)
+    handler = BufferedLogHandler(sys.stdout, lines)
     handler.setFormatter(
         JsonLogFormatter() if args.log_format == "json" else logging.Formatter("%(message)s")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    previous = install(AccessWriter(lines, args.log_format))
+    try:
+        return _serve_logged(args, handler)
+    finally:
+        install(previous)
+        lines.close()
+
+
+def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
+    """`mockgpt serve` once its log is set up: the mock, the banner, then serving."""
+    import secrets
+
+    from mockgpt.controller import ADMIN_PREFIX, MockGPT  # lazy: only serving builds a mock
+    from mockgpt.scripts import load_script  # lazy: only serving reads scripts
+    from mockgpt.server import LiveServer  # lazy: only serving loads a server
+
     if (args.certfile is None) != (args.keyfile is None):
         print("mockgpt: --certfile and --keyfile go together", file=sys.stderr)
         return 2
@@ -399,47 +409,23 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-class BufferedLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes log lines in batches: at most every `INTERVAL` seconds or `LIMIT` bytes,
-    so a line per request costs a list append rather than a write and a flush."""
+class BufferedLogHandler(logging.Handler):
+    """Hands formatted log lines to a `LineWriter` (its own on `stream`, or the one given),
+    whose thread writes them in batches: a line costs a deque append, not a write and a
+    flush, and shares its order with the access lines on the same writer."""
 
-    INTERVAL = 0.1
-    LIMIT = 64 * 1024
-
-    def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
-        self._lines: list[str] = []
-        self._size = 0
-        self._timer: threading.Timer | None = None
-        self._guard = threading.Lock()
+    def __init__(self, stream: Any, lines: LineWriter | None = None) -> None:
+        super().__init__()
+        self.lines = lines if lines is not None else LineWriter(stream)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
+            self.lines.put(self.format(record))
         except Exception:
             self.handleError(record)
-            return
-        with self._guard:
-            self._lines.append(line)
-            self._size += len(line)
-            if self._size >= self.LIMIT:
-                self._write()
-            elif self._timer is None:
-                self._timer = threading.Timer(self.INTERVAL, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _write(self) -> None:
-        lines, self._lines, self._size = self._lines, [], 0
-        if lines:
-            with contextlib.suppress(OSError, ValueError):
-                self.stream.write("\n".join(lines) + "\n")
-                self.stream.flush()
 
     def flush(self) -> None:
-        with self._guard:
-            self._timer = None
-            self._write()
+        self.lines.flush()
 
 
 @dataclass(frozen=True, slots=True)

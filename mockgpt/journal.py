@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import difflib
 import hashlib
 import json
 import random
@@ -223,11 +222,15 @@ def json_diff(expected: Any, actual: Any) -> str:
     """A unified diff of two JSON values, pretty-printed with sorted keys."""
     left = json.dumps(expected, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
     right = json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    import difflib  # lazy: start-up
+
     return "\n".join(difflib.unified_diff(left, right, "expected", "received", lineterm=""))
 
 
 def nearest(wanted: str, known: Iterable[str], count: int = 3) -> list[str]:
     """The documented routes closest to a key nobody declared, for error messages."""
+    import difflib  # lazy: start-up
+
     return difflib.get_close_matches(wanted, list(known), n=count, cutoff=0.3)
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import re2
-
 from mockgpt.errors import MockGPTError
 
 #: The engine that runs prompt patterns (tests assert it, since speed is by construction).
@@ -51,6 +49,8 @@ class PromptPattern:
             names = re.RegexFlag(unsupported).name or str(unsupported)
             raise PatternError(f"prompt pattern flag {names} is not supported (RE2 engine)")
         inline = "".join(letter for flag, letter in _INLINE.items() if flags & flag)
+        import re2  # lazy: start-up
+
         options = re2.Options()
         options.log_errors = False
         options.max_mem = _MAX_MEMORY

@@ -26,6 +26,7 @@ import signal
 import socket
 import threading
 import time
+from asyncio import current_task
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,26 +136,28 @@ class Guarded:
         self.closing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.app(scope, receive, send)
             return
-        task = asyncio.current_task()
+        task = current_task()
+        active = self.active
         if task is not None:
-            self.active.add(task)
-        if scope["type"] == "http":
-            send = _as_the_real_server(send)
+            active.add(task)
         try:
-            if scope["type"] == "http" and _has_body(scope):
-                await self._with_deadline(scope, receive, send)
-            else:
+            if kind != "http":
                 await self.app(scope, receive, send)
+            elif _has_body(scope):
+                await self._with_deadline(scope, receive, _as_the_real_server(send))
+            else:
+                await self.app(scope, receive, _as_the_real_server(send))
         except asyncio.CancelledError:
             if not self.closing:
                 raise
             # Ended by a stopping server: the connection closes, nothing to report.
         finally:
             if task is not None:
-                self.active.discard(task)
+                active.discard(task)
 
     async def _with_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         deadline = time.monotonic() + self.body_timeout
@@ -200,7 +203,10 @@ def _as_the_real_server(send: Send) -> Send:
         # A plain function handing back send's awaitable: no extra coroutine per body chunk.
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
-            if not any(key.lower() == b"server" for key, _ in headers):
+            for key, _ in headers:  # a loop, not any(): no generator per answer
+                if key.lower() == b"server":
+                    break
+            else:
                 message = {**message, "headers": [*headers, SERVER_HEADER]}
         return send(message)
 

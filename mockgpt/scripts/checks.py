@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -144,6 +143,8 @@ def mapping_at(path: str, value: object) -> Mapping[str, Any]:
 def refuse_unknown(data: Mapping[str, Any], known: Sequence[str]) -> None:
     for key in data:
         if key not in known:
+            import difflib  # lazy: start-up
+
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ScriptError(

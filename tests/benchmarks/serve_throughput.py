@@ -11,20 +11,33 @@ What it measures: requests per second, and per-request latency (p50/p99), of
   on uvicorn with httptools and uvloop, no access log: the fastest stock stack
   one would pick for a hand-written mock.
 
+- `quiet`: `mockgpt serve --quiet`, to price the access log.
+
 Each server runs in its own subprocess on 127.0.0.1, pinned to one core where
 the machine has two or more (the load generator here gets the others), so
-the client never shares a GIL with a server. Start-up is the time from
-spawning the process to its first 200 answer. The load comes from N
+the client never shares a GIL with a server. The load comes from N
 keep-alive connections over asyncio raw sockets, one request in flight per
-connection. Rounds alternate mockgpt/bare/mockgpt/bare… so machine noise falls
-on both alike; each round has a short warm-up, then a timed window. The report
-gives the median req/s of each target, the ratio of the medians (target:
-mockgpt at 0.90 of bare or better), latency percentiles pooled over all rounds
-and the median start-up times (target: mockgpt within 1.3 times bare).
+connection. Rounds alternate mockgpt/bare/quiet/mockgpt/… so machine noise
+falls on all alike; each round has a short warm-up, then a timed window.
+Besides req/s, each round reads the server process's CPU time (all its
+threads, from /proc) and divides it by the answers it gave: CPU µs per
+request, which a busy machine disturbs far less than req/s.
+
+Start-up is the time from spawning the process to its first 200 answer, in
+fresh processes, alternating which server starts first. Both start with warm
+bytecode caches: PYTHONDONTWRITEBYTECODE (which would make every start compile
+mockgpt's modules while the reference's libraries load their installed caches)
+is taken out of the servers' environment and one untimed start of each comes
+first.
+
+The report gives the median req/s and CPU µs of each target, the ratios
+(target: mockgpt at 0.90 of bare or better), the access log's cost (target:
+under 5 % of `--quiet`), latency percentiles pooled over all rounds and the
+median start-up times (target: mockgpt within 1.3 times bare).
 
 Run it from the repository root:
 
-    python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 3] [--connections 16]
+    python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 3] [--starts 5]
 
 It only talks to 127.0.0.1, stops by itself and ends the servers it started.
 """
@@ -150,10 +163,19 @@ class Round:
     seconds: float
     latencies: list[float] = field(default_factory=list)
     client_cpu: float = 0.0  # share of one core the load generator used over the round
+    answered: int = 0  # every answer of the round, warm-up included
+    server_cpu: float | None = None  # CPU seconds the server process used over the round
 
     @property
     def rate(self) -> float:
         return self.completed / self.seconds
+
+    @property
+    def cpu_us(self) -> float | None:
+        """Server CPU time per request, in microseconds (None where it cannot be read)."""
+        if self.server_cpu is None or not self.answered:
+            return None
+        return self.server_cpu / self.answered * 1e6
 
 
 # -- client ----------------------------------------------------------------------
@@ -201,6 +223,7 @@ async def worker(port: int, start: float, end: float, result: Round) -> None:
             done = clock()
             if answer.status != 200:
                 raise RuntimeError(f"{result.target}: status {answer.status}, expected 200")
+            result.answered += 1
             if start <= done <= end:
                 result.completed += 1
                 result.latencies.append(done - sent)
@@ -209,13 +232,28 @@ async def worker(port: int, start: float, end: float, result: Round) -> None:
         await writer.wait_closed()
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, all threads) a process has used so far; None off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def measure(server: Server, connections: int, seconds: float) -> Round:
     began, cpu = time.perf_counter(), time.process_time()
+    server_cpu = process_cpu(server.process.pid)
     start = began + WARMUP_SECONDS
     result = Round(server.name, 0, seconds)
     end = start + seconds
     await asyncio.gather(*(worker(server.port, start, end, result) for _ in range(connections)))
     result.client_cpu = (time.process_time() - cpu) / (time.perf_counter() - began)
+    server_after = process_cpu(server.process.pid)
+    if server_cpu is not None and server_after is not None:
+        result.server_cpu = server_after - server_cpu
     return result
 
 
@@ -226,107 +264,166 @@ def mockgpt_command(*options: str) -> list[str]:
     return [sys.executable, "-m", "mockgpt", "serve", "--port", "{port}", *options]
 
 
-def compile_bytecode() -> None:
-    """Write mockgpt's bytecode caches, as installing it from a wheel does, so that a start
-    here (say, with PYTHONDONTWRITEBYTECODE set) does not compile its modules each time
-    while the reference's libraries start from their installed caches."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "mockgpt"], cwd=ROOT, check=True)
-
-
 def bare_command(media: str, status: int) -> list[str]:
     return [sys.executable, "-c", BARE_CODE, "{port}", PATH, str(status), media]
 
 
-async def start_both(core: int | None, starts: dict[str, list[float]]) -> tuple[Server, Server]:
-    """Start mockgpt, then the bare app serving its bytes; note each start-up time."""
+@dataclass(slots=True)
+class Reference:
+    """What mockgpt answered, which the bare app then serves."""
+
+    status: int
+    media: str
+    body: bytes
+
+    def same(self, answer: Answer) -> bool:
+        return (answer.status, answer.headers.get("content-type", ""), answer.body) == (
+            self.status,
+            self.media,
+            self.body,
+        )
+
+
+async def start_mockgpt(core: int | None, *options: str) -> tuple[Server, float, Answer]:
     began = time.perf_counter()
-    mock = spawn("mockgpt", mockgpt_command(), core)
+    mock = spawn("quiet" if options else "mockgpt", mockgpt_command(*options), core)
     try:
-        took, reference = await first_answer(mock, began)
-        starts["mockgpt"].append(took)
-        media = reference.headers.get("content-type", "")
-        began = time.perf_counter()
-        bare = spawn("bare", bare_command(media, reference.status), core, stdin=reference.body)
+        took, answer = await first_answer(mock, began)
     except BaseException:
         stop_server(mock)
         raise
+    return mock, took, answer
+
+
+async def start_bare(core: int | None, reference: Reference) -> tuple[Server, float]:
+    began = time.perf_counter()
+    command = bare_command(reference.media, reference.status)
+    bare = spawn("bare", command, core, stdin=reference.body)
     try:
         took, check = await first_answer(bare, began)
-        starts["bare"].append(took)
-        same = (check.status, check.headers.get("content-type"), check.body) == (
-            reference.status,
-            media,
-            reference.body,
-        )
-        if not same:
+        if not reference.same(check):
             raise RuntimeError("the bare app does not answer the same status, type and body")
     except BaseException:
         stop_server(bare)
-        stop_server(mock)
         raise
-    return mock, bare
+    return bare, took
+
+
+async def time_starts(
+    core: int | None, count: int, reference: Reference, starts: dict[str, list[float]]
+) -> None:
+    """Start each server `count` times in fresh processes, alternating which goes first."""
+    for number in range(count):
+        for name in ("mockgpt", "bare") if number % 2 == 0 else ("bare", "mockgpt"):
+            if name == "mockgpt":
+                server, took, _ = await start_mockgpt(core)
+            else:
+                server, took = await start_bare(core, reference)
+            stop_server(server)
+            starts[name].append(took)
+
+
+def warm_environment() -> None:
+    """Both servers start with bytecode caches written: PYTHONDONTWRITEBYTECODE (if set)
+    is taken out of their environment, and an untimed first start of each writes the
+    caches of every module it imports, as installing from a wheel would have."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+def median_of(values: list[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
 
 
 async def run(args: argparse.Namespace) -> None:
     core, client_cores = server_cores()
     if client_cores:
         os.sched_setaffinity(0, set(client_cores))
-    compile_bytecode()
+    warm_environment()
+    mock, _, answer = await start_mockgpt(core)  # untimed: writes the caches
+    stop_server(mock)
+    reference = Reference(answer.status, answer.headers.get("content-type", ""), answer.body)
+    bare, _ = await start_bare(core, reference)  # untimed: writes the caches
+    stop_server(bare)
     starts: dict[str, list[float]] = {"mockgpt": [], "bare": []}
-    # Start-up alone, interleaved, in fresh processes (the first pair also serves the load).
-    for _ in range(max(0, args.starts - 1)):
-        for server in await start_both(core, starts):
-            stop_server(server)
-    mock, bare = await start_both(core, starts)
-    servers = [mock, bare]
+    await time_starts(core, args.starts, reference, starts)
+
+    mock, _, _ = await start_mockgpt(core)
+    servers = [mock]
     try:
-        if args.quiet_too:
-            quiet = spawn("quiet", mockgpt_command("--quiet"), core)
-            servers.append(quiet)
-            await first_answer(quiet, time.perf_counter())
+        bare, _ = await start_bare(core, reference)
+        servers.append(bare)
+        quiet, _, _ = await start_mockgpt(core, "--quiet")
+        servers.append(quiet)
         print(f"GET {PATH}: both answer the same status, content-type and body")
         pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
         print(
-            f"mockgpt serve (granian, access log on) vs bare Starlette on uvicorn httptools+uvloop;"
-            f" {args.connections} keep-alive connections, {WARMUP_SECONDS} s warm-up + "
-            f"{args.seconds} s window, {args.rounds} rounds each (alternating), "
-            f"cpus {os.cpu_count()}, {pinned}"
+            f"mockgpt serve (granian, access log on; and with --quiet) vs bare Starlette on "
+            f"uvicorn httptools+uvloop; {args.connections} keep-alive connections, "
+            f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window, {args.rounds} rounds each "
+            f"(alternating), cpus {os.cpu_count()}, {pinned}; server cpu is the server "
+            "process's CPU time per answer over the round"
+        )
+        print(
+            "start-up: spawn to first 200, bytecode caches warm for both "
+            "(PYTHONDONTWRITEBYTECODE unset, one untimed start each first), "
+            f"{args.starts} starts each, alternating which goes first"
         )
         print()
 
-        widths = [5, -8, 8, 10]
-        print(report_line(["round", "target", "req/s", "client cpu"], widths))
+        widths = [5, -8, 8, 14, 10]
+        print(report_line(["round", "target", "req/s", "server cpu us", "client cpu"], widths))
         rounds: dict[str, list[Round]] = {server.name: [] for server in servers}
         for number in range(1, args.rounds + 1):
             for server in servers:
                 result = await measure(server, args.connections, args.seconds)
                 rounds[server.name].append(result)
+                us = result.cpu_us
                 cells = [
                     str(number),
                     server.name,
                     f"{result.rate:.0f}",
+                    "-" if us is None else f"{us:.1f}",
                     f"{result.client_cpu:.0%}",
                 ]
                 print(report_line(cells, widths))
         print()
 
-        widths = [-8, 12, 8, 8, 9]
-        print(report_line(["target", "median req/s", "p50 ms", "p99 ms", "start ms"], widths))
+        widths = [-8, 12, 8, 8, 14, 9]
+        header = ["target", "median req/s", "p50 ms", "p99 ms", "server cpu us", "start ms"]
+        print(report_line(header, widths))
         medians: dict[str, float] = {}
+        cpu: dict[str, float | None] = {}
         for name, results in rounds.items():
             medians[name] = statistics.median(r.rate for r in results)
+            cpu[name] = median_of([r.cpu_us for r in results])
             latencies = [value for r in results for value in r.latencies]
             p50 = percentile(latencies, 0.50) * 1000
             p99 = percentile(latencies, 0.99) * 1000
             start = f"{statistics.median(starts[name]) * 1000:.0f}" if name in starts else "-"
-            cells = [name, f"{medians[name]:.0f}", f"{p50:.2f}", f"{p99:.2f}", start]
+            us = cpu[name]
+            cells = [
+                name,
+                f"{medians[name]:.0f}",
+                f"{p50:.2f}",
+                f"{p99:.2f}",
+                "-" if us is None else f"{us:.1f}",
+                start,
+            ]
             print(report_line(cells, widths))
-        ratio = medians[mock.name] / medians[bare.name]
+        print()
+        ratio = medians["mockgpt"] / medians["bare"]
+        print(f"req/s mockgpt/bare: {ratio:.2f} (target >= 0.90)")
+        mock_us, bare_us, quiet_us = cpu["mockgpt"], cpu["bare"], cpu["quiet"]
+        if mock_us and bare_us:
+            print(f"server cpu per request, bare/mockgpt: {bare_us / mock_us:.2f} (>= 0.90 is par)")
+        cost = 1 - medians["mockgpt"] / medians["quiet"]
+        print(f"access log cost: {cost:.1%} of --quiet's req/s (target < 5 %)", end="")
+        if mock_us and quiet_us:
+            print(f"; {1 - quiet_us / mock_us:.1%} of mockgpt's server cpu per request")
+        else:
+            print()
         start_ratio = statistics.median(starts["mockgpt"]) / statistics.median(starts["bare"])
-        print(f"ratio mockgpt/bare: {ratio:.2f} (target >= 0.90)")
-        if args.quiet_too:
-            cost = 1 - medians[mock.name] / medians["quiet"]
-            print(f"access log cost: {cost:.1%} of --quiet's req/s (target < 5 %)")
         print(
             f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
             f"median of {len(starts['bare'])} starts each)"
@@ -352,11 +449,6 @@ def main() -> None:
     )
     parser.add_argument(
         "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--quiet-too",
-        action="store_true",
-        help="also run `mockgpt serve --quiet` in the rounds: what the access log costs",
     )
     args = parser.parse_args()
     if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.starts < 1:
