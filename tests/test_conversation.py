@@ -783,6 +783,8 @@ def test_a_route_about_an_unknown_conversation_is_a_404_and_no_failure(
     assert response.status_code == 404
     assert response.json()["detail"]["code"] == "conversation_not_found"
     assert mock.failures() == []
+
+
 def test_the_stream_and_its_header_carry_one_resume_token(client: TestClient) -> None:
     response = converse(client, turn_body("the token", v1=True))
     frames = [json.loads(data) for _, data in parse(response.content) if data.startswith("{")]
