@@ -34,6 +34,7 @@ from mockgpt._resources import fixture_path
 from mockgpt.accesslog import log_access
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
+from mockgpt.celsius import Celsius, socket_path
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import openai_error
@@ -153,6 +154,7 @@ class MockApp:
         )
         self.platform = Platform(self)
         self.responses_api = ResponsesAPI(self)
+        self.celsius = Celsius(self)
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,
@@ -270,7 +272,10 @@ class MockApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
+            if socket_path(scope["path"]) is None:
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await self.celsius.serve(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -311,6 +311,10 @@ async def chat_completions(call: Call) -> Any:
     return await call.app.platform.complete(call)
 
 
+async def celsius_ws_user(call: Call) -> Prepared:
+    return call.app.celsius.url(call)
+
+
 async def models_list(call: Call) -> Prepared:
     return call.app.platform.list_models()
 
@@ -347,6 +351,7 @@ HANDLERS: dict[str, Handler] = {
     "autocompletions": autocompletions,
     "chat_completions": chat_completions,
     "models_list": models_list,
+    "celsius_ws_user": celsius_ws_user,
     "model_get": model_get,
     **RESPONSES_HANDLERS,
     **FILE_HANDLERS,
