@@ -427,3 +427,23 @@ def test_the_admin_api_lists_open_sockets() -> None:
             during = client.get("/__mockgpt__/sockets").json()
     assert before == []
     assert during == [{"topics": ["conversations"], "presence": "background", "queued": 0}]
+
+
+def test_the_models_list_decides_which_models_think_and_which_are_pro() -> None:
+    from mockgpt.replies import is_pro_model, is_reasoning_model
+
+    app = create_app(make_config(0, sample_conversations=0))
+    with TestClient(app) as client:
+        listed = client.get("/backend-api/models", headers=AUTH).json()["models"]
+        kinds = {model["slug"]: model["reasoning_type"] for model in listed}
+        body = {**turn_body("Hello", v1=True), "model": "gpt-5-t-mini"}
+        text = client.post("/backend-api/conversation", json=body, headers=AUTH).text
+    for slug, kind in kinds.items():
+        assert is_reasoning_model(slug) is (kind in ("reasoning", "pro"))
+        assert is_pro_model(slug) is (kind == "pro")
+    # `t-mini` names no thinking in its slug: the list alone marks it as reasoning.
+    assert kinds["gpt-5-t-mini"] == "reasoning"
+    assert '"content_type": "thoughts"' in text
+    assert is_reasoning_model("o4-unlisted") is True
+    assert is_pro_model("gpt-9-pro") is True
+    assert is_pro_model("gpt-9-prompt") is False
