@@ -149,6 +149,7 @@ class MockApp:
         self.conversations.authority = self.authority
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
+        self.conversations.planner.id_version = config.id_version
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )
