@@ -95,7 +95,8 @@ class Celsius:
         age = self.app.clock.now() - int(stamp)
         if not -60 <= age <= VERIFY_SECONDS:
             return False
-        return hmac.compare_digest(token, self.verify_token(int(stamp)))
+        expected = self.verify_token(int(stamp)).encode()
+        return hmac.compare_digest(token.encode("utf-8", "replace"), expected)
 
     def url(self, call: Call) -> Prepared:
         """`{"websocket_url": ...}` on the host and scheme the request came by."""
@@ -214,6 +215,9 @@ class Socket:
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
+            for task in tasks:
+                if not task.cancelled():
+                    task.exception()  # a send to a client that left: nothing to report
 
     async def _write(self) -> None:
         websocket = self.websocket
@@ -416,7 +420,8 @@ def _server_host(scope: Any) -> str:
 
 
 def _own_host(scope: Any, host: str) -> bool:
-    """Whether `Host` names this machine (a loopback name or the address served on)."""
+    """Whether `Host` names this machine: localhost, an address (no DNS name can be
+    rebound to one), or the name served on."""
     name = host.strip().lower()
     if name.startswith("["):
         name = name[1:].partition("]")[0]
@@ -427,8 +432,8 @@ def _own_host(scope: Any, host: str) -> bool:
     if name == "localhost":
         return True
     try:
-        if ipaddress.ip_address(name).is_loopback:
-            return True
+        ipaddress.ip_address(name)
+        return True
     except ValueError:
         pass
     server = scope.get("server")

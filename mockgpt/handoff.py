@@ -124,6 +124,7 @@ class TurnItems:
         self._ms = int(turn.started_at * 1000)
         self._stamped = -1
         self._tail: list[WireEvent] | None = None
+        self._made = 0
 
     def available(self) -> int:
         """How many items exist now (all of them once the turn is over)."""
@@ -131,8 +132,11 @@ class TurnItems:
         if turn.live:
             return turn.steps.sent
         if self._tail is None:
+            # A whole turn has all its events (some may never have been read); a
+            # failed one only those made before it failed.
+            self._made = turn.steps.sent if turn.failed else len(turn.steps)
             self._tail = [event for event in self.ending() if event is not EMPTY]
-        return turn.steps.sent + len(self._tail)
+        return self._made + len(self._tail)
 
     def over(self) -> bool:
         return not self.turn.live
@@ -156,8 +160,9 @@ class TurnItems:
 
     def encoded(self, index: int) -> str:
         steps = self.turn.steps
-        sent = steps.sent
-        event = steps.events[index] if index < sent else (self._tail or [])[index - sent]
+        tail = self._tail
+        made = steps.sent if tail is None else self._made
+        event = steps.events[index] if index < made or tail is None else tail[index - made]
         return steps.framing.encode(event).decode("utf-8")
 
     def message(self, index: int) -> dict[str, Any]:

@@ -207,6 +207,8 @@ def test_a_socket_subscribe_in_process_catches_up_and_reconnects_from_an_offset(
         "/ws/user/someone-else?verify={verify}",
         "/p3/ws/user/{user}?verify={stale}",
         "/backend-api/celsius/ws/user/socket",
+        "/ws/user/{user}?verify=1-%C3%A9",
+        "/ws/user/{user}?verify=99999999999999999999-00",
     ],
 )
 def test_a_bad_or_expired_verify_is_refused_with_401_before_the_upgrade(path: str) -> None:
@@ -447,3 +449,29 @@ def test_the_models_list_decides_which_models_think_and_which_are_pro() -> None:
     assert is_reasoning_model("o4-unlisted") is True
     assert is_pro_model("gpt-9-pro") is True
     assert is_pro_model("gpt-9-prompt") is False
+
+
+def test_a_stopped_handed_off_turn_ends_on_the_socket_as_its_stream_would() -> None:
+    script = {"text": ANSWER, "pacing": {"tokens_per_second": 8}, "handoff": True}
+    app = create_app(make_config(0, sample_conversations=0, clock="system"))
+    app.conversations.book.queue(Script.from_dict(script))
+    with TestClient(app) as client:
+        handoff, _ = _handed_off(client, "Count", "gpt-4o")
+        topic = handoff["options"][1]["topic_id"]
+        url = client.get("/backend-api/celsius/ws/user", headers=AUTH).json()["websocket_url"]
+        with client.websocket_connect(_socket_path(url)) as socket:
+            socket.send_text(_subscribe(topic, "0"))
+            messages = json.loads(socket.receive_text())[0]["reply"]["catchups"]
+            stop = {"conversation_id": handoff["conversation_id"], "exclude_async_types": []}
+            stopped = client.post("/backend-api/stop_conversation", json=stop, headers=AUTH)
+            while messages[-1:] == [] or messages[-1]["payload"]["payload"]["type"] != "done":
+                value = json.loads(socket.receive_text())
+                messages += value if isinstance(value, list) else [value]
+    assert stopped.json()["status"] == "ok"
+    sse, done = _items(messages)
+    assert done
+    assert sse.endswith("data: [DONE]\n\n")
+    answer = decode_sse(sse).messages[-1]
+    assert answer["status"] == "finished_partial_completion"
+    assert answer["metadata"]["finish_details"] == {"type": "interrupted"}
+    assert ANSWER.startswith("".join(answer["content"]["parts"]))
