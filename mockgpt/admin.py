@@ -193,6 +193,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/turns", "turns", "The latest turn of each conversation: live, unread, how far."
     ),
     Endpoint("GET", "/tokens", "tokens", "Access and sentinel tokens the mock issued."),
+    Endpoint("GET", "/sockets", "sockets", "Open WebSockets: their topics and unsent frames."),
     Endpoint("GET", "/clock", "clock", "The mock's time."),
     Endpoint("POST", "/clock", "advance", "Move the virtual clock forward.", "admin/clock.json"),
     Endpoint("GET", "/snapshots", "snapshots", "The names of the kept snapshots."),
@@ -487,6 +488,9 @@ class AdminAPI:
 
     def _turns(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.turns()
+
+    def _sockets(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, self.mock.sockets()
 
     def _tokens(self, request: AdminRequest) -> tuple[int, Any]:
         return 200, self.mock.tokens()

@@ -34,6 +34,7 @@ from mockgpt._resources import fixture_path
 from mockgpt.accesslog import log_access
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Catalogue, Route, load_catalogue
+from mockgpt.celsius import Celsius, socket_path
 from mockgpt.clock import Clock, SystemClock, VirtualClock
 from mockgpt.config import Config
 from mockgpt.errors import openai_error
@@ -165,6 +166,7 @@ class MockApp:
         )
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
         self.conversations.planner.pace = config.pace
+        self.conversations.planner.id_version = config.id_version
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )
@@ -192,6 +194,13 @@ class MockApp:
         #: Tracebacks of errors raised inside handlers (the pytest plugin fails the test).
         self.failures = Failures(config.kept_failures)
         self.json_limits = JsonLimits(config.json_max_depth, config.json_max_int_digits)
+        self.celsius = Celsius(
+            seed=config.seed,
+            clock=self.clock,
+            authority=self.authority,
+            conversations=self.conversations,
+            json_limits=self.json_limits,
+        )
         self.overrides = Overrides()
         #: Extra time before answers, by route key or `"*"` for every request.
         self.latencies: dict[str, Latency] = {}
@@ -283,7 +292,10 @@ class MockApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
+            if socket_path(scope["path"]) is None:
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await self.celsius.serve(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

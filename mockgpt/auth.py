@@ -449,3 +449,10 @@ def proof_ok(proof: str, seed: str, difficulty: str) -> bool:
     answer = proof[len(PROOF_PREFIX) :]
     digest = hashlib.sha3_512((seed + answer).encode()).hexdigest()
     return digest[: len(difficulty)] <= difficulty
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an `Authorization: Bearer ...` header (any case), None without one."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None

@@ -58,6 +58,9 @@ class Config:
     - `pace`: `"real"` streams unscripted answers at a seeded, human-visible
       speed (time to first token, then tens of tokens per second); `"instant"`
       sends them at once. Scripted turns keep their own pacing either way.
+    - `id_version`: the version nibble of new conversation ids (time-ordered
+      either way): 4 by default, because the `chatgpt` npm client refuses any
+      other; 8 as the 2026 service writes them.
     - `header_timeout`, `body_timeout`: seconds a live server waits for a request's
       head (then closes the connection) and for all of its body (then answers 408
       and closes), so half-sent requests are not held open forever.
@@ -99,6 +102,7 @@ class Config:
     body_timeout: float = 30.0
     replay_speed: float = 1.0
     replay_strict: bool = False
+    id_version: Literal[4, 8] = 4
 
     def __post_init__(self) -> None:
         if self.clock not in ("system", "virtual"):
@@ -137,6 +141,8 @@ class Config:
                 raise ConfigError(f"fixtures {self.fixtures!r} is a file, not a folder")
         if self.now is not None:
             parse_now(self.now)
+        if self.id_version not in (4, 8) or isinstance(self.id_version, bool):
+            raise ConfigError(f"id_version must be 4 or 8, not {self.id_version!r}")
         if self.pace not in ("real", "instant"):
             raise ConfigError(f"pace must be 'real' or 'instant', not {self.pace!r}")
         for name, seconds in (

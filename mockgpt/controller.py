@@ -339,6 +339,10 @@ class MockGPT:
         """
         return self.app.conversations.turn_states()
 
+    def sockets(self) -> list[dict[str, Any]]:
+        """The open WebSockets: their subscribed topics, presence and unsent frames."""
+        return self.app.celsius.state()
+
     def quotas(self) -> dict[str, Any]:
         """Feature quotas and the model message cap, on the mock's clock."""
         cap = self.app.authority.message_cap()

@@ -33,7 +33,7 @@ from mockgpt.prelude import (
     thought_events,
     thoughts_message,
 )
-from mockgpt.replies import generate_reply, generate_title, unscripted_pacing
+from mockgpt.replies import generate_reply, generate_title, is_pro_model, unscripted_pacing
 from mockgpt.scripts import Fault, Pacing, Script, iter_chunks
 from mockgpt.store import STOP_TOKEN, Conversation, iso_time, new_message
 from mockgpt.wire.encodings import encoding
@@ -83,6 +83,10 @@ class Turn:
     live: bool = True
     #: Whether a scripted failure cut the turn short (`stream_status` says FAILURE).
     failed: bool = False
+    #: The turn's `turn_exchange_id`: its WebSocket topic is `conversation-turn-<this>`.
+    exchange_id: str = ""
+    #: Whether the POST's stream hands the turn off (`stream_handoff`) after its opening.
+    handoff: bool = False
 
     @property
     def sent(self) -> int:
@@ -336,9 +340,11 @@ class TurnPlanner:
             first_turn=first_turn,
             script=script,
             ids=ids,
+            handoff=wants_handoff(script, model, v1=v1),
         )
         name = "v1" if v1 else "legacy"
         encoder = encoding(name, conversation_id=cid, message_id=assistant["id"])
+        handoff = wants_handoff(script, model, v1=v1)
         realism = script.realism if script is not None else None
         return Turn(
             conversation_id=cid,
@@ -352,6 +358,8 @@ class TurnPlanner:
             pings=realism.pings if realism is not None else 0,
             title=title,
             text=text_of(final),
+            exchange_id=ids["turn_exchange_id"],
+            handoff=handoff,
         )
 
     def _events(
@@ -372,6 +380,7 @@ class TurnPlanner:
         first_turn: bool = False,
         script: Script | None = None,
         ids: dict[str, str] | None = None,
+        handoff: bool = False,
     ) -> Iterator[TurnEvent]:
         """The turn, event by event, in the order the web backend sends it."""
         aid = assistant["id"]
@@ -419,6 +428,8 @@ class TurnPlanner:
             metadata = self._ste_metadata(
                 cid, assistant, first_turn, ids or self.turn_ids(cid, aid), [*echoes, *tools]
             )
+            if handoff:
+                metadata["resume_with_websockets"] = True
             yield Meta("server_ste_metadata", {"metadata": metadata})
         if frames.get("message_stream_complete", True):
             yield Meta("message_stream_complete", {})
@@ -511,6 +522,19 @@ class TurnPlanner:
             metadata["product_experience"] = "chat"
             metadata["thinking_effort"] = "standard"
         return metadata
+
+
+def wants_handoff(script: Script | None, model: str, *, v1: bool) -> bool:
+    """Whether a turn hands its stream off to the WebSocket or a resume.
+
+    A script's `handoff` decides; without one, turns of Pro models do when the
+    client reads `v1` (the 2026 web client), as their long answers do on the real
+    service. Older clients, which know no handoff, get the whole stream.
+    """
+    asked = script.handoff if script is not None else None
+    if asked is not None:
+        return asked
+    return v1 and is_pro_model(model)
 
 
 def _script_text(script: Script) -> str | None:

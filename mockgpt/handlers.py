@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 
 from mockgpt import tokens
-from mockgpt.auth import Refusal
+from mockgpt.auth import Refusal, bearer_token
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.file_routes import FILE_HANDLERS
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 
 
 # -- auth ----------------------------------------------------------------------
-
-
-def bearer_token(headers: Headers) -> str | None:
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
 
 
 def _unauthorized(app: Parts, route: Route, body: dict[str, Any], token: str | None) -> Prepared:
@@ -248,6 +242,10 @@ async def chat_completions(call: Call) -> Any:
     return await call.app.platform.complete(call)
 
 
+async def celsius_ws_user(call: Call) -> Prepared:
+    return call.app.celsius.url(call)
+
+
 async def models_list(call: Call) -> Prepared:
     return call.app.platform.list_models()
 
@@ -284,6 +282,7 @@ HANDLERS: dict[str, Handler] = {
     "autocompletions": autocompletions,
     "chat_completions": chat_completions,
     "models_list": models_list,
+    "celsius_ws_user": celsius_ws_user,
     "model_get": model_get,
     **RESPONSES_HANDLERS,
     **FILE_HANDLERS,

@@ -22,6 +22,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from mockgpt._resources import fixture_path
 from mockgpt.language import LOCALES, detect_locale
 from mockgpt.scripts import Pacing
 
@@ -29,6 +30,7 @@ __all__ = [
     "detect_locale",
     "generate_reply",
     "generate_title",
+    "is_pro_model",
     "is_reasoning_model",
     "sample_texts",
     "suggestions",
@@ -446,9 +448,39 @@ def sample_item(seed: int, index: int) -> tuple[str, str, str]:
 _REASONING = re.compile(r"(^|[-_])(o\d|thinking|reasoning|pro)($|[-_])|^o\d")
 
 
+_PRO = re.compile(r"(^|[-_])pro($|[-_])")
+
+
+@cache
+def _listed_reasoning() -> dict[str, str]:
+    """The `reasoning_type` of each model in the models list, by slug."""
+    listed = json.loads(fixture_path("models/models.json").read_text(encoding="utf-8"))
+    return {
+        model["slug"]: model["reasoning_type"]
+        for model in listed.get("models", [])
+        if isinstance(model.get("reasoning_type"), str)
+    }
+
+
 def is_reasoning_model(model: str) -> bool:
-    """Whether `model` thinks before it answers (`o3`, `gpt-5-thinking`, `gpt-5-pro`, ...)."""
+    """Whether `model` thinks before it answers (`o3`, `gpt-5-thinking`, `gpt-5-pro`, ...).
+
+    The models list's `reasoning_type` decides for the slugs it lists (a new
+    thinking model is one entry there); other slugs are judged by their name.
+    """
+    listed = _listed_reasoning().get(model)
+    if listed is not None:
+        return listed in ("reasoning", "pro")
     return bool(_REASONING.search(model))
+
+
+def is_pro_model(model: str) -> bool:
+    """Whether `model` is a Pro model (`reasoning_type` `pro`, or `pro` in its name):
+    its long turns hand their stream off on the real service."""
+    listed = _listed_reasoning().get(model)
+    if listed is not None:
+        return listed == "pro"
+    return bool(_PRO.search(model))
 
 
 def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, turn: str) -> Pacing:

@@ -20,6 +20,7 @@ from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
 from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of
 from mockgpt.framing import Event
+from mockgpt.handoff import HandoffStream, handoff_headers, topic_of
 from mockgpt.jsonfmt import dumpb
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -98,6 +99,8 @@ class ConversationService:
         #: Turns dropped from `turns`, freed once a stream has ended (see `_keep`).
         self.released: list[Turn] = []
         self.authority = authority
+        #: Told of every turn that ends (the WebSocket's `conversations` topic listens).
+        self.on_turn_end: Callable[[Turn], None] | None = None
 
     # -- a turn ------------------------------------------------------------------
 
@@ -203,8 +206,10 @@ class ConversationService:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
         conversation.async_status = None
         self._keep(conversation.id, turn)
-        stream = turn.stream(self.clock, on_end=self._ended, on_leave=self._left)
         token = self.planner.resume_token(conversation.id, turn.started_at)
+        if turn.handoff:
+            return HandoffStream(turn, headers=handoff_headers(token), on_leave=self._left)
+        stream = turn.stream(self.clock, on_end=self._ended, on_leave=self._left)
         stream.headers = [*STREAM_HEADERS, (b"x-conduit-token", token.encode())]
         return stream
 
@@ -342,6 +347,7 @@ class ConversationService:
             return
         turn.live = False
         turn.steps.wake()
+        self._tell_end(turn)
         conversation = self.store.get(turn.conversation_id)
         if conversation is not None:
             conversation.async_status = None
@@ -353,6 +359,15 @@ class ConversationService:
         if conversation is not None and turn.assistant_id in conversation.mapping:
             conversation.mapping[turn.assistant_id].message = copy.deepcopy(turn.final)
             self.store.touch(conversation)
+
+    def _tell_end(self, turn: Turn) -> None:
+        """Tell the listener of the turn's end once the caller has settled its state."""
+        if self.on_turn_end is None:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.on_turn_end, turn)
+        except RuntimeError:  # no loop (a turn ended from plain code): tell at once
+            self.on_turn_end(turn)
 
     # -- the other conversation routes -------------------------------------------
 
@@ -416,6 +431,8 @@ class ConversationService:
                 "sent": turn.steps.sent,
                 "made": len(turn.steps.events),
                 "started_at": iso_time(turn.started_at),
+                "topic_id": topic_of(turn),
+                "handoff": turn.handoff,
             }
             for cid, turn in self.turns.items()
         ]
@@ -453,6 +470,7 @@ class ConversationService:
             elif turn.encoding == "v1":
                 tail = [_stream_complete(conversation_id)]
         steps.cut(tail)
+        self._tell_end(turn)
         conversation.async_status = None
         self.store.touch(conversation)
         return json_response(200, {"status": "ok", "last_message_id": turn.assistant_id})

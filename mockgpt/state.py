@@ -16,6 +16,7 @@ from starlette.types import Scope
 
 from mockgpt.auth import Authority
 from mockgpt.catalogue import Route
+from mockgpt.celsius import Celsius
 from mockgpt.clock import Clock
 from mockgpt.config import Config
 from mockgpt.files import FileStore
@@ -36,6 +37,7 @@ class Parts(Protocol):
     files: FileStore
     platform: Platform
     responses_api: ResponsesAPI
+    celsius: Celsius
 
 
 @dataclass(slots=True)

@@ -12,9 +12,14 @@
   the strategy then moves the title frame to the places the real service puts it,
   adds empty deltas, may send non-ASCII as raw UTF-8 instead of `\\uXXXX`, and
   (for reasoning and tool turns) channel-only deltas `{"c": N}` before a message
-  and the combined marker `user_visible_token|final_channel_token`, and
+  and the combined marker `user_visible_token|final_channel_token` (or no
+  `final_channel_token`), a resume token of any `kind` or none, and
   splits the bytes into reads at awkward places (inside a frame, between `\\r`
   and `\\n`, inside a multi-byte character).
+* `handoffs()`: a turn handed off to the WebSocket: the POST's stub (ending
+  `stream_handoff`, `[DONE]`) and the socket's frames after a subscribe, with
+  catch-ups that repeat live items, heartbeats between them, and batched or
+  bare-object frames.
 * `serve_stream(stream)`: serves one drawn stream over HTTP, one write per read,
   so a client's own parser can be tested end to end.
 
@@ -53,8 +58,10 @@ from mockgpt.store import first_turn
 
 __all__ = [
     "CUSTOM_FORMATS",
+    "DrawnHandoff",
     "DrawnStream",
     "StreamReplay",
+    "handoffs",
     "response_body",
     "response_routes",
     "scripts",
@@ -81,6 +88,7 @@ _MESSAGE_ADD = re.compile(
     re.S,
 )
 _TOOLS = ("bio", "web.run", "python", "canmore.create_textdoc")
+_TOKEN_KIND = b'"kind": "topic", '
 
 
 # -- response bodies -----------------------------------------------------------------------
@@ -315,17 +323,27 @@ def _channel_only(event: bytes, channel: bytes) -> bytes:
 
 @st.composite
 def _turn_variants(draw: st.DrawFn, events: list[bytes]) -> list[bytes]:
-    """Channel-only deltas before a message's add, and the two answer markers as one."""
+    """Channel-only deltas before a message's add, the two answer markers as one (or
+    no `final_channel_token` at all), and the resume token with any `kind` or none."""
     out: list[bytes] = []
     index = 0
     while index < len(events):
         event = events[index]
         following = events[index + 1] if index + 1 < len(events) else b""
-        if _VISIBLE in event and _FINAL_MARKER in following and draw(st.booleans()):
-            combined = b'"marker": "user_visible_token|final_channel_token"'
-            out.append(event.replace(_VISIBLE, combined))
-            index += 2
-            continue
+        if _VISIBLE in event and _FINAL_MARKER in following:
+            shape = draw(st.sampled_from(["apart", "combined", "no final marker"]))
+            if shape != "apart":
+                # One marker for both, or none that names the final channel at all:
+                # a client that splits on `final_channel_token` must still find the answer.
+                combined = b'"marker": "user_visible_token|final_channel_token"'
+                out.append(event.replace(_VISIBLE, combined) if shape == "combined" else event)
+                index += 2
+                continue
+        if _TOKEN_KIND in event:
+            kind = draw(st.sampled_from([b"topic", b"conduit", None]))
+            event = event.replace(
+                _TOKEN_KIND, b"" if kind is None else b'"kind": "' + kind + b'", '
+            )
         added = _MESSAGE_ADD.match(event)
         if added is not None and draw(st.booleans()):
             out.append(_channel_only(event, added.group(1)))
@@ -408,6 +426,110 @@ def streams(
         script=drawn,
         raw_utf8=raw,
     )
+
+
+# -- handed-off turns ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawnHandoff:
+    """A handed-off turn as a client receives it: the POST's short stream, then the
+    WebSocket's text frames after it subscribed to `topic_id` with offset `"0"`.
+
+    `stub` are the network reads of the SSE stub (ending `stream_handoff`,
+    `[DONE]`); `frames` the socket's text frames in order: the subscribe reply
+    (`catchups`), then the live messages, where items the catch-up held may come
+    again (dedupe by `stream_item_id`), heartbeats come between them, and a frame
+    is an array of several messages or one bare object. The items, decoded in
+    order, give `text`; `done` comes last.
+    """
+
+    stub: tuple[bytes, ...]
+    frames: tuple[str, ...]
+    topic_id: str
+    text: str
+    conversation_id: str
+    script: Script
+
+
+def _render_handoff(seed: int, script: Script) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The stub the mock writes for a handed-off turn, and all of the topic's messages."""
+    from mockgpt.handoff import TurnItems
+
+    app = _base_app(seed).copy()
+    app.conversations.book.queue(script)
+    body = first_turn(
+        "Tell me something", message_id="aaa1f2e3-0b1c-4d2e-8f3a-4b5c6d7e8f90", v1=True
+    )
+
+    async def run() -> tuple[list[bytes], list[dict[str, Any]]]:
+        writes = await _post(app, json.dumps(body).encode())
+        service = app.conversations
+        for task in list(service.producers.values()):
+            await task  # the rest of the turn, made on the virtual clock
+        turn = next(iter(service.turns.values()))
+        items = TurnItems(turn, lambda: service._ending(turn))
+        count = items.available()
+        return writes, [*(items.message(i) for i in range(count)), items.done(count)]
+
+    return asyncio.run(run())
+
+
+@st.composite
+def handoffs(
+    draw: st.DrawFn, *, script: st.SearchStrategy[Script] | None = None, seed: int = 0
+) -> DrawnHandoff:
+    """A `v1` turn handed off to the WebSocket, with the socket's adversarial delivery."""
+    drawn = dataclasses.replace(draw(script if script is not None else scripts()), handoff=True)
+    writes, messages = _render_handoff(seed, drawn)
+    topic = messages[0]["topic_id"]
+    conversation_id = messages[0]["payload"]["payload"]["conversation_id"]
+    caught = draw(st.integers(0, len(messages)))
+    reply = {
+        "id": 1,
+        "type": "reply",
+        "reply": {
+            "type": "subscribe",
+            "topic_id": topic,
+            "last_offset": messages[max(caught - 1, 0)]["offset"],
+            "recovered": True,
+            "catchups": messages[:caught],
+        },
+    }
+    frames = [json.dumps([reply])]
+    live = (
+        messages[draw(st.integers(max(0, caught - 3), caught)) :] if caught < len(messages) else []
+    )
+    pending: list[dict[str, Any]] = []
+    for message in live:
+        if message["payload"]["payload"]["type"] != "done" and draw(st.integers(0, 5)) == 0:
+            beat = {**message, "payload": {**message["payload"], "payload": _heartbeat(message)}}
+            pending.append(beat)
+        pending.append(message)
+        if draw(st.booleans()):
+            frames.append(json.dumps(pending[0] if len(pending) == 1 else pending))
+            pending = []
+    if pending:
+        frames.append(json.dumps(pending))
+    assert drawn.text is not None
+    return DrawnHandoff(
+        stub=draw(_split(b"".join(writes))),
+        frames=tuple(frames),
+        topic_id=topic,
+        text=drawn.text,
+        conversation_id=conversation_id,
+        script=drawn,
+    )
+
+
+def _heartbeat(message: dict[str, Any]) -> dict[str, Any]:
+    item = message["payload"]["payload"]
+    return {
+        "type": "heartbeat",
+        "turn_id": item["turn_id"],
+        "conversation_id": item["conversation_id"],
+        "server_timestamp_ms": item["server_timestamp_ms"],
+    }
 
 
 # -- replay --------------------------------------------------------------------------------

@@ -8,14 +8,16 @@ one written here from the wire rules (carry-forward of `p`, `o` and `c`; the
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import create_app
+from mockgpt import Config, create_app
 from mockgpt.delta import StreamDecoder
+from mockgpt.errors import ConfigError
 from mockgpt.prelude import TOOL_STOP_TOKEN, plan_thoughts, recap_text
 from mockgpt.scripts import Script, ScriptError, ToolMessage
 
@@ -411,3 +413,21 @@ def test_conversation_ids_can_take_the_2026_version_nibble() -> None:
         assert cid[14] == "8"
         assert cid[19] in "89ab"
         assert abs(int(cid[:8], 16) - now) <= 1
+
+
+@pytest.mark.parametrize("version", [4, 8])
+def test_the_id_version_is_a_config_field(version: int) -> None:
+    app = create_app(make_config(0, sample_conversations=0, id_version=version))
+    with TestClient(app) as web:
+        text = web.post(
+            "/backend-api/conversation", json=body("Hi", "gpt-4o", v1=False), headers=AUTH
+        ).text
+    cid = json.loads(text.split("data: ", 2)[1].split("\n", 1)[0])["conversation_id"]
+    assert uuid.UUID(cid).version == version
+    assert abs(int(cid[:8], 16) - int(app.clock.now())) <= 5
+
+
+@pytest.mark.parametrize("bad", [5, 0, True, "8"])
+def test_an_unknown_id_version_is_a_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match="id_version"):
+        Config(id_version=bad)  # type: ignore[arg-type]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from hypothesis import HealthCheck, Phase, find, given, settings
 
 from mockgpt.delta import StreamDecoder
-from mockgpt.strategies import DrawnStream, streams, turn_scripts
+from mockgpt.strategies import DrawnHandoff, DrawnStream, handoffs, streams, turn_scripts
 
 #: Unpinned: every run draws new turns.
 FREE = settings(
@@ -76,3 +79,69 @@ def test_the_strategy_sends_channel_only_deltas() -> None:
         settings=SEARCH,
     )
     assert "".join(decode(found).message["content"]["parts"]) == found.text
+
+
+def test_the_strategy_sends_reasoning_turns_without_the_final_marker() -> None:
+    found = find(
+        streams("v1", script=turn_scripts()),
+        lambda s: s.script.reasoning is True and not _has(s, b"final_channel_token"),
+        settings=SEARCH,
+    )
+    assert decode(found).message["channel"] == "final"
+
+
+def test_the_strategy_sends_resume_tokens_of_every_kind() -> None:
+    for kind in (b'"kind": "conduit", ', b'"type": "resume_conversation_token", "token"'):
+        found = find(
+            streams("v1", script=turn_scripts()), lambda s, k=kind: _has(s, k), settings=SEARCH
+        )
+        assert "".join(decode(found).message["content"]["parts"]) == found.text
+
+
+def _socket_messages(drawn: DrawnHandoff) -> list[dict[str, Any]]:
+    """Every topic message the socket's frames carry, catch-ups first, in order."""
+    messages: list[dict[str, Any]] = []
+    for frame in drawn.frames:
+        value = json.loads(frame)
+        for item in value if isinstance(value, list) else [value]:
+            messages += item["reply"]["catchups"] if item.get("type") == "reply" else [item]
+    return messages
+
+
+@FREE
+@given(handoffs(script=turn_scripts()))
+def test_a_client_that_dedupes_by_item_id_reads_every_drawn_handoff(drawn: DrawnHandoff) -> None:
+    stub = b"".join(drawn.stub).replace(b"\r\n", b"\n")
+    blocks = [block.strip() for block in stub.split(b"\n\n") if block.strip()]
+    assert blocks[-1] == b"data: [DONE]"
+    handoff = json.loads(next(b for b in blocks if b"stream_handoff" in b).split(b"data: ", 1)[1])
+    assert handoff["options"][1] == {"type": "subscribe_ws_topic", "topic_id": drawn.topic_id}
+    messages = _socket_messages(drawn)
+    assert messages[-1]["payload"]["payload"]["type"] == "done"
+    seen: set[str] = set()
+    decoder = StreamDecoder()
+    for message in messages:
+        assert message["topic_id"] == drawn.topic_id
+        item = message["payload"]["payload"]
+        if item["type"] == "stream-item" and item["stream_item_id"] not in seen:
+            seen.add(item["stream_item_id"])
+            decoder.feed(item["encoded_item"].encode())
+    decoder.close()
+    assert "".join(decoder.message["content"]["parts"]) == drawn.text
+
+
+def test_the_handoff_strategy_repeats_items_and_sends_heartbeats_and_bare_frames() -> None:
+    def repeats(drawn: DrawnHandoff) -> bool:
+        ids = [
+            m["payload"]["payload"].get("stream_item_id")
+            for m in _socket_messages(drawn)
+            if m["payload"]["payload"]["type"] == "stream-item"
+        ]
+        return len(ids) != len(set(ids))
+
+    found = find(handoffs(), repeats, settings=SEARCH)
+    assert repeats(found)
+    beat = find(handoffs(), lambda d: any('"heartbeat"' in f for f in d.frames), settings=SEARCH)
+    assert any('"type": "heartbeat"' in frame for frame in beat.frames)
+    bare = find(handoffs(), lambda d: any(f.startswith("{") for f in d.frames), settings=SEARCH)
+    assert any(frame.startswith('{"type": "message"') for frame in bare.frames)

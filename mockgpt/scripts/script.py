@@ -58,6 +58,9 @@ class Script:
     reasoning: bool | None = None
     #: The channel of the thoughts and recap (`analysis`; None as in 2025 exports).
     reasoning_channel: str | None = "analysis"
+    #: End the POST's stream with `stream_handoff` (the rest on the WebSocket or a
+    #: resume); None: as the model does (Pro models hand off to `v1` clients).
+    handoff: bool | None = None
     fault: Fault | None = None
     http_error: HttpError | None = None
     realism: Realism = field(default_factory=Realism)
@@ -91,6 +94,8 @@ class Script:
         if self.reasoning is not None:
             check_bool("reasoning", self.reasoning)
         check_optional_str("reasoning_channel", self.reasoning_channel, empty=False)
+        if self.handoff is not None:
+            check_bool("handoff", self.handoff)
         messages: list[ToolMessage] = []
         for i, message in enumerate(self.tool_messages):
             if isinstance(message, Mapping):

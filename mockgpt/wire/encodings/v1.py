@@ -74,11 +74,15 @@ class DeltaV1(Encoding):
             self._encoder.extend(self._path, self._run)
         self._run = None
 
+    def _envelope(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The 2026 `v1` envelope: `error_code` beside `error` (legacy keeps the 2024 one)."""
+        return {**envelope(message, self.conversation_id), "error_code": None}
+
     def _begin(self, event: Begin) -> list[WireEvent]:
         self._end_run()
         if not event.echo:
             self._path = text_path(event.message)
-        events = self._encoder.add(envelope(event.message, self.conversation_id))
+        events = self._encoder.add(self._envelope(event.message))
         return [Event(name, data) for name, data in events]
 
     def _grow(self, event: Text | str) -> list[WireEvent]:
@@ -95,12 +99,12 @@ class DeltaV1(Encoding):
         self._end_run()
         if event.message is None:
             return []
-        events = self._encoder.update(envelope(event.message, self.conversation_id), batch=True)
+        events = self._encoder.update(self._envelope(event.message), batch=True)
         return [Event(name, data) for name, data in events]
 
     def _update(self, event: Update) -> list[WireEvent]:
         self._end_run()
-        events = self._encoder.update(envelope(event.message, self.conversation_id))
+        events = self._encoder.update(self._envelope(event.message))
         return [Event(name, data) for name, data in events]
 
     def _marker(self, event: Marker) -> list[WireEvent]:
