@@ -474,7 +474,7 @@ def test_stall_waits_on_the_clock_without_sleeping_then_carries_on(v1: bool) -> 
             Script(text=TEXT, fault=Fault("stall", after=3, seconds=90.0))
         )
         raw = converse(client, turn_body(v1=v1)).content
-        assert clock.now() - before >= 90.0
+        assert clock.now() - before == pytest.approx(90.0)  # the stall, and no pacing
     assert len(parse(raw)) == len(parse(whole))
     assert parse(raw)[-1] == (None, "[DONE]")
 
@@ -492,7 +492,7 @@ def test_pacing_runs_on_the_virtual_clock() -> None:
         client.app.conversations.book.queue(script)
         converse(client, turn_body())
         elapsed = clock.now() - before
-    assert 1.5 < elapsed < 5.0
+    assert elapsed == pytest.approx(1.5 + 8 / 10)  # the first token's wait, then 8 words at 10/s
 
 
 # -- over a socket: drops, resume, disconnects, concurrency ----------------------------------
