@@ -8,19 +8,22 @@ import pytest
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    operations = 0
-    statuses: Counter[int] = Counter()
+    # The pinned and the unpinned run of each operation are counted apart.
+    operations: Counter[str] = Counter()
+    statuses: dict[str, Counter[int]] = {"pinned": Counter(), "unpinned": Counter()}
     for report in terminalreporter.stats.get("passed", []):
         answered = [
             value for name, value in report.user_properties if name == "contract_case_status"
         ]
         if answered and report.when == "call":
-            operations += 1
-            statuses.update(answered)
-    if operations:
-        by_class = Counter(f"{status // 100}xx" for status in statuses.elements())
-        spread = ", ".join(f"{count} {name}" for name, count in sorted(by_class.items()))
-        terminalreporter.write_line(
-            f"schemathesis: {operations} operations passed, "
-            f"{statuses.total()} cases checked ({spread})"
-        )
+            run = "unpinned" if "_unpinned" in report.nodeid else "pinned"
+            operations[run] += 1
+            statuses[run].update(answered)
+    for run in ("pinned", "unpinned"):
+        if operations[run]:
+            by_class = Counter(f"{status // 100}xx" for status in statuses[run].elements())
+            spread = ", ".join(f"{count} {name}" for name, count in sorted(by_class.items()))
+            terminalreporter.write_line(
+                f"schemathesis ({run}): {operations[run]} operations passed, "
+                f"{statuses[run].total()} cases checked ({spread})"
+            )
