@@ -17,9 +17,9 @@ from mockgpt import errors, tokens
 from mockgpt._resources import fixture_path, read_json
 from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
-from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
 from mockgpt.file_routes import FILE_HANDLERS
+from mockgpt.message_text import message_text
 from mockgpt.more_routes import MORE_HANDLERS
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
@@ -292,7 +292,7 @@ async def conversation_title(call: Call) -> Prepared:
     if isinstance(found, Prepared):
         return found
     node = found.mapping.get(str((call.json or {}).get("message_id")))
-    source = text_of(node.message) if node is not None and node.message else found.title or ""
+    source = message_text(node.message) if node is not None and node.message else found.title or ""
     found.title = generate_title(service.seed, source)
     return json_response(200, {"title": found.title})
 
