@@ -1,10 +1,28 @@
-"""The contract run's figures, printed at the end of the session."""
+"""The contract suites' shared settings, and the run's figures printed at the end.
+
+The SDK suites drive the plugin's `mockgpt` fixture: one live server per session
+(per xdist worker), a fresh mock for every test, and any error inside the mock
+fails the test that caused it.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
+
+from mockgpt import Config
+
+
+@pytest.fixture(scope="session")
+def mockgpt_config() -> Config:
+    """Every answer is checked against its own schema, on a virtual clock."""
+    return Config(seed=0, clock="virtual", validate_responses=True)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
