@@ -87,7 +87,7 @@ if target == "mockgpt":
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     mock = MockGPT(Config(seed=0, clock="virtual", log_requests=True))
     text = " ".join(f"word{i}" for i in range(words))
-    mock.app.conversations.book.fixed(Script(text=text))
+    mock.match(Script(text=text))  # no prompt or model: it answers every turn
     LiveServer(mock, host="127.0.0.1", port=port).serve_forever()
 else:
     import uvicorn
