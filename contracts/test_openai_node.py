@@ -37,8 +37,8 @@ def test_the_node_sdk_talks_to_the_responses_api() -> None:
             pytest.fail(reason)
         pytest.skip(reason)
     with MockGPT(Config(seed=5)) as mock:
-        mock.app.conversations.book.queue(Script(text=ANSWERS[0]), Script(text=ANSWERS[1]))
-        mock.app.conversations.book.match(Script(text=ANSWERS[2]), prompt="Weather in Paris?")
+        mock.queue(Script(text=ANSWERS[0]), Script(text=ANSWERS[1]))
+        mock.match(Script(text=ANSWERS[2]), prompt="Weather in Paris?")
         process = subprocess.run(
             ["node", str(SCENARIO), mock.url],
             capture_output=True,

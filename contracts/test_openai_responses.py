@@ -18,7 +18,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from mockgpt import Config, LiveServer, create_app
+from mockgpt import MockGPT
 from mockgpt.scripts import Fault, HttpError, Script
 
 WEATHER: Any = {
@@ -43,35 +43,13 @@ class Person(BaseModel):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    app = create_app(Config(seed=0, clock="virtual", validate_responses=True))
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def mock(server: LiveServer) -> Iterator[Any]:
-    app = server.app
-    app.conversations.book.reset()
-    app.platform.requests_per_minute = None
-    yield app
-    app.conversations.book.reset()
-    assert list(app.failures) == []
-
-
-@pytest.fixture
-def client(server: LiveServer, mock: Any) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0) as client:
+def client(mockgpt: MockGPT) -> Iterator[openai.OpenAI]:
+    with openai.OpenAI(api_key="sk-test", base_url=mockgpt.openai_url, max_retries=0) as client:
         yield client
 
 
-def test_plain_create(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=ANSWER))
+def test_plain_create(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=ANSWER))
     response = client.responses.create(model="gpt-4.1", input="Say hello", instructions="Brief.")
     assert response.status == "completed"
     assert response.output_text == ANSWER
@@ -81,8 +59,8 @@ def test_plain_create(client: openai.OpenAI, mock: Any) -> None:
     assert response.id.startswith("resp_")
 
 
-def test_raw_stream_events(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=ANSWER))
+def test_raw_stream_events(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=ANSWER))
     stream = client.responses.create(model="gpt-4.1", input="Say hello", stream=True)
     events = list(stream)
     assert events[0].type == "response.created"
@@ -92,8 +70,8 @@ def test_raw_stream_events(client: openai.OpenAI, mock: Any) -> None:
     assert text == ANSWER
 
 
-def test_stream_helper_accumulates_and_finishes(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=ANSWER))
+def test_stream_helper_accumulates_and_finishes(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=ANSWER))
     with client.responses.stream(
         model="gpt-5", input="Say hello", reasoning={"effort": "low", "summary": "auto"}
     ) as stream:
@@ -143,9 +121,9 @@ def test_parse_with_a_pydantic_model(client: openai.OpenAI) -> None:
     assert parsed.text.format.type == "json_schema"
 
 
-def test_previous_response_id_continues_a_thread(client: openai.OpenAI, mock: Any) -> None:
+def test_previous_response_id_continues_a_thread(client: openai.OpenAI, mockgpt: MockGPT) -> None:
     first = client.responses.create(model="gpt-4.1", input="My name is Ada.")
-    mock.conversations.book.match(Script(text="You are Ada."), prompt="What is my name?")
+    mockgpt.match(Script(text="You are Ada."), prompt="What is my name?")
     second = client.responses.create(
         model="gpt-4.1", input="What is my name?", previous_response_id=first.id
     )
@@ -157,13 +135,13 @@ def test_previous_response_id_continues_a_thread(client: openai.OpenAI, mock: An
     assert count.input_tokens == second.usage.input_tokens
 
 
-def test_background_then_retrieve_until_done(client: openai.OpenAI, mock: Any) -> None:
+def test_background_then_retrieve_until_done(client: openai.OpenAI, mockgpt: MockGPT) -> None:
     response = client.responses.create(model="gpt-4.1", input="Take your time.", background=True)
     assert response.status == "queued"
     assert response.output == []
     statuses = [response.status]
     while response.status in ("queued", "in_progress"):
-        mock.clock.advance(0.25)
+        mockgpt.advance(0.25)
         response = client.responses.retrieve(response.id)
         statuses.append(response.status)
         assert len(statuses) < 200
@@ -181,7 +159,7 @@ def test_stream_resumes_from_a_sequence_number(client: openai.OpenAI) -> None:
     assert resumed == list(range(4, len(events)))
 
 
-def test_delete_cancel_and_errors(client: openai.OpenAI, mock: Any) -> None:
+def test_delete_cancel_and_errors(client: openai.OpenAI, mockgpt: MockGPT) -> None:
     response = client.responses.create(model="gpt-4.1", input="hi")
     client.responses.delete(response.id)
     with pytest.raises(openai.NotFoundError) as missing:
@@ -193,7 +171,7 @@ def test_delete_cancel_and_errors(client: openai.OpenAI, mock: Any) -> None:
         client.responses.create(model="gpt-4.1", input="hi", max_output_tokens=5)
     assert bad.value.code == "integer_below_min_value"
     assert bad.value.param == "max_output_tokens"
-    mock.conversations.book.queue(Script(http_error=HttpError(429, headers={"retry-after": "1"})))
+    mockgpt.queue(Script(http_error=HttpError(429, headers={"retry-after": "1"})))
     with pytest.raises(openai.RateLimitError):
         client.responses.create(model="gpt-4.1", input="hi")
     with (
@@ -208,16 +186,16 @@ def test_delete_cancel_and_errors(client: openai.OpenAI, mock: Any) -> None:
         nobody.responses.create(model="gpt-4.1", input="hi")
 
 
-def test_a_mid_stream_error_raises(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(
+def test_a_mid_stream_error_raises(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(
         Script(text="one two three", fault=Fault("error_envelope", after=4, message="boom"))
     )
     with pytest.raises(openai.APIError, match="boom"):
         list(client.responses.create(model="gpt-4.1", input="hi", stream=True))
 
 
-def test_incomplete_when_the_budget_runs_out(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=" ".join(["word"] * 50)))
+def test_incomplete_when_the_budget_runs_out(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=" ".join(["word"] * 50)))
     response = client.responses.create(model="gpt-4.1", input="hi", max_output_tokens=16)
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
@@ -238,10 +216,10 @@ def test_embeddings_decode_through_the_sdk(client: openai.OpenAI) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_client(server: LiveServer, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=ANSWER), Script(text=ANSWER))
+async def test_async_client(mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=ANSWER), Script(text=ANSWER))
     async with openai.AsyncOpenAI(
-        api_key="sk-test", base_url=f"{server.url}/v1", max_retries=0
+        api_key="sk-test", base_url=mockgpt.openai_url, max_retries=0
     ) as client:
         response = await client.responses.create(model="gpt-4.1", input="hi")
         assert response.output_text == ANSWER

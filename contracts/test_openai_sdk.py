@@ -17,7 +17,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from mockgpt import Config, LiveServer, create_app
+from mockgpt import MockGPT
 from mockgpt.scripts import Fault, HttpError, Script
 
 HELLO: list[Any] = [{"role": "user", "content": "Say hello to the team."}]
@@ -47,36 +47,8 @@ class Person(BaseModel):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LiveServer]:
-    app = create_app(Config(seed=0, clock="virtual", validate_responses=True))
-    with LiveServer(app) as live:
-        yield live
-
-
-@pytest.fixture
-def mock(server: LiveServer) -> Any:
-    return server.app
-
-
-@pytest.fixture(autouse=True)
-def fresh(mock: Any) -> Iterator[None]:
-    mock.conversations.book.reset()
-    mock.platform.models = None
-    mock.authority.policy = "lenient"
-    yield
-    mock.conversations.book.reset()
-    mock.platform.models = None
-    mock.authority.policy = "lenient"
-
-
-@pytest.fixture
-def base_url(server: LiveServer) -> str:
-    return f"{server.url}/v1"
+def base_url(mockgpt: MockGPT) -> str:
+    return mockgpt.openai_url
 
 
 @pytest.fixture
@@ -99,8 +71,8 @@ async def drain_async(request: Any, into: list[Any]) -> None:
 # -- answers ---------------------------------------------------------------------------
 
 
-def test_plain_completion(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text="Hello, team!"))
+def test_plain_completion(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text="Hello, team!"))
     completion = client.chat.completions.create(model="gpt-4o", messages=HELLO)
     assert isinstance(completion, openai.types.chat.ChatCompletion)
     assert completion.id.startswith("chatcmpl-")
@@ -129,8 +101,8 @@ def test_generated_completion_and_raw_response(client: openai.OpenAI) -> None:
     assert completion.model == "gpt-4o-mini"
 
 
-def test_streamed_completion(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=LONG_TEXT))
+def test_streamed_completion(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=LONG_TEXT))
     stream = client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True)
     chunks = list(stream)
     assert all(isinstance(c, openai.types.chat.ChatCompletionChunk) for c in chunks)
@@ -141,8 +113,8 @@ def test_streamed_completion(client: openai.OpenAI, mock: Any) -> None:
     assert len(chunks) > 3
 
 
-def test_stream_include_usage(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=LONG_TEXT))
+def test_stream_include_usage(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=LONG_TEXT))
     stream = client.chat.completions.create(
         model="gpt-4o", messages=HELLO, stream=True, stream_options={"include_usage": True}
     )
@@ -155,8 +127,8 @@ def test_stream_include_usage(client: openai.OpenAI, mock: Any) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in content) == LONG_TEXT
 
 
-def test_stream_helper_accumulates_the_completion(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=LONG_TEXT))
+def test_stream_helper_accumulates_the_completion(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=LONG_TEXT))
     with client.chat.completions.stream(model="gpt-4o", messages=HELLO) as stream:
         kinds = {event.type for event in stream}
         final = stream.get_final_completion()
@@ -252,7 +224,7 @@ def test_models(client: openai.OpenAI) -> None:
 # -- errors ------------------------------------------------------------------------------
 
 
-def test_authentication_error_without_a_key(mock: Any, base_url: str) -> None:
+def test_authentication_error_without_a_key(base_url: str) -> None:
     sdk = openai.OpenAI(
         base_url=base_url,
         api_key="sk-test",
@@ -269,8 +241,8 @@ def test_authentication_error_without_a_key(mock: Any, base_url: str) -> None:
     assert set(error.body) == {"message", "type", "param", "code"}
 
 
-def test_authentication_error_with_a_refused_key(mock: Any, base_url: str) -> None:
-    mock.authority.policy = "strict"
+@pytest.mark.mockgpt(auth="strict")
+def test_authentication_error_with_a_refused_key(base_url: str) -> None:
     sdk = openai.OpenAI(base_url=base_url, api_key="sk-not-ours", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
         sdk.models.list()
@@ -290,9 +262,10 @@ def test_bad_request_error(client: openai.OpenAI) -> None:
     assert error.request_id is not None
 
 
-def test_not_found_error_for_strict_models(mock: Any, base_url: str) -> None:
-    mock.authority.policy = "strict"
-    token, _ = mock.authority.issue_access_token()
+@pytest.mark.mockgpt(auth="strict")
+def test_not_found_error_for_strict_models(mockgpt: MockGPT, base_url: str) -> None:
+    with mockgpt.client() as web:  # a token the mock issued, as a signed-in client has one
+        token = web.get("/api/auth/session").json()["accessToken"]
     sdk = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
     with pytest.raises(openai.NotFoundError) as caught:
         sdk.chat.completions.create(model="gpt-imaginary", messages=HELLO)
@@ -302,14 +275,14 @@ def test_not_found_error_for_strict_models(mock: Any, base_url: str) -> None:
     assert sdk.chat.completions.create(model="gpt-4o", messages=HELLO).model == "gpt-4o"
 
 
-def test_not_found_error_for_a_model_list(client: openai.OpenAI, mock: Any) -> None:
-    mock.platform.models = ("gpt-4o",)
+@pytest.mark.mockgpt(models=("gpt-4o",))
+def test_not_found_error_for_a_model_list(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
 
 
 def test_rate_limit_error_after_retries_that_honour_retry_after(
-    client: openai.OpenAI, mock: Any, monkeypatch: pytest.MonkeyPatch
+    client: openai.OpenAI, mockgpt: MockGPT, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[float] = []
     calculate = client._calculate_retry_timeout
@@ -321,7 +294,7 @@ def test_rate_limit_error_after_retries_that_honour_retry_after(
 
     monkeypatch.setattr(client, "_calculate_retry_timeout", spy)
     refusal = Script(http_error=HttpError(429, headers={"retry-after": "0.05"}))
-    mock.conversations.book.queue(refusal, refusal, refusal)
+    mockgpt.queue(refusal, refusal, refusal)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="gpt-4o", messages=HELLO)
     assert caught.value.status_code == 429
@@ -329,31 +302,33 @@ def test_rate_limit_error_after_retries_that_honour_retry_after(
     assert caught.value.response.headers["retry-after"] == "0.05"
     # max_retries=2: three attempts, each used one queued script, and both waits
     # were the server's 50 ms rather than the SDK's own back-off (>= 375 ms).
-    assert mock.conversations.book.pending == 0
+    assert mockgpt.pending_scripts() == 0
     assert waits == [pytest.approx(0.05), pytest.approx(0.05)]
     assert client.chat.completions.create(model="gpt-4o", messages=HELLO).choices
 
 
-def test_rate_limit_then_success_is_retried_transparently(client: openai.OpenAI, mock: Any) -> None:
+def test_rate_limit_then_success_is_retried_transparently(
+    client: openai.OpenAI, mockgpt: MockGPT
+) -> None:
     refusal = Script(http_error=HttpError(429, headers={"retry-after": "0.01"}))
-    mock.conversations.book.queue(refusal, Script(text="Made it."))
+    mockgpt.queue(refusal, Script(text="Made it."))
     completion = client.chat.completions.create(model="gpt-4o", messages=HELLO)
     assert completion.choices[0].message.content == "Made it."
-    assert mock.conversations.book.pending == 0
+    assert mockgpt.pending_scripts() == 0
 
 
-def test_internal_server_error(mock: Any, base_url: str) -> None:
+def test_internal_server_error(mockgpt: MockGPT, base_url: str) -> None:
     sdk = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
-    mock.conversations.book.queue(Script(http_error=HttpError(status=500, body={})))
+    mockgpt.queue(Script(http_error=HttpError(status=500, body={})))
     with pytest.raises(openai.InternalServerError) as caught:
         sdk.chat.completions.create(model="gpt-4o", messages=HELLO)
     assert caught.value.status_code == 500
     assert caught.value.type == "server_error"
-    assert mock.conversations.book.pending == 0
+    assert mockgpt.pending_scripts() == 0
 
 
-def test_error_frame_mid_stream_raises(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=LONG_TEXT, fault=Fault("error_envelope", after=2)))
+def test_error_frame_mid_stream_raises(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=LONG_TEXT, fault=Fault("error_envelope", after=2)))
     received: list[Any] = []
     with pytest.raises(openai.APIError) as caught:
         drain(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True), received)
@@ -361,10 +336,10 @@ def test_error_frame_mid_stream_raises(client: openai.OpenAI, mock: Any) -> None
     assert caught.value.message
 
 
-def test_stream_cut_mid_way_raises(client: openai.OpenAI, mock: Any) -> None:
-    mock.conversations.book.queue(Script(text=LONG_TEXT))
+def test_stream_cut_mid_way_raises(client: openai.OpenAI, mockgpt: MockGPT) -> None:
+    mockgpt.queue(Script(text=LONG_TEXT))
     whole = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))
-    mock.conversations.book.queue(Script(text=LONG_TEXT, fault=Fault("close_after", after=3)))
+    mockgpt.queue(Script(text=LONG_TEXT, fault=Fault("close_after", after=3)))
     received: list[Any] = []
     with pytest.raises((openai.APIError, httpx2.TransportError)):
         drain(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True), received)
@@ -376,9 +351,9 @@ def test_stream_cut_mid_way_raises(client: openai.OpenAI, mock: Any) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_completion_and_stream(mock: Any, base_url: str) -> None:
+async def test_async_completion_and_stream(mockgpt: MockGPT, base_url: str) -> None:
     async with openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", max_retries=2) as sdk:
-        mock.conversations.book.queue(Script(text="Async hello."), Script(text=LONG_TEXT))
+        mockgpt.queue(Script(text="Async hello."), Script(text=LONG_TEXT))
         completion = await sdk.chat.completions.create(model="gpt-4o", messages=HELLO)
         assert completion.choices[0].message.content == "Async hello."
         stream = await sdk.chat.completions.create(
@@ -395,7 +370,7 @@ async def test_async_completion_and_stream(mock: Any, base_url: str) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_errors(mock: Any, base_url: str) -> None:
+async def test_async_errors(mockgpt: MockGPT, base_url: str) -> None:
     async with openai.AsyncOpenAI(base_url=base_url, api_key="sk-test", max_retries=2) as sdk:
         with pytest.raises(openai.BadRequestError):
             await sdk.chat.completions.create(
@@ -403,11 +378,11 @@ async def test_async_errors(mock: Any, base_url: str) -> None:
                 messages=[{"role": "robot", "content": "beep"}],  # type: ignore[list-item,misc]
             )
         refusal = Script(http_error=HttpError(429, headers={"retry-after": "0.01"}))
-        mock.conversations.book.queue(refusal, refusal, refusal)
+        mockgpt.queue(refusal, refusal, refusal)
         with pytest.raises(openai.RateLimitError):
             await sdk.chat.completions.create(model="gpt-4o", messages=HELLO)
-        assert mock.conversations.book.pending == 0
-        mock.conversations.book.queue(Script(text=LONG_TEXT, fault=Fault("close_after", after=3)))
+        assert mockgpt.pending_scripts() == 0
+        mockgpt.queue(Script(text=LONG_TEXT, fault=Fault("close_after", after=3)))
         received: list[Any] = []
         request = sdk.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True)
         with pytest.raises((openai.APIError, httpx2.TransportError)):

@@ -7,7 +7,10 @@ Every case runs schemathesis's default checks, which include the five this
 suite is about (a test below pins them): no server error, a documented status,
 a documented content type, a body (or, for event streams, every SSE event)
 valid against its schema, and invalid input refused. Cases are positive and
-negative, derandomized, so a run is the same on every machine.
+negative. Every operation runs twice: derandomized (the explicit examples, the
+coverage cases and a fixed draw), so a run is the same on every machine, and
+unpinned (fresh random draws only), so each run can find what the fixed one
+never draws; a failure there shows the request that broke the contract.
 
 The budget is small and fixed so it fits CI; for a longer run by hand:
 
@@ -21,7 +24,7 @@ from collections.abc import Callable
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -40,6 +43,8 @@ from mockgpt.openapi import openapi_document
 CASES = "contract_case_status"  # counted by contracts/conftest.py for the run summary
 
 EXAMPLES = int(os.environ.get("MOCKGPT_CONTRACT_EXAMPLES", "12"))
+#: The unpinned run draws fewer cases an operation: it adds fresh draws, not coverage.
+FRESH_EXAMPLES = max(1, EXAMPLES // 3)
 CONFIG = Config(seed=0, validate_responses=True, clock="virtual", sample_conversations=3)
 APP = MockGPT(CONFIG)
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -74,11 +79,35 @@ CONTRACT_SETTINGS = settings(
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+#: Random draws only: without the explicit phase schemathesis adds no examples or
+#: coverage cases, which the pinned run has already sent.
+UNPINNED_SETTINGS = settings(
+    max_examples=FRESH_EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    database=None,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @SCHEMA.parametrize()
 @CONTRACT_SETTINGS
 def test_operation_keeps_its_contract(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
+    _operation_keeps_its_contract(case, record_property)
+
+
+@SCHEMA.parametrize()
+@UNPINNED_SETTINGS
+def test_operation_keeps_its_contract_unpinned(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
+    _operation_keeps_its_contract(case, record_property)
+
+
+def _operation_keeps_its_contract(
     case: schemathesis.Case, record_property: Callable[[str, object], None]
 ) -> None:
     # Any bearer value is accepted by default (clients in the wild send their own tokens),
@@ -95,6 +124,20 @@ def test_operation_keeps_its_contract(
 @ADMIN_SCHEMA.parametrize()
 @CONTRACT_SETTINGS
 def test_admin_operation_keeps_its_contract(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
+    _admin_operation_keeps_its_contract(case, record_property)
+
+
+@ADMIN_SCHEMA.parametrize()
+@UNPINNED_SETTINGS
+def test_admin_operation_keeps_its_contract_unpinned(
+    case: schemathesis.Case, record_property: Callable[[str, object], None]
+) -> None:
+    _admin_operation_keeps_its_contract(case, record_property)
+
+
+def _admin_operation_keeps_its_contract(
     case: schemathesis.Case, record_property: Callable[[str, object], None]
 ) -> None:
     ADMIN.restore(FRESH)  # a copy of a fresh app, quicker than building one

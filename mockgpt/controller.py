@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.types import Receive, Scope, Send
 
@@ -460,6 +460,14 @@ class MockGPT:
         found = self.failures()
         if found:
             raise MockFailure("the mock failed while handling a request:\n" + "\n".join(found))
+
+    def set_session(self, state: Literal["active", "logged_out", "expired"]) -> None:
+        """What `/api/auth/session` answers until the next reset: the signed-in session
+        (`active`), `{}` as after a sign-out, or the expired-session error, so a test can
+        walk a client through its sign-in paths without a real login."""
+        if state not in ("active", "logged_out", "expired"):
+            raise ValueError(f"no session state {state!r}: active, logged_out or expired")
+        self.app.authority.session_state = state
 
 
 def settings_json(config: Config) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from mockgpt import tokens
 from mockgpt.clock import Clock
+from mockgpt.message_text import content_text, message_text
 from mockgpt.prelude import (
     call_events,
     call_message,
@@ -49,18 +50,6 @@ from mockgpt.wire.turn import (
     Title,
     TurnEvent,
 )
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """The visible text of a message (its text parts joined, or its code text)."""
-    content = message.get("content")
-    if not isinstance(content, dict):
-        return ""
-    parts = content.get("parts")
-    if isinstance(parts, list):
-        return "".join(part for part in parts if isinstance(part, str))
-    text = content.get("text")
-    return text if isinstance(text, str) else ""
 
 
 @dataclass(slots=True)
@@ -357,7 +346,7 @@ class TurnPlanner:
             fault=script.fault if script is not None else None,
             pings=realism.pings if realism is not None else 0,
             title=title,
-            text=text_of(final),
+            text=message_text(final),
             exchange_id=ids["turn_exchange_id"],
             handoff=handoff,
         )
@@ -539,7 +528,7 @@ def wants_handoff(script: Script | None, model: str, *, v1: bool) -> bool:
 
 def _script_text(script: Script) -> str | None:
     if script.content is not None:
-        return text_of({"content": script.content}) or None
+        return content_text(script.content) or None
     return script.text
 
 
@@ -585,5 +574,4 @@ __all__ = [
     "Turn",
     "TurnPlanner",
     "replay_turn",
-    "text_of",
 ]

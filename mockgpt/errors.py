@@ -6,8 +6,11 @@ Exception hierarchy::
     ├── CatalogueError           the catalogue data is inconsistent (also a ValueError)
     ├── ConfigError              a Config value is out of range (also a ValueError)
     ├── DeltaError               a v1 delta stream cannot be decoded (also a ValueError)
+    ├── HarError                 a capture is missing, not JSON or not a HAR (also a ValueError)
+    ├── PatternError             a prompt pattern RE2 cannot run (also a ValueError)
     ├── ScriptError              a script is malformed; names the bad key (also a ValueError)
-    └── ResponseMismatch         an answer breaks its own schema (validating mode only)
+    ├── ResponseMismatch         an answer breaks its own schema (validating mode only)
+    └── MockFailure              the mock failed inside a test (also an AssertionError)
 
 Bodies: the web backend speaks FastAPI (`{"detail": ...}`), the platform API
 speaks `{"error": {"message", "type", "param", "code"}}`.

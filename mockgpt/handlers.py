@@ -14,8 +14,8 @@ from starlette.datastructures import Headers
 from mockgpt import tokens
 from mockgpt.auth import Refusal, bearer_token
 from mockgpt.catalogue import Route
-from mockgpt.conversation import text_of
 from mockgpt.file_routes import FILE_HANDLERS
+from mockgpt.message_text import message_text
 from mockgpt.more_routes import MORE_HANDLERS
 from mockgpt.replies import generate_title, suggestions
 from mockgpt.responses import Prepared, json_response
@@ -223,7 +223,7 @@ async def conversation_title(call: Call) -> Prepared:
     service = call.app.conversations
     found = service.conversation(call.params["conversation_id"])
     node = found.mapping.get(str((call.json or {}).get("message_id")))
-    source = text_of(node.message) if node is not None and node.message else found.title or ""
+    source = message_text(node.message) if node is not None and node.message else found.title or ""
     found.title = generate_title(service.seed, source)
     return json_response(200, {"title": found.title})
 

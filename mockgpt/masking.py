@@ -158,9 +158,3 @@ def mask_text(text: str) -> str:
 def mask_query(query: str) -> str:
     """A query string with credential parameters masked (`access_token=…(40 chars)`)."""
     return _FORM_PAIR.sub(_form_pair, query)
-
-
-def mask_target(target: str) -> str:
-    """A request target (`/path?query`) with credential parameters masked, for logs."""
-    path, mark, query = target.partition("?")
-    return f"{path}{mark}{mask_query(query)}" if mark else target

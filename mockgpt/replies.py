@@ -16,7 +16,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -498,15 +498,6 @@ def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, t
     return Pacing(
         ttft_ms=round(ttft, 1), tokens_per_second=round(rng.uniform(35.0, 80.0), 1), jitter=0.35
     )
-
-
-def locales() -> Mapping[str, int]:
-    """How many answers the corpus holds per locale (for docs and tests)."""
-    counts = dict.fromkeys(LOCALES, 0)
-    data = corpus()
-    for (locale, _), entries in [*data.entries.items(), *data.generic.items()]:
-        counts[locale] += len(entries)
-    return counts
 
 
 corpus()

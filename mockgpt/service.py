@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from mockgpt import errors
 from mockgpt.auth import Authority, Refusal
 from mockgpt.clock import Clock
-from mockgpt.conversation import Turn, TurnPlanner, replay_turn, text_of
+from mockgpt.conversation import Turn, TurnPlanner, replay_turn
 from mockgpt.framing import Event
 from mockgpt.handoff import HandoffStream, handoff_headers, topic_of
 from mockgpt.jsonfmt import dumpb
+from mockgpt.message_text import message_text
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
@@ -250,7 +251,7 @@ class ConversationService:
         return new_message(
             id=str(message.get("id") or self.new_id()),
             role="user",
-            text=text_of(message),
+            text=message_text(message),
             create_time=self.clock.now(),
         )
 
@@ -543,7 +544,7 @@ def _stop_events(turn: Turn, message: dict[str, Any]) -> list[Event]:
 def _prompt(messages: list[dict[str, Any]]) -> str:
     for message in reversed(messages):
         if sender(message).get("role", "user") == "user":
-            return text_of(message)
+            return message_text(message)
     return ""
 
 
@@ -559,5 +560,5 @@ def _as_the_mock_builds(message: dict[str, Any]) -> bool:
     ident, created = message.get("id"), message.get("create_time")
     if not isinstance(ident, str) or not isinstance(created, float | int):
         return False
-    built = new_message(id=ident, role="user", text=text_of(message), create_time=created)
+    built = new_message(id=ident, role="user", text=message_text(message), create_time=created)
     return built == message

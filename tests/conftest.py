@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import Config, MockGPT, create_app, load_catalogue
+from mockgpt import Config, MockGPT, load_catalogue
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,15 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(make_config())) as test_client:
+def client_mock() -> MockGPT:
+    """The mock `client` calls (make_config's settings): its controls, in the test's hands."""
+    return MockGPT(make_config())
+
+
+@pytest.fixture
+def client(client_mock: MockGPT) -> Iterator[TestClient]:
+    """A Starlette test client on `client_mock`, in-process."""
+    with TestClient(client_mock) as test_client:
         yield test_client
 
 

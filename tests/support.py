@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from starlette.testclient import TestClient
 from mockgpt import Config, create_app
 from mockgpt._resources import fixture_path
 from mockgpt.catalogue import Route
-from mockgpt.fakedata import Varier
+from mockgpt.fakedata import Varier, world_now
 from mockgpt.store import first_turn
 
 DATA = Path(__file__).parent / "data"
@@ -86,9 +88,15 @@ def client_for(seed: int) -> TestClient:
     return TestClient(create_app(make_config(seed)))
 
 
-def varier_of(client: Any) -> Varier:
-    varier: Varier = client.app.varier
-    return varier
+def varier_for(config: Config) -> Varier:
+    """The seed's world as an app on `config` builds it, for example requests that name
+    its ids (on a virtual clock or a fixed `now`, as the tests' configs are)."""
+    return _varier(config.seed, world_now(config))
+
+
+@functools.lru_cache(maxsize=8)
+def _varier(seed: int, now: datetime | None) -> Varier:
+    return Varier(seed, now=now)
 
 
 def seed_rows() -> list[dict[str, str]]:

@@ -6,9 +6,16 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support import SEEDS, client_for, documented_request, example_request, varier_of
+from support import (
+    SEEDS,
+    client_for,
+    documented_request,
+    example_request,
+    make_config,
+    varier_for,
+)
 
-from mockgpt import Config, create_app, load_catalogue
+from mockgpt import Config, MockGPT, create_app, load_catalogue
 from mockgpt._resources import fixture_path
 from mockgpt.catalogue import Route
 from mockgpt.schemas import schema_errors
@@ -52,25 +59,27 @@ def check_answer(route: Route, response: Any, status: int) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_route_answers_its_documented_status(seed: int) -> None:
+    varier = varier_for(make_config(seed))
     with client_for(seed) as client:
         for route in ROUTES:
-            response = documented_request(route, varier_of(client)).send(client)
+            response = documented_request(route, varier).send(client)
             check_answer(route, response, route.status)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_declared_status_is_reachable_and_valid(seed: int) -> None:
     """Besides the documented status, the success answers behind credentials are valid too."""
+    varier = varier_for(make_config(seed))
     with client_for(seed) as client:
         for route in ROUTES:
             statuses = {spec.status for spec in route.responses}
             if route.status == 401 and 200 in statuses:
-                check_answer(route, example_request(route, varier_of(client)).send(client), 200)
+                check_answer(route, example_request(route, varier).send(client), 200)
 
 
 def _all_bodies(seed: int) -> list[bytes]:
+    varier = varier_for(make_config(seed))
     with client_for(seed) as client:
-        varier = varier_of(client)
         return [documented_request(route, varier).send(client).content for route in ROUTES]
 
 
@@ -89,14 +98,12 @@ def test_same_seed_same_bytes_other_seed_other_values() -> None:
 
 def test_order_of_requests_does_not_change_static_bytes() -> None:
     static = [route for route in ROUTES if route.kind in STATIC_KINDS]
+    varier = varier_for(make_config(3))
     with client_for(3) as client:
-        forward = {
-            r.key: documented_request(r, varier_of(client)).send(client).content for r in static
-        }
+        forward = {r.key: documented_request(r, varier).send(client).content for r in static}
     with client_for(3) as client:
         backward = {
-            r.key: documented_request(r, varier_of(client)).send(client).content
-            for r in reversed(static)
+            r.key: documented_request(r, varier).send(client).content for r in reversed(static)
         }
     assert forward == backward
 
@@ -162,7 +169,7 @@ def test_conversation_with_token_streams(client: TestClient) -> None:
 def test_documented_errors_have_fastapi_bodies(method: str, path: str, status: int) -> None:
     with client_for(0) as client:
         route = load_catalogue().get(f"{method} {path}")
-        response = example_request(route, varier_of(client)).send(client)
+        response = example_request(route, varier_for(make_config(0))).send(client)
     assert response.status_code == status
     assert set(response.json()) == {"detail"}
 
@@ -187,9 +194,9 @@ def test_assets_have_their_content_types(client: TestClient, path: str, media: s
     assert media in response.headers["content-type"]
 
 
-def test_file_download_is_binary(client: TestClient) -> None:
+def test_file_download_is_binary(client: TestClient, client_mock: MockGPT) -> None:
     route = load_catalogue().get("GET /backend-api/files/download/{file_id}")
-    response = example_request(route, varier_of(client)).send(client)
+    response = example_request(route, varier_for(client_mock.config)).send(client)
     assert response.status_code == 200
     assert not response.headers["content-type"].startswith(("text/", "application/json"))
     assert response.content.startswith(b"\x89PNG")

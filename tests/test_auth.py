@@ -6,15 +6,17 @@ import base64
 import hashlib
 import json
 import random
+import re
 import socket
 from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.testclient import TestClient
-from support import make_config, user_turn
+from support import make_config, user_turn, varier_for
 
-from mockgpt import LiveServer, create_app
+from mockgpt import LiveServer, MockGPT, create_app, load_catalogue
+from mockgpt._resources import fixture_path, read_json
 from mockgpt.auth import proof_ok
 from mockgpt.schemas import schema_errors
 from mockgpt.scripts import Script
@@ -22,9 +24,12 @@ from mockgpt.scripts import Script
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def new_mock(**changes: Any) -> MockGPT:
+    return MockGPT(make_config(0, **{"sample_conversations": 0, **changes}))
+
+
 def new_client(**changes: Any) -> TestClient:
-    settings = {"sample_conversations": 0, **changes}
-    return TestClient(create_app(make_config(0, **settings)))
+    return TestClient(new_mock(**changes))
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -109,10 +114,11 @@ def test_session_token_is_a_signed_jwt_with_the_real_claims() -> None:
 
 
 def test_session_can_be_logged_out_or_expired() -> None:
-    with new_client() as client:
-        client.app.authority.session_state = "logged_out"
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.set_session("logged_out")
         assert client.get("/api/auth/session").json() == {}
-        client.app.authority.session_state = "expired"
+        mock.set_session("expired")
         expired = client.get("/api/auth/session").json()
     assert expired["error"] == "RefreshAccessTokenError"
     assert "accessToken" not in expired
@@ -127,7 +133,8 @@ def test_lenient_accepts_any_bearer_value_and_refuses_none() -> None:
 
 
 def test_strict_checks_signature_and_expiry_on_the_mock_clock() -> None:
-    with new_client(auth="strict") as client:
+    mock = new_mock(auth="strict")
+    with TestClient(mock) as client:
         token = client.get("/api/auth/session").json()["accessToken"]
         assert client.get("/backend-api/me", headers=bearer(token)).status_code == 200
         head, body, signature = token.split(".")
@@ -136,7 +143,7 @@ def test_strict_checks_signature_and_expiry_on_the_mock_clock() -> None:
         assert bad.status_code == 401
         assert bad.json()["detail"]["code"] == "invalid_jwt"
         assert client.get("/backend-api/me", headers=bearer("not-a-jwt")).status_code == 401
-        client.app.clock.advance(11 * 24 * 3600)
+        mock.advance(11 * 24 * 3600)
         late = client.get("/backend-api/me", headers=bearer(token))
         assert late.status_code == 401
         assert late.json()["detail"]["code"] == "token_expired"
@@ -167,8 +174,9 @@ def test_account_settings_under_strict_needs_a_real_token_and_the_header() -> No
 
 def test_workspace_account_requires_the_header_on_f_conversation() -> None:
     with new_client(account="workspace") as client:
-        workspace = client.app.authority.workspace_id
-        personal = client.app.authority.account_id
+        check = client.get(CHECK, headers=bearer("t")).json()
+        workspace = check["account_ordering"][0]
+        personal = check["accounts"]["default"]["account"]["account_id"]
         missing = client.post("/backend-api/f/conversation", json=turn(), headers=bearer("t"))
         wrong = client.post(
             "/backend-api/f/conversation",
@@ -203,20 +211,24 @@ CHECK = "/backend-api/accounts/check/v4-2023-04-27"
 
 def test_workspace_mode_lists_the_personal_and_the_workspace_account() -> None:
     with new_client(account="workspace", validate_responses=True) as client:
-        authority = client.app.authority
         answer = client.get(CHECK, headers=bearer("t"))
+        refusal = client.post("/backend-api/f/conversation", json=turn(), headers=bearer("t"))
+    # The workspace the mock will not act for unless a request names it.
+    named = re.search(r"workspace account (\S+) must", refusal.json()["detail"])
+    assert named is not None
+    workspace_id = named.group(1)
     assert answer.status_code == 200
     document = answer.json()
     assert schema_errors("accounts/check_v4.json", document) == []
     accounts = document["accounts"]
-    workspace = accounts[authority.workspace_id]["account"]
+    workspace = accounts[workspace_id]["account"]
     assert workspace["structure"] == "workspace"
-    assert workspace["account_id"] == authority.workspace_id
-    assert workspace["account_user_id"].endswith(f"__{authority.workspace_id}")
+    assert workspace["account_id"] == workspace_id
+    assert workspace["account_user_id"].endswith(f"__{workspace_id}")
     assert accounts["default"]["account"]["structure"] == "personal"
     personal_id = accounts["default"]["account"]["account_id"]
     assert accounts[personal_id]["account"]["structure"] == "personal"
-    assert document["account_ordering"] == [authority.workspace_id, personal_id]
+    assert document["account_ordering"] == [workspace_id, personal_id]
     # the id the check lists is the one /f/conversation takes
     with new_client(account="workspace") as client:
         listed = client.get(CHECK, headers=bearer("t")).json()["account_ordering"][0]
@@ -228,8 +240,10 @@ def test_workspace_mode_lists_the_personal_and_the_workspace_account() -> None:
 def test_personal_mode_accounts_check_is_the_fixture_unchanged() -> None:
     with new_client() as personal, new_client(account="workspace") as workspace:
         plain = personal.get(CHECK, headers=bearer("t"))
-        route = personal.app.catalogue.get(f"GET {CHECK}")
-        assert plain.content == personal.app.renderer.prepared(route).body
+        fixture = load_catalogue().get(f"GET {CHECK}").documented.fixture
+        assert fixture is not None
+        world = varier_for(make_config(0, sample_conversations=0))
+        assert plain.json() == world.vary(read_json(fixture_path(fixture)))
         assert [a["account"]["structure"] for a in plain.json()["accounts"].values()] == [
             "personal",
             "personal",
@@ -264,7 +278,8 @@ def test_requirements_answer_has_exactly_the_documented_puzzle() -> None:
 
 
 def test_session_to_conversation_with_sentinel_and_proof_of_work() -> None:
-    with new_client(auth="strict", sentinel="pow") as client:
+    mock = new_mock(auth="strict", sentinel="pow")
+    with TestClient(mock) as client:
         token = client.get("/api/auth/session").json()["accessToken"]
         requirements = client.post(
             "/backend-api/sentinel/chat-requirements", headers=bearer(token), json={"p": None}
@@ -290,7 +305,7 @@ def test_session_to_conversation_with_sentinel_and_proof_of_work() -> None:
             client.post("/backend-api/conversation", json=turn(), headers=no_token).status_code
             == 403
         )
-        client.app.clock.advance(600)
+        mock.advance(600)
         stale = client.post("/backend-api/conversation", json=turn(), headers=headers)
         assert stale.status_code == 403
 
@@ -313,7 +328,8 @@ def test_token_policy_needs_only_a_live_requirements_token() -> None:
 
 
 def test_prepare_and_finalize_trade_a_solved_puzzle_for_a_token() -> None:
-    with new_client(sentinel="pow") as client:
+    mock = new_mock(sentinel="pow")
+    with TestClient(mock) as client:
         prepared = client.post(
             "/backend-api/sentinel/chat-requirements/prepare",
             headers=bearer("t"),
@@ -331,7 +347,7 @@ def test_prepare_and_finalize_trade_a_solved_puzzle_for_a_token() -> None:
         assert finalized.status_code == 200
         answer = finalized.json()
         assert answer["expire_after"] == 540
-        assert answer["expire_at"] == int(client.app.clock.now()) + 540
+        assert answer["expire_at"] == int(mock.now()) + 540
         headers = {
             **bearer("t"),
             "openai-sentinel-chat-requirements-token": answer["token"],
@@ -360,8 +376,8 @@ def test_default_difficulty_is_quick_for_a_client_solver() -> None:
 
 
 def test_feature_quota_spent_to_zero_then_refused_then_reset() -> None:
-    with new_client() as client:
-        authority = client.app.authority
+    mock = new_mock()
+    with TestClient(mock) as client:
         for _ in range(20):
             assert (
                 client.post(
@@ -383,14 +399,15 @@ def test_feature_quota_spent_to_zero_then_refused_then_reset() -> None:
         assert detail["blocked_features"][0]["name"] == "deep_research"
         plain = client.post("/backend-api/conversation", json=turn(), headers=bearer("t"))
         assert plain.status_code == 200
-        client.app.clock.advance(detail["clears_in"] + 1)
+        mock.advance(detail["clears_in"] + 1)
         assert (
             client.post(
                 "/backend-api/conversation", json=turn(hints=["research"]), headers=bearer("t")
             ).status_code
             == 200
         )
-        assert authority.quotas["deep_research"].remaining == 19
+        features = {item["feature"]: item for item in mock.quotas()["features"]}
+        assert features["deep_research"]["remaining"] == 19
 
 
 def test_stream_reports_live_limits() -> None:
@@ -417,9 +434,10 @@ def test_gpt4_message_cap_counts_down() -> None:
 
 
 def test_anonymous_soft_then_hard_limit() -> None:
-    with new_client() as client:
-        authority = client.app.authority
-        authority.anon_soft_limit, authority.anon_hard_limit = 2, 4
+    app = create_app(make_config(0, sample_conversations=0))
+    # No setting lowers the anonymous limits, so the test sets the authority's own.
+    app.authority.anon_soft_limit, app.authority.anon_hard_limit = 2, 4
+    with TestClient(app) as client:
         device = {"oai-device-id": "3b0e6a4c-1f2d-4e5a-8b9c-0d1e2f3a4b5c"}
         banners = []
         for _ in range(4):

@@ -69,11 +69,11 @@ def test_unknown_route_names_the_nearest() -> None:
 
 def test_delay_waits_on_the_virtual_clock() -> None:
     mock = MockGPT()
-    before = mock.app.clock.now()
+    before = mock.now()
     with mock.test_client() as client:
         mock.on("GET /backend-api/me").respond(json={"ok": True}, delay=30)
         assert client.get("/backend-api/me", headers=AUTH).json() == {"ok": True}
-    assert mock.app.clock.now() - before >= 30
+    assert mock.now() - before == pytest.approx(30)
 
 
 def test_connection_reset_fault() -> None:
@@ -94,7 +94,7 @@ def test_journal_records_and_asserts_with_a_useful_message() -> None:
     assert call.headers["authorization"] == "Bearer t"
     assert call.status == 200
     assert mock.last().route is None
-    assert mock.app.journal.unmatched()[0].path == "/backend-api/nothing-here"
+    assert mock.unmatched()[0].path == "/backend-api/nothing-here"
     with pytest.raises(AssertionError) as failure:
         mock.assert_called("GET /backend-api/me")
     message = str(failure.value)
@@ -115,13 +115,23 @@ def test_reset_gives_the_state_of_a_fresh_app() -> None:
         assert client.get("/backend-api/conversations", headers=AUTH).json() == fresh
         assert client.get("/backend-api/me", headers=AUTH).status_code == 200
     mock.reset(mock.with_settings(auth="strict"))
-    assert mock.app.authority.policy == "strict"
+    assert mock.config.auth == "strict"
+    with mock.test_client() as client:
+        assert (
+            client.get("/backend-api/me", headers={"authorization": "Bearer made-up"}).status_code
+            == 401
+        )
 
 
-def test_failures_inside_the_mock_are_reported() -> None:
+def _broken(*args: object, **kwargs: object) -> None:
+    """A bug planted in the turn planner."""
+    raise RuntimeError("planted")
+
+
+def test_failures_inside_the_mock_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     mock = MockGPT()
     with mock.test_client() as client:
-        mock.app.conversations.book = None  # type: ignore[assignment]
+        monkeypatch.setattr("mockgpt.conversation.TurnPlanner.plan", _broken)
         response = client.post("/backend-api/conversation", json=TURN, headers=AUTH)
     assert response.status_code == 500
     with pytest.raises(MockFailure, match="POST /backend-api/conversation"):

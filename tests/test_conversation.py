@@ -73,8 +73,12 @@ def snapshots(raw: bytes) -> list[dict[str, Any]]:
     return [json.loads(data) for _, data in parse(raw) if data != "[DONE]"]
 
 
+def new_mock(**changes: Any) -> MockGPT:
+    return MockGPT(make_config(0, sample_conversations=0, **changes))
+
+
 def new_client(**changes: Any) -> TestClient:
-    return TestClient(create_app(make_config(0, sample_conversations=0, **changes)))
+    return TestClient(new_mock(**changes))
 
 
 def converse(client: TestClient, body: dict[str, Any], path: str = "/backend-api/conversation"):
@@ -87,8 +91,9 @@ def converse(client: TestClient, body: dict[str, Any], path: str = "/backend-api
 
 
 def test_legacy_turn_sends_growing_snapshots_then_done() -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(Script(text=TEXT))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT))
         raw = converse(client, turn_body()).content
     events = parse(raw)
     assert events[-1] == (None, "[DONE]")
@@ -122,8 +127,9 @@ def test_messages_in_the_older_role_form_are_taken() -> None:
     body = turn_body("An older client")
     sent = body["messages"][0]
     sent["role"] = sent.pop("author")["role"]
-    with new_client() as client:
-        client.app.conversations.book.match(Script(text="Matched."), prompt="older client")
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.match(Script(text="Matched."), prompt="older client")
         raw = converse(client, body).content
         user = [f["message"] for f in snapshots(raw) if f["message"]["author"]["role"] == "user"]
         del sent["role"]
@@ -136,8 +142,9 @@ def test_messages_in_the_older_role_form_are_taken() -> None:
 
 
 def test_bytes_escape_non_ascii_like_the_real_server() -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(Script(text=TEXT))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT))
         raw = converse(client, turn_body()).content
     assert raw.isascii()
     assert b"\\u4f60\\u597d" in raw
@@ -150,8 +157,9 @@ def test_bytes_escape_non_ascii_like_the_real_server() -> None:
 def test_v1_turn_decodes_to_the_last_legacy_snapshot() -> None:
     streams = {}
     for v1 in (False, True):
-        with new_client() as client:
-            client.app.conversations.book.queue(Script(text=TEXT, chunk_words=2))
+        mock = new_mock()
+        with TestClient(mock) as client:
+            mock.queue(Script(text=TEXT, chunk_words=2))
             streams[v1] = converse(client, turn_body(v1=v1)).content
     legacy_final = snapshots(streams[False])[-1]
     decoded = decode_sse(streams[True].decode())
@@ -162,8 +170,9 @@ def test_v1_turn_decodes_to_the_last_legacy_snapshot() -> None:
 
 
 def test_v1_stream_shape_and_typed_frames() -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(Script(text=TEXT, title="A fixed title"))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT, title="A fixed title"))
         raw = converse(client, turn_body(v1=True)).content
     events = parse(raw)
     assert events[0] == ("delta_encoding", '"v1"')
@@ -211,8 +220,9 @@ def test_frames_can_be_switched_off_and_bytes_made_realistic() -> None:
             "realism": {"padding": True, "pings": 2, "crlf": True},
         }
     )
-    with new_client() as client:
-        client.app.conversations.book.queue(script)
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(script)
         raw = converse(client, turn_body(v1=True)).content
     assert b"\r\n\r\n" in raw
     assert b"\n\n" not in raw.replace(b"\r\n\r\n", b"")
@@ -242,8 +252,9 @@ def test_generated_answer_follows_the_prompt_language_and_seed() -> None:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_what_was_streamed_is_what_is_stored(v1: bool) -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(Script(text=TEXT))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT))
         raw = converse(client, turn_body(v1=v1)).content
         final = decode_sse(raw.decode()).latest if v1 else snapshots(raw)[-1]
         cid = final["conversation_id"]
@@ -270,9 +281,9 @@ def finals(raw: bytes, v1: bool) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_second_turn_variant_and_continue_build_the_tree(v1: bool) -> None:
-    with new_client() as client:
-        book = client.app.conversations.book
-        book.queue(
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(
             Script(text="First answer."), Script(text="Second answer, cut", finish="max_tokens")
         )
         first = finals(converse(client, turn_body(v1=v1)).content, v1)[-1]
@@ -289,7 +300,7 @@ def test_second_turn_variant_and_continue_build_the_tree(v1: bool) -> None:
         )[-1]
         assert second["message"]["end_turn"] is False
         assert second["message"]["metadata"]["finish_details"]["type"] == "max_tokens"
-        book.queue(Script(text=" and the rest."))
+        mock.queue(Script(text=" and the rest."))
         more = finals(
             converse(
                 client,
@@ -303,7 +314,7 @@ def test_second_turn_variant_and_continue_build_the_tree(v1: bool) -> None:
             ).content,
             v1,
         )
-        book.queue(Script(text="A regenerated answer."))
+        mock.queue(Script(text="A regenerated answer."))
         variant = finals(
             converse(
                 client,
@@ -416,8 +427,9 @@ def test_samples_fill_the_sidebar() -> None:
     ],
 )
 def test_http_error_instead_of_a_stream(refusal: HttpError, status: int) -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(Script(http_error=refusal))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(http_error=refusal))
         response = client.post("/backend-api/conversation", json=turn_body(), headers=AUTH)
         assert response.status_code == status
         assert response.json() == dict(refusal.body)
@@ -427,8 +439,9 @@ def test_http_error_instead_of_a_stream(refusal: HttpError, status: int) -> None
 @pytest.mark.parametrize("v1", [False, True])
 def test_error_envelope_mid_stream(v1: bool) -> None:
     script = Script(text=TEXT, fault=Fault("error_envelope", after=5, message="Boom happened"))
-    with new_client() as client:
-        client.app.conversations.book.queue(script)
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(script)
         events = parse(converse(client, turn_body(v1=v1)).content)
     assert len(events) == 7
     error = json.loads(events[5][1])
@@ -439,10 +452,9 @@ def test_error_envelope_mid_stream(v1: bool) -> None:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_moderation_block(v1: bool) -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(
-            Script(text=TEXT, fault=Fault("moderation_block", after=4))
-        )
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT, fault=Fault("moderation_block", after=4)))
         events = parse(converse(client, turn_body(v1=v1)).content)
     block = json.loads(events[-2][1])
     assert block["moderation_response"]["blocked"] is True
@@ -450,8 +462,9 @@ def test_moderation_block(v1: bool) -> None:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_malformed_frame_and_missing_done(v1: bool) -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(
             Script(text=TEXT, fault=Fault("malformed_frame", after=3)),
             Script(text=TEXT, fault=Fault("no_done", after=4)),
         )
@@ -466,16 +479,14 @@ def test_malformed_frame_and_missing_done(v1: bool) -> None:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_stall_waits_on_the_clock_without_sleeping_then_carries_on(v1: bool) -> None:
-    with new_client() as client:
-        clock = client.app.clock
-        client.app.conversations.book.queue(Script(text=TEXT))
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT))
         whole = converse(client, turn_body(v1=v1)).content
-        before = clock.now()
-        client.app.conversations.book.queue(
-            Script(text=TEXT, fault=Fault("stall", after=3, seconds=90.0))
-        )
+        before = mock.now()
+        mock.queue(Script(text=TEXT, fault=Fault("stall", after=3, seconds=90.0)))
         raw = converse(client, turn_body(v1=v1)).content
-        assert clock.now() - before >= 90.0
+        assert mock.now() - before == pytest.approx(90.0)  # the stall, and no pacing
     assert len(parse(raw)) == len(parse(whole))
     assert parse(raw)[-1] == (None, "[DONE]")
 
@@ -487,13 +498,13 @@ def test_pacing_runs_on_the_virtual_clock() -> None:
             "pacing": {"ttft_ms": 1500, "tokens_per_second": 10},
         }
     )
-    with new_client() as client:
-        clock = client.app.clock
-        before = clock.now()
-        client.app.conversations.book.queue(script)
+    mock = new_mock()
+    with TestClient(mock) as client:
+        before = mock.now()
+        mock.queue(script)
         converse(client, turn_body())
-        elapsed = clock.now() - before
-    assert 1.5 < elapsed < 5.0
+        elapsed = mock.now() - before
+    assert elapsed == pytest.approx(1.5 + 8 / 10)  # the first token's wait, then 8 words at 10/s
 
 
 # -- over a socket: drops, resume, disconnects, concurrency ----------------------------------
@@ -535,20 +546,20 @@ def _read_events(
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_resume_after_a_dropped_stream_equals_an_unbroken_one(v1: bool) -> None:
-    with LiveServer(create_app(make_config(0, sample_conversations=0))) as server:
-        server.app.conversations.book.queue(Script(text=TEXT))
-        whole, clean = _read_events(server.url, turn_body(v1=v1))
+    with new_mock() as mock:
+        mock.queue(Script(text=TEXT))
+        whole, clean = _read_events(mock.url, turn_body(v1=v1))
         assert clean
-    with LiveServer(create_app(make_config(0, sample_conversations=0))) as server:
-        server.app.conversations.book.queue(Script(text=TEXT, fault=Fault("close_after", after=6)))
+    with new_mock() as mock:
+        mock.queue(Script(text=TEXT, fault=Fault("close_after", after=6)))
         token: list[str] = []
-        head, clean = _read_events(server.url, turn_body(v1=v1), token=token)
+        head, clean = _read_events(mock.url, turn_body(v1=v1), token=token)
         assert not clean
         assert len(head) == 6
         assert token[0]
         cid = json.loads(next(d for _, d in head if '"conversation_id"' in d))["conversation_id"]
         tail, clean = _read_events(
-            server.url,
+            mock.url,
             {"conversation_id": cid, "offset": len(head)},
             "/backend-api/f/conversation/resume",
             token=token,
@@ -561,10 +572,10 @@ def test_resume_after_a_dropped_stream_equals_an_unbroken_one(v1: bool) -> None:
 
 
 def test_an_sse_library_parses_the_stream() -> None:
-    with LiveServer(create_app(make_config(0, sample_conversations=0))) as server:
-        server.app.conversations.book.queue(Script(text=TEXT))
+    with new_mock() as mock:
+        mock.queue(Script(text=TEXT))
         with (
-            httpx.Client(base_url=server.url) as client,
+            httpx.Client(base_url=mock.url) as client,
             connect_sse(
                 client, "POST", "/backend-api/conversation", json=turn_body(v1=True), headers=AUTH
             ) as source,
@@ -654,15 +665,15 @@ def _dechunk(payload: bytes) -> bytes:
 
 
 def test_a_raw_socket_client_reads_and_decodes_the_stream() -> None:
-    app = create_app(make_config(0, sample_conversations=0))
+    mock = new_mock()
     body = json.dumps(turn_body(v1=True)).encode()
     request = (
         b"POST /backend-api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Authorization: Bearer raw\r\nContent-Type: application/json\r\n"
         b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
-    with LiveServer(app) as server:
-        app.conversations.book.queue(Script(text=TEXT))
+    with LiveServer(mock) as server:
+        mock.queue(Script(text=TEXT))
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(request)
             received = b""
@@ -676,7 +687,9 @@ def test_a_raw_socket_client_reads_and_decodes_the_stream() -> None:
     assert decode_sse(stream.decode()).messages[-1]["content"]["parts"][0] == TEXT
 
 
-def test_prepare_issues_a_short_lived_signed_conduit_token(client: TestClient) -> None:
+def test_prepare_issues_a_short_lived_signed_conduit_token(
+    client: TestClient, client_mock: MockGPT
+) -> None:
     import base64
 
     answer = client.post(
@@ -688,7 +701,7 @@ def test_prepare_issues_a_short_lived_signed_conduit_token(client: TestClient) -
     _head, payload, signature = answer["conduit_token"].split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["exp"] - claims["iat"] == 60
-    assert claims["iat"] == int(client.app.clock.now())
+    assert claims["iat"] == int(client_mock.now())
     assert signature
 
 
@@ -696,8 +709,9 @@ def test_async_status_frame_when_asked() -> None:
     script = Script.from_dict(
         {"text": "Research done.", "frames": {"conversation_async_status": True}}
     )
-    with new_client() as client:
-        client.app.conversations.book.queue(script)
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(script)
         events = parse(converse(client, turn_body(v1=True)).content)
     frame = next(json.loads(d) for _, d in events if '"conversation_async_status"' in d)
     assert not schema_errors(EVENT_SCHEMA, frame)
@@ -712,14 +726,16 @@ def decode_sse_events(events: list[tuple[str | None, str]]) -> Any:
 def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
     from mockgpt.service import MAX_TURNS
 
-    with new_client() as client:
+    mock = new_mock()
+
+    with TestClient(mock) as client:
         ids = []
         for n in range(MAX_TURNS + 6):
             frames = snapshots(converse(client, turn_body(f"question {n}")).content)
             ids.append(frames[-1]["conversation_id"])
-        assert len(client.app.conversations.turns) == MAX_TURNS
+        assert len(mock.turns()) == MAX_TURNS
         # A dropped turn is freed after the new turn's stream, not before its first byte.
-        assert not client.app.conversations.released
+        assert not mock.app.conversations.released
         stored = client.get(f"/backend-api/conversation/{ids[0]}", headers=AUTH).json()
         resumed = client.post(
             "/backend-api/f/conversation/resume",
@@ -741,10 +757,9 @@ def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
 
 @pytest.mark.parametrize("v1", [False, True])
 def test_a_broken_stream_leaves_the_streamed_part_of_the_answer_stored(v1: bool) -> None:
-    with new_client() as client:
-        client.app.conversations.book.queue(
-            Script(text=TEXT, fault=Fault("error_envelope", after=7))
-        )
+    mock = new_mock()
+    with TestClient(mock) as client:
+        mock.queue(Script(text=TEXT, fault=Fault("error_envelope", after=7)))
         raw = converse(client, turn_body(v1=v1)).content
         if v1:
             decoded = decode_sse(raw.decode())

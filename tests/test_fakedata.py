@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from support import BEARER, client_for, documented_request, varier_of
+from support import BEARER, client_for, documented_request, make_config, varier_for
 from test_app import ROUTES
 
 from mockgpt.fakedata import Varier, load_identity, same_shape
@@ -69,9 +69,10 @@ def test_no_canonical_identity_value_survives(seed: int) -> None:
         )
     ]
     canonical += IDENTITY["titles"] + IDENTITY["texts"]
+    varier = varier_for(make_config(seed))
     with client_for(seed) as client:
         for route in ROUTES:
-            response = documented_request(route, varier_of(client)).send(client)
+            response = documented_request(route, varier).send(client)
             body = response.content.decode("latin-1")
             for value in canonical:
                 assert json.dumps(value)[1:-1] not in body, f"{value!r} in {route.key}"

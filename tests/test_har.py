@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import documented_request, make_config, user_turn
+from support import documented_request, make_config, user_turn, varier_for
 
 from mockgpt import Config, MockGPT, load_catalogue, tokens
 from mockgpt.cli import main
@@ -106,7 +106,7 @@ def own_capture() -> list[dict[str, Any]]:
     entries = []
     with mock.test_client() as client:
         for route in load_catalogue():
-            request = documented_request(route, mock.app.varier)
+            request = documented_request(route, varier_for(mock.config))
             entries.append(entry_of(request.send(client)))
         mock.reply("The first answer, streamed in delta v1.", title="First turn")
         entries.append(
@@ -618,7 +618,7 @@ def _real_token() -> str:
 def secret_capture() -> tuple[list[dict[str, Any]], str]:
     """A capture of the mock whose identity has been swapped for a 'real' person's."""
     mock = MockGPT(make_config(seed=5))
-    varier = mock.app.varier
+    varier = varier_for(mock.config)
     ident = varier.identity
     swaps = {
         varier.person.name: REAL["name"],
@@ -828,7 +828,9 @@ def test_a_capture_of_served_imports_shows_no_drift(
     recaptured = []
     with mock.test_client() as client:
         for route in load_catalogue():
-            recaptured.append(entry_of(documented_request(route, mock.app.varier).send(client)))
+            recaptured.append(
+                entry_of(documented_request(route, varier_for(mock.config)).send(client))
+            )
     report = report_for(tmp_path, recaptured)
     assert not report.drifted, report.render()
 

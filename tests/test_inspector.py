@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockgpt import Config, MockGPT
+from mockgpt import Config, MockGPT, load_catalogue
 
 CHROMIUM = "/usr/bin/chromium"
 SKIP_REASON = "needs Debian's chromium (apt install chromium) for the browser test"
@@ -83,18 +83,18 @@ def page(inspector: Inspector) -> Iterator[sync_api.Page]:
 
 def test_routes_are_listed_and_filtered(inspector: Inspector, page: sync_api.Page) -> None:
     rows = page.locator("#routes tbody tr")
-    expect(rows).to_have_count(len(inspector.mock.app.catalogue))
+    expect(rows).to_have_count(len(load_catalogue()))
     expect(page.locator("#state")).to_contain_text("system clock")
     expect(page.locator("#state")).to_contain_text("1 stored response ·")
 
     page.fill("#route-filter", "backend-api/me")
     expect(rows.first).to_contain_text("/backend-api/me")
-    assert 0 < rows.count() < len(inspector.mock.app.catalogue)
+    assert 0 < rows.count() < len(load_catalogue())
 
     page.fill("#route-filter", "no-such-route-anywhere")
     expect(rows).to_have_count(0)
     page.fill("#route-filter", "")
-    expect(rows).to_have_count(len(inspector.mock.app.catalogue))
+    expect(rows).to_have_count(len(load_catalogue()))
 
 
 def test_journal_shows_requests_live(inspector: Inspector, page: sync_api.Page) -> None:

@@ -21,7 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import BEARER, make_config, user_turn
 
-from mockgpt import Config, LiveServer, MockGPT, create_app, load_catalogue
+from mockgpt import Config, LiveServer, MockApp, MockGPT, create_app, load_catalogue
 from mockgpt.errors import ConfigError
 from mockgpt.journal import Entry, Failures, Journal
 from mockgpt.jsonparse import JsonLimits, parse_json
@@ -185,11 +185,12 @@ def test_the_journal_and_the_inspector_serialise_whatever_was_sent() -> None:
 
 def test_big_bodies_are_journalled_cut_with_their_length_and_hash() -> None:
     big = b'{"prompt": "' + b"x" * (8 * 1024 * 1024 - 20) + b'"}'
-    with _client() as client:
+    mock = MockGPT(make_config())
+    with TestClient(mock) as client:
         for _ in range(20):
             assert client.post("/nowhere", content=big).status_code == 404
-        app = client.app.app  # type: ignore[attr-defined]
-        assert app.journal.bytes < 20 * 70 * 1024
+        # The journal's own byte count: what it holds, which no public call reports.
+        assert mock.app.journal.bytes < 20 * 70 * 1024
         entry = client.get(f"{ADMIN}/journal").json()["entries"][-1]
     assert entry["body_size"] == len(big)
     assert entry["body_sha256"] == hashlib.sha256(big).hexdigest()
@@ -233,17 +234,17 @@ def test_session_fetches_keep_a_bounded_number_of_tokens_and_a_small_state() -> 
 
 
 def test_expired_sentinel_tokens_are_purged_and_live_ones_are_capped() -> None:
-    with _client(kept_tokens=10, sentinel="token") as client:
-        mock: MockGPT = client.app  # type: ignore[assignment]
+    mock = MockGPT(make_config(kept_tokens=10, sentinel="token"))
+    with TestClient(mock) as client:
         for _ in range(5):
             client.post("/backend-api/sentinel/chat-requirements", json={}, headers=AUTH)
-        assert len(mock.app.authority.grants) == 5
+        assert len(mock.tokens()["sentinel_tokens"]) == 5
         mock.advance(600)
         live = client.post("/backend-api/sentinel/chat-requirements", json={}, headers=AUTH)
-        assert list(mock.app.authority.grants) == [live.json()["token"]]
+        assert mock.tokens()["sentinel_tokens"] == [live.json()["token"]]
         for _ in range(30):
             client.post("/backend-api/sentinel/chat-requirements", json={}, headers=AUTH)
-        assert len(mock.app.authority.grants) == 10
+        assert len(mock.tokens()["sentinel_tokens"]) == 10
 
 
 def test_logged_out_turn_counts_are_kept_for_a_bounded_number_of_devices() -> None:
@@ -270,9 +271,9 @@ def test_a_failing_handler_keeps_a_bounded_failures_list(monkeypatch: pytest.Mon
     async def broken(*args: Any) -> Any:
         raise RuntimeError("boom")
 
-    with _client(kept_failures=5) as client:
-        mock: MockGPT = client.app  # type: ignore[assignment]
-        monkeypatch.setattr(mock.app, "_answer", broken)
+    mock = MockGPT(make_config(kept_failures=5))
+    with TestClient(mock) as client:
+        monkeypatch.setattr(MockApp, "_answer", broken)
         for _ in range(40):
             assert client.get("/backend-api/me", headers=AUTH).status_code == 500
         assert len(mock.failures()) == 5
@@ -280,15 +281,15 @@ def test_a_failing_handler_keeps_a_bounded_failures_list(monkeypatch: pytest.Mon
 
 
 def test_conversations_are_bounded_by_count_least_recently_updated_first() -> None:
-    with _client(max_conversations=10, sample_conversations=0) as client:
-        store = client.app.app.conversations.store  # type: ignore[attr-defined]
+    mock = MockGPT(make_config(max_conversations=10, sample_conversations=0))
+    with TestClient(mock) as client:
         ids: list[str] = []
         for number in range(25):
-            before = {c.id for c in store.visible()}
+            before = {c["id"] for c in mock.conversations()}
             body = user_turn(f"turn {number}", message_id=f"aaa5e6f7-0a1b-4c2d-8e3f-{number:012d}")
             answer = client.post("/backend-api/conversation", json=body, headers=AUTH)
             assert answer.status_code == 200
-            ids += [c.id for c in store.visible() if c.id not in before]
+            ids += [c["id"] for c in mock.conversations() if c["id"] not in before]
         assert len(ids) == 25
         listing = client.get("/backend-api/conversations", headers=AUTH).json()
         assert listing["total"] == 10
@@ -296,13 +297,14 @@ def test_conversations_are_bounded_by_count_least_recently_updated_first() -> No
 
 
 def test_conversations_are_bounded_by_the_bytes_clients_sent() -> None:
-    with _client(conversation_bytes=300_000, sample_conversations=0) as client:
+    mock = MockGPT(make_config(conversation_bytes=300_000, sample_conversations=0))
+    with TestClient(mock) as client:
         for number in range(12):
             body = user_turn("y" * 100_000, message_id=f"bbb5e6f7-0a1b-4c2d-8e3f-{number:012d}")
             assert client.post("/backend-api/conversation", json=body, headers=AUTH).is_success
-        store = client.app.app.conversations.store  # type: ignore[attr-defined]
-        assert store.kept_bytes <= 300_000
-        assert 1 <= len(store) <= 3
+        # The store's own byte count: what it holds, which no public call reports.
+        assert mock.app.conversations.store.kept_bytes <= 300_000
+        assert 1 <= len(mock.conversations()) <= 3
 
 
 def test_named_snapshots_are_capped() -> None:
@@ -394,7 +396,7 @@ def test_a_pending_wait_ends_when_the_client_hangs_up(wait: str) -> None:
                 b"Authorization: Bearer x\r\n\r\n"
             )
             deadline = time.monotonic() + 5
-            while not (handlers and len(mock.app.journal)):
+            while not (handlers and mock.calls()):
                 assert time.monotonic() < deadline, "the request never reached the mock"
                 time.sleep(0.01)
             assert not handlers[0].done()
@@ -402,7 +404,7 @@ def test_a_pending_wait_ends_when_the_client_hangs_up(wait: str) -> None:
         while not handlers[0].done():
             assert time.monotonic() - hung_up < 2, "the handler still waits for a gone client"
             time.sleep(0.01)
-    assert mock.app.journal.calls()[0].status == 0  # nothing was sent to nobody
+    assert mock.calls()[0].status == 0  # nothing was sent to nobody
 
 
 def test_the_config_page_names_every_config_field() -> None:

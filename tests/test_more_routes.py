@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import BEARER, make_config
+from support import BEARER, make_config, varier_for
 
 from mockgpt import MockGPT
 from mockgpt.schemas import schema_errors
@@ -26,7 +26,7 @@ def client(mock: MockGPT) -> Iterator[httpx.Client]:
 
 
 def sample_id(mock: MockGPT) -> str:
-    return str(mock.app.varier.text("54a0ce83-1d70-48aa-968d-f2b4052a5fde"))
+    return varier_for(mock.config).text("54a0ce83-1d70-48aa-968d-f2b4052a5fde")
 
 
 def test_the_sentinel_heartbeat_answers_204_to_any_body(
@@ -101,7 +101,7 @@ def test_a_gizmo_lists_only_its_own_conversations(mock: MockGPT, client: httpx.C
 def test_the_project_of_the_world_lists_what_its_page_shows(
     mock: MockGPT, client: httpx.Client
 ) -> None:
-    project = mock.app.varier.text("g-p-68af9464c0a48191a3f7e0d3c2b1a0f9")
+    project = varier_for(mock.config).text("g-p-68af9464c0a48191a3f7e0d3c2b1a0f9")
     shown = client.get(f"/backend-api/gizmos/{project}").json()["conversations"]["items"]
     listed = client.get(f"/backend-api/gizmos/{project}/conversations").json()["items"]
     assert [item["id"] for item in listed] == [item["id"] for item in shown]

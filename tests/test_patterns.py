@@ -21,22 +21,18 @@ def client(mock_client: httpx.Client) -> httpx.Client:
     return mock_client
 
 
-def test_a_catastrophic_pattern_answers_a_long_prompt(mock: MockGPT, client: httpx.Client) -> None:
+def test_a_catastrophic_pattern_answers_a_long_prompt(client: httpx.Client) -> None:
     answer = client.post(
         f"{ADMIN}/scripts/match",
         json={"script": {"text": "all a's"}, "prompt_pattern": "^(a+)+$"},
     )
     assert answer.status_code == 200
-    [matcher] = mock.app.conversations.book.snapshot().matchers
-    assert isinstance(matcher.prompt, PromptPattern)
     assert ENGINE == "re2"
     # linear by construction: the backtracking case for `re` is one pass for RE2
-    assert not matcher.matches("a" * 5000 + "b", "auto")
-    assert matcher.matches("a" * 5000, "auto")
-    turn = client.post("/backend-api/conversation", json=user_turn("a" * 40 + "!"), headers=AUTH)
+    turn = client.post("/backend-api/conversation", json=user_turn("a" * 5000 + "b"), headers=AUTH)
     assert turn.status_code == 200
     assert "all a's" not in turn.text
-    turn = client.post("/backend-api/conversation", json=user_turn("a" * 40), headers=AUTH)
+    turn = client.post("/backend-api/conversation", json=user_turn("a" * 5000), headers=AUTH)
     assert "all a's" in turn.text
 
 

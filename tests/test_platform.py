@@ -705,10 +705,11 @@ def test_streams_are_paced_on_the_app_clock_and_can_stall(client: TestClient, ap
     chunks = stream_chunks(complete(client, stream=True))
     elapsed = app.clock.now() - before
     assert joined(chunks) == "one two three four five six"
-    assert 0.8 < elapsed < 5
+    # The first token's wait, then a token a chunk at 4/s: six words, the role and the finish.
+    assert elapsed == pytest.approx(0.8 + 8 / 4)
     before = app.clock.now()
     stalled = complete(client, stream=True)
-    assert app.clock.now() - before >= 45.0
+    assert app.clock.now() - before == pytest.approx(45.0)
     assert joined(stream_chunks(stalled)) == "a b c d"  # silent for a while, then the rest
 
 

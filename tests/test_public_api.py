@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from support import BEARER, user_turn
+
 import mockgpt
 
 
@@ -38,5 +40,11 @@ def test_two_apps_share_no_state() -> None:
     assert mockgpt.create_app(virtual).renderer is mockgpt.create_app(virtual).renderer
     assert mockgpt.create_app().renderer is not mockgpt.create_app().renderer
     # ...everything a request can change is each app's own.
-    assert first.conversations is not second.conversations
-    assert first.journal is not second.journal
+    one, other = mockgpt.MockGPT(app=first), mockgpt.MockGPT(app=second)
+    stored = len(other.conversations())
+    with one.test_client(headers={"Authorization": BEARER}) as client:
+        assert client.post("/backend-api/conversation", json=user_turn()).status_code == 200
+    assert len(one.conversations()) == stored + 1
+    assert len(other.conversations()) == stored
+    assert one.calls()
+    assert not other.calls()

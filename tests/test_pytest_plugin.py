@@ -29,7 +29,7 @@ def test_scripted_reply_and_journal(mockgpt):
 
 def test_state_does_not_leak_between_tests(mockgpt):
     assert mockgpt.calls() == []
-    assert mockgpt.app.conversations.book.pending == 0
+    assert mockgpt.pending_scripts() == 0
     listing = httpx.get(mockgpt.url + "/backend-api/conversations",
                         headers={"Authorization": "Bearer t"}).json()
     assert listing["total"] == 0
@@ -43,7 +43,7 @@ def test_override(mockgpt):
 
 @pytest.mark.mockgpt(auth="strict", seed=9)
 def test_marker_settings(mockgpt):
-    assert mockgpt.app.authority.policy == "strict"
+    assert mockgpt.config.auth == "strict"
     assert mockgpt.config.seed == 9
     assert httpx.get(mockgpt.url + "/backend-api/me",
                      headers={"Authorization": "Bearer made-up"}).status_code == 401
@@ -78,8 +78,11 @@ def test_an_error_inside_the_mock_fails_the_test(pytester: pytest.Pytester) -> N
         test_broken="""
 import httpx
 
-def test_mock_breaks(mockgpt):
-    mockgpt.app.conversations.book = None
+def test_mock_breaks(mockgpt, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr("mockgpt.conversation.TurnPlanner.plan", broken)
     answer = httpx.post(mockgpt.url + "/backend-api/conversation",
                         headers={"Authorization": "Bearer t"},
                         json={"action": "next", "model": "auto", "messages": []})

@@ -8,6 +8,7 @@ one written here from the wire rules (carry-forward of `p`, `o` and `c`; the
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import Config, create_app
+from mockgpt import Config, MockGPT, create_app
+from mockgpt.clock import VirtualClock
+from mockgpt.conversation import TurnPlanner
 from mockgpt.delta import StreamDecoder
 from mockgpt.errors import ConfigError
 from mockgpt.prelude import TOOL_STOP_TOKEN, plan_thoughts, recap_text
@@ -128,8 +131,12 @@ def legacy_messages(raw: str) -> tuple[dict[str, Any], list[Any]]:
     return messages, frames
 
 
+def new_mock() -> MockGPT:
+    return MockGPT(make_config(0, sample_conversations=0))
+
+
 def client() -> TestClient:
-    return TestClient(create_app(make_config(0, sample_conversations=0)))
+    return TestClient(new_mock())
 
 
 def kinds(messages: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
@@ -215,11 +222,6 @@ def test_non_reasoning_answer_is_on_final_without_thoughts() -> None:
     assert "cot_token" not in names
 
 
-def scripted(app: TestClient, script: dict[str, Any]) -> None:
-    """Queue a script in its JSON form, as the admin API takes it."""
-    app.app.conversations.book.queue(Script.from_dict(script))  # type: ignore[attr-defined]
-
-
 @pytest.mark.parametrize("v1", [True, False], ids=["v1", "legacy"])
 def test_tool_turn_streams_call_then_reply_then_answer(v1: bool) -> None:
     tools = [
@@ -235,8 +237,9 @@ def test_tool_turn_streams_call_then_reply_then_answer(v1: bool) -> None:
             "text": '{"search_query": [{"q": "tea"}]}',
         },
     ]
-    with client() as app:
-        scripted(app, {"text": "Noted: tea it is.", "tool_messages": tools, "reasoning": False})
+    mock = new_mock()
+    with TestClient(mock) as app:
+        mock.load({"text": "Noted: tea it is.", "tool_messages": tools, "reasoning": False})
         response = app.post(
             "/backend-api/conversation", json=body("remember tea", "gpt-5", v1=v1), headers=AUTH
         )
@@ -280,8 +283,9 @@ def test_tool_turn_streams_call_then_reply_then_answer(v1: bool) -> None:
 
 
 def test_scripts_ask_for_reasoning_and_its_channel() -> None:
-    with client() as app:
-        scripted(app, {"text": "Plain answer.", "reasoning": True, "reasoning_channel": None})
+    mock = new_mock()
+    with TestClient(mock) as app:
+        mock.load({"text": "Plain answer.", "reasoning": True, "reasoning_channel": None})
         response = app.post(
             "/backend-api/conversation", json=body("anything", "gpt-4o", v1=True), headers=AUTH
         )
@@ -364,8 +368,9 @@ def frame(frames: list[Any], kind: str) -> dict[str, Any]:
 
 
 def test_turn_fields_of_2026_on_two_turns() -> None:
-    with client() as app:
-        before = app.app.clock.now()  # type: ignore[attr-defined]
+    mock = new_mock()
+    with TestClient(mock) as app:
+        before = mock.now()
         first = app.post(
             "/backend-api/conversation", json=body("hi", "gpt-5", v1=True), headers=AUTH
         )
@@ -403,11 +408,11 @@ def test_turn_fields_of_2026_on_two_turns() -> None:
 
 
 def test_conversation_ids_can_take_the_2026_version_nibble() -> None:
-    with client() as app:
-        planner = app.app.conversations.planner  # type: ignore[attr-defined]
-        planner.id_version = 8
-        now = int(app.app.clock.now())  # type: ignore[attr-defined]
-        ids = [planner.conversation_id() for _ in range(20)]
+    clock, rng = VirtualClock(1_795_000_000.0), random.Random(0)
+    planner = TurnPlanner(0, clock, lambda: str(uuid.UUID(int=rng.getrandbits(128))))
+    planner.id_version = 8
+    now = int(clock.now())
+    ids = [planner.conversation_id() for _ in range(20)]
     assert len(set(ids)) == 20
     for cid in ids:
         assert cid[14] == "8"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from support import make_config
 from test_app import sse_events
 from test_har import entry_of, write_har
 
-from mockgpt import MockGPT, create_app
+from mockgpt import MockGPT
 from mockgpt.har import check_har
 from mockgpt.scripts import Fault, HttpError, Pacing, Script
 
@@ -41,12 +40,6 @@ CODEX = {
     "store": False,
     "stream": True,
 }
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(make_config(0))) as client:
-        yield client
 
 
 def create(client: TestClient, **body: Any) -> Any:
@@ -88,8 +81,8 @@ def test_a_response_echoes_the_request_and_counts_tokens(client: TestClient) -> 
     assert answer.headers["x-request-id"].startswith("req_")
 
 
-def test_scripts_answer_responses_like_chat(client: TestClient) -> None:
-    client.app.conversations.book.queue(Script(text="Scripted words here."))  # type: ignore[attr-defined]
+def test_scripts_answer_responses_like_chat(client: TestClient, client_mock: MockGPT) -> None:
+    client_mock.queue(Script(text="Scripted words here."))
     streamed = create(client, input="hi", stream=True)
     assert streamed.headers["content-type"] == "text/event-stream; charset=utf-8"
     frames = events(streamed)
@@ -99,17 +92,16 @@ def test_scripts_answer_responses_like_chat(client: TestClient) -> None:
     assert b"[DONE]" not in streamed.content
 
 
-def test_a_scripted_refusal_is_the_platform_429(client: TestClient) -> None:
-    book = client.app.conversations.book  # type: ignore[attr-defined]
-    book.queue(Script(http_error=HttpError(429, headers={"retry-after": "7"})))
+def test_a_scripted_refusal_is_the_platform_429(client: TestClient, client_mock: MockGPT) -> None:
+    client_mock.queue(Script(http_error=HttpError(429, headers={"retry-after": "7"})))
     refused = create(client, input="hi")
     assert refused.status_code == 429
     assert refused.headers["retry-after"] == "7"
     assert error_of(refused)["code"] == "rate_limit_exceeded"
 
 
-def test_the_chat_quota_covers_responses(client: TestClient) -> None:
-    client.app.platform.requests_per_minute = 1  # type: ignore[attr-defined]
+def test_the_chat_quota_covers_responses(client: TestClient, client_mock: MockGPT) -> None:
+    client_mock.reset(client_mock.with_settings(v1_requests_per_minute=1))
     assert create(client, input="one").status_code == 200
     limited = create(client, input="two")
     assert limited.status_code == 429
@@ -152,8 +144,10 @@ def test_no_key_is_the_platform_401(client: TestClient) -> None:
     assert "didn't provide an API key" in error_of(refused)["message"]
 
 
-def test_max_output_tokens_cuts_the_answer_to_incomplete(client: TestClient) -> None:
-    client.app.conversations.book.queue(Script(text=" ".join(["word"] * 40)))  # type: ignore[attr-defined]
+def test_max_output_tokens_cuts_the_answer_to_incomplete(
+    client: TestClient, client_mock: MockGPT
+) -> None:
+    client_mock.queue(Script(text=" ".join(["word"] * 40)))
     body = create(client, input="hi", max_output_tokens=16).json()
     assert body["status"] == "incomplete"
     assert body["incomplete_details"] == {"reason": "max_output_tokens"}
@@ -201,23 +195,23 @@ def test_reasoning_models_summarise_when_asked(client: TestClient) -> None:
 # -- streams and faults ------------------------------------------------------------------------
 
 
-def test_a_fault_breaks_the_stream_like_on_the_other_encodings(client: TestClient) -> None:
-    book = client.app.conversations.book  # type: ignore[attr-defined]
-    book.queue(Script(text="one two three four", fault=Fault("error_envelope", after=4)))
+def test_a_fault_breaks_the_stream_like_on_the_other_encodings(
+    client: TestClient, client_mock: MockGPT
+) -> None:
+    client_mock.queue(Script(text="one two three four", fault=Fault("error_envelope", after=4)))
     frames = events(create(client, input="hi", stream=True))
     assert [f["type"] for f in frames[-2:]] == ["error", "response.failed"]
     assert frames[-2]["error"]["code"] == "server_error"
     assert [f["sequence_number"] for f in frames] == list(range(len(frames)))
-    book.queue(Script(text="one two three", fault=Fault("close_after", after=3)))
+    client_mock.queue(Script(text="one two three", fault=Fault("close_after", after=3)))
     assert len(events(create(client, input="hi", stream=True))) == 3
 
 
-def test_paced_scripts_wait_on_the_app_clock(client: TestClient) -> None:
-    app: Any = client.app
-    app.conversations.book.queue(Script(text="a b c d", pacing=Pacing(ttft_ms=2000)))
-    before = app.clock.now()
+def test_paced_scripts_wait_on_the_app_clock(client: TestClient, client_mock: MockGPT) -> None:
+    client_mock.queue(Script(text="a b c d", pacing=Pacing(ttft_ms=2000)))
+    before = client_mock.now()
     create(client, input="hi", stream=True)
-    assert app.clock.now() - before >= 2.0
+    assert client_mock.now() - before == pytest.approx(2.0)  # the first token's wait, unpaced after
 
 
 def test_get_replays_the_stream_after_a_sequence_number(client: TestClient) -> None:
@@ -266,23 +260,26 @@ def test_store_false_is_not_kept(client: TestClient) -> None:
     assert client.get(f"/v1/responses/{rid}", headers=KEY).status_code == 404
 
 
-def test_the_store_is_bounded(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_store_is_bounded(
+    client: TestClient, client_mock: MockGPT, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("mockgpt.responses_api.service.STORE_LIMIT", 3)
     ids = [create(client, input=f"n{n}").json()["id"] for n in range(5)]
-    kept = client.app.responses_api.stored  # type: ignore[attr-defined]
+    kept = [summary["id"] for summary in client_mock.responses()]
     assert len(kept) == 3
     assert ids[-1] in kept
     assert ids[0] not in kept
 
 
-def test_background_moves_on_the_app_clock_and_can_be_cancelled(client: TestClient) -> None:
-    app: Any = client.app
+def test_background_moves_on_the_app_clock_and_can_be_cancelled(
+    client: TestClient, client_mock: MockGPT
+) -> None:
     queued = create(client, input="hi", background=True).json()
     assert (queued["status"], queued["output"], queued["usage"]) == ("queued", [], None)
     rid = queued["id"]
     seen = [queued["status"]]
     while seen[-1] in ("queued", "in_progress"):
-        app.clock.advance(0.25)
+        client_mock.advance(0.25)
         seen.append(client.get(f"/v1/responses/{rid}", headers=KEY).json()["status"])
         assert len(seen) < 100
     assert seen[0] == "queued"
@@ -291,7 +288,7 @@ def test_background_moves_on_the_app_clock_and_can_be_cancelled(client: TestClie
     other = create(client, input="hi", background=True).json()["id"]
     cancelled = client.post(f"/v1/responses/{other}/cancel", headers=KEY).json()
     assert cancelled["status"] == "cancelled"
-    app.clock.advance(60)
+    client_mock.advance(60)
     assert client.get(f"/v1/responses/{other}", headers=KEY).json()["status"] == "cancelled"
     sync = create(client, input="hi").json()["id"]
     refused = client.post(f"/v1/responses/{sync}/cancel", headers=KEY)
@@ -363,17 +360,18 @@ def test_codex_refuses_like_chatgpt(
 
 
 def test_codex_for_a_workspace_login_must_name_the_workspace_account() -> None:
-    app = create_app(make_config(0, account="workspace"))
-    with TestClient(app) as client:
+    with TestClient(MockGPT(make_config(0, account="workspace"))) as client:
+        check = client.get("/backend-api/accounts/check/v4-2023-04-27", headers=KEY).json()
+        workspace = check["account_ordering"][0]  # the account the picker lists first
         missing = client.post("/backend-api/codex/responses", headers=KEY, json=CODEX)
         assert missing.status_code == 403
-        assert app.authority.workspace_id in missing.json()["detail"]
+        assert workspace in missing.json()["detail"]
         wrong = {**KEY, "chatgpt-account-id": "not-the-workspace"}
         assert (
             client.post("/backend-api/codex/responses", headers=wrong, json=CODEX).status_code
             == 403
         )
-        named = {**KEY, "chatgpt-account-id": app.authority.workspace_id}
+        named = {**KEY, "chatgpt-account-id": workspace}
         frames = events(client.post("/backend-api/codex/responses", headers=named, json=CODEX))
         assert frames[0]["type"] == "response.created"
 
@@ -386,9 +384,8 @@ def test_codex_streams_and_keeps_nothing(client: TestClient) -> None:
     assert client.get(f"/v1/responses/{rid}", headers=KEY).status_code == 404
 
 
-def test_codex_usage_limit(client: TestClient) -> None:
-    book = client.app.conversations.book  # type: ignore[attr-defined]
-    book.queue(Script(http_error=HttpError(429, headers={"retry-after": "120"})))
+def test_codex_usage_limit(client: TestClient, client_mock: MockGPT) -> None:
+    client_mock.queue(Script(http_error=HttpError(429, headers={"retry-after": "120"})))
     refused = client.post("/backend-api/codex/responses", headers=KEY, json=CODEX)
     assert refused.status_code == 429
     assert refused.json()["error"]["type"] == "usage_limit_reached"
@@ -409,9 +406,10 @@ def test_codex_models_list_what_pickers_show(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("kind", ["error_envelope", "moderation_block"])
-def test_a_stream_that_fails_mid_way_is_stored_failed(client: TestClient, kind: str) -> None:
-    app: Any = client.app
-    app.conversations.book.queue(Script(text="one two three four", fault=Fault(kind, after=5)))
+def test_a_stream_that_fails_mid_way_is_stored_failed(
+    client: TestClient, client_mock: MockGPT, kind: str
+) -> None:
+    client_mock.queue(Script(text="one two three four", fault=Fault(kind, after=5)))
     frames = events(create(client, input="hi", stream=True))
     assert [frame["type"] for frame in frames[5:]] == ["error", "response.failed"]
     rid = frames[0]["response"]["id"]
@@ -424,17 +422,17 @@ def test_a_stream_that_fails_mid_way_is_stored_failed(client: TestClient, kind: 
 
 @pytest.mark.parametrize(("pace", "least", "most"), [("real", 0.25, 60.0), ("instant", 0.0, 0.0)])
 def test_unscripted_streams_take_the_configured_pace(pace: str, least: float, most: float) -> None:
-    app = create_app(make_config(0, pace=pace))
-    with TestClient(app) as client:
+    mock = MockGPT(make_config(0, pace=pace))
+    with TestClient(mock) as client:
         for path, body, headers in [
             ("/v1/responses", {"model": "gpt-4.1", "input": "Explain tides.", "stream": True}, KEY),
             ("/backend-api/codex/responses", CODEX, KEY),
         ]:
-            before = app.clock.now()
+            before = mock.now()
             response = client.post(path, json=body, headers=headers)
             assert response.status_code == 200
             assert events(response)[-1]["type"] == "response.completed"
-            waited = app.clock.now() - before
+            waited = mock.now() - before
             assert least <= waited <= most, (path, waited)
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support import BEARER, documented_request, make_config
+from support import BEARER, documented_request, make_config, varier_for
 from test_app import ROUTES
 
-from mockgpt import create_app
+from mockgpt import Config, create_app
 from mockgpt.replies import detect_kind, generate_reply, generate_title, tokens, unscripted_pacing
 
 NOW = "2026-11-29T12:00:00Z"
@@ -25,8 +25,12 @@ _PAST = re.compile(
 )
 
 
+def _config(seed: int = 0) -> Config:
+    return make_config(seed, now=NOW, sample_conversations=6)
+
+
 def _client(seed: int = 0) -> TestClient:
-    return TestClient(create_app(make_config(seed, now=NOW, sample_conversations=6)))
+    return TestClient(create_app(_config(seed)))
 
 
 def _moment(value: Any) -> float | None:
@@ -78,9 +82,10 @@ def _get_routes() -> list[Any]:
 
 def test_every_date_in_every_answer_agrees_with_the_clock() -> None:
     checked = 0
+    varier = varier_for(_config())
     with _client() as client:
         for route in ROUTES:
-            response = documented_request(route, client.app.varier).send(client)
+            response = documented_request(route, varier).send(client)
             if "json" not in response.headers.get("content-type", ""):
                 continue
             body = response.json()
@@ -112,10 +117,11 @@ def test_gizmos_and_announcements_are_older_than_the_history() -> None:
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_same_seed_and_now_give_the_same_bytes_on_every_get(seed: int) -> None:
+    varier = varier_for(_config(seed))
     with _client(seed) as first, _client(seed) as second:
         for route in _get_routes():
-            a = documented_request(route, first.app.varier).send(first)
-            b = documented_request(route, second.app.varier).send(second)
+            a = documented_request(route, varier).send(first)
+            b = documented_request(route, varier).send(second)
             assert a.status_code == b.status_code, route.key
             assert a.content == b.content, route.key
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mockgpt.files import store_attachments
+from mockgpt.message_text import content_text
 
 Message = dict[str, Any]
 
@@ -152,6 +153,5 @@ def visible_text(message: Message | None) -> str | None:
     content = message.get("content") or {}
     if content.get("content_type") not in ("text", "multimodal_text"):
         return None
-    parts = [part for part in content.get("parts", []) if isinstance(part, str)]
-    text = " ".join(" ".join(parts).split())
+    text = " ".join((content_text(content, separator=" ") or "").split())
     return text or None

@@ -4,8 +4,11 @@
 on a free 127.0.0.1 port, optionally writing `stdin` to it, and returns once
 that port accepts connections: it polls the port until a deadline
 (`STARTUP_TIMEOUT`) and fails early if the process exits. `stop_server` ends
-the process by its pid (terminate, then kill if it lingers). `percentile` and
-`report_line` format the numbers the benchmarks print.
+the process by its pid (terminate, then kill if it lingers; `stop_process` for
+a process started otherwise). `round_options` adds the options the throughput
+benchmarks share (a timed window, rounds, connections) and `check_rounds`
+refuses bad values. `percentile` and `report_line` format the numbers the
+benchmarks print.
 
 A plain module, not a package: the scripts import it as `_servers`, which works
 because a script's own folder is on `sys.path` when run as
@@ -14,6 +17,7 @@ because a script's own folder is on `sys.path` when run as
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 import sys
@@ -80,7 +84,11 @@ def start_server(
 
 
 def stop_server(server: Server) -> None:
-    process = server.process
+    stop_process(server.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """End a process this script started: terminate, then kill if it lingers."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -88,6 +96,38 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# -- options ---------------------------------------------------------------------
+
+
+def round_options(
+    parser: argparse.ArgumentParser, *, window: str, connections: int, connections_help: str
+) -> None:
+    """Add `--seconds` (the timed `window`), `--rounds` and `--connections`."""
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=3.0,
+        help=f"timed window per {window} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds per target (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=connections,
+        help=f"{connections_help} (default: %(default)s)",
+    )
+
+
+def check_rounds(parser: argparse.ArgumentParser, args: argparse.Namespace, *more: str) -> None:
+    """Refuse a window that is not positive, and rounds, connections or `more` counts below 1."""
+    counts = ["rounds", "connections", *more]
+    if args.seconds <= 0 or any(getattr(args, name) < 1 for name in counts):
+        names = ", ".join(f"--{name.replace('_', '-')}" for name in counts)
+        parser.error(f"--seconds must be positive, {names} at least 1")
 
 
 # -- report ----------------------------------------------------------------------

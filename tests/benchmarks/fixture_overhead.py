@@ -37,7 +37,7 @@ import pytest
 
 @pytest.mark.parametrize("n", range({count}))
 def test_trivial(mockgpt, n):
-    assert mockgpt.app.journal is not None
+    assert mockgpt.calls() == []
 """
 
 WITHOUT_FIXTURE = """

@@ -54,7 +54,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from _servers import HOST, ROOT, Server, free_port, percentile, report_line, stop_server
+from _servers import (
+    HOST,
+    ROOT,
+    Server,
+    check_rounds,
+    free_port,
+    percentile,
+    report_line,
+    round_options,
+    stop_server,
+)
 
 PATH = "/backend-api/settings/user"
 REQUEST = (f"GET {PATH} HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Bearer bench\r\n\r\n").encode(
@@ -435,24 +445,14 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--seconds", type=float, default=3.0, help="timed window per round (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds per target (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=16,
-        help="concurrent keep-alive connections (default: %(default)s)",
+    round_options(
+        parser, window="round", connections=16, connections_help="concurrent keep-alive connections"
     )
     parser.add_argument(
         "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
     )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.starts < 1:
-        parser.error("--seconds must be positive, --rounds, --connections, --starts at least 1")
+    check_rounds(parser, args, "starts")
     asyncio.run(run(args))
 
 

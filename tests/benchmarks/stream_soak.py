@@ -37,7 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _servers import HOST, ROOT, free_port
+from _servers import HOST, ROOT, free_port, stop_process
 
 IO_TIMEOUT = 30.0
 BODY = json.dumps(
@@ -174,12 +174,7 @@ def main() -> None:
                 time.sleep(0.02)  # polling for readiness, bounded by the deadline
             asyncio.run(run(args, port, server.pid))
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
 
 
 if __name__ == "__main__":

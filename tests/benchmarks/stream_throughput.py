@@ -52,7 +52,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _servers import HOST, Server, percentile, report_line, start_server, stop_server
+from _servers import (
+    HOST,
+    Server,
+    check_rounds,
+    percentile,
+    report_line,
+    round_options,
+    start_server,
+    stop_server,
+)
 
 PATH = "/backend-api/conversation"
 WARMUP_SECONDS = 0.5
@@ -80,7 +89,7 @@ if target == "mockgpt":
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     mock = MockGPT(Config(seed=0, clock="virtual", log_requests=True))
     text = " ".join(f"word{i}" for i in range(words))
-    mock.app.conversations.book.fixed(Script(text=text))
+    mock.match(Script(text=text))  # no prompt or model: it answers every turn
     LiveServer(mock, host="127.0.0.1", port=port).serve_forever()
 else:
     import uvicorn
@@ -557,17 +566,11 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--seconds", type=float, default=3.0, help="timed window per phase (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds per target (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=8,
-        help="concurrent keep-alive connections of the second phase (default: %(default)s)",
+    round_options(
+        parser,
+        window="phase",
+        connections=8,
+        connections_help="concurrent keep-alive connections of the second phase",
     )
     parser.add_argument(
         "--words",
@@ -576,10 +579,7 @@ def main() -> None:
         help="words of the scripted answer, one delta event each (default: %(default)s)",
     )
     args = parser.parse_args()
-    if args.seconds <= 0 or args.rounds < 1 or args.connections < 1 or args.words < 1:
-        parser.error(
-            "--seconds must be positive, --rounds and --connections at least 1, --words at least 1"
-        )
+    check_rounds(parser, args, "words")
     asyncio.run(run(args))
 
 
