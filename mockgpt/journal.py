@@ -23,6 +23,7 @@ from typing import Any, Literal
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt.clock import Clock
+from mockgpt.errors import InvalidValue
 from mockgpt.jsonfmt import dumpb
 from mockgpt.jsonparse import parse_json
 from mockgpt.masking import mask_headers, mask_json, mask_query, mask_text
@@ -253,25 +254,25 @@ class Override:
         times: int | None = 1,
     ) -> Override:
         if fault is not None and fault not in FAULTS:
-            raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
+            raise InvalidValue(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         if times is not None and times < 1:
-            raise ValueError("times must be at least 1 (or None for always)")
+            raise InvalidValue("times must be at least 1 (or None for always)")
         if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
-            raise ValueError(f"status must be a final HTTP status (200-599), not {status}")
+            raise InvalidValue(f"status must be a final HTTP status (200-599), not {status}")
         if not 0 <= delay <= 600:
-            raise ValueError(f"delay must be 0 to 600 seconds, not {delay}")
+            raise InvalidValue(f"delay must be 0 to 600 seconds, not {delay}")
         if json is not None and text is not None:
-            raise ValueError("give json or text, not both")
+            raise InvalidValue("give json or text, not both")
         for name, value in (headers or {}).items():
             if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid header name")
+                raise InvalidValue(f"{name!r} is not a valid header name")
             if not _HEADER_VALUE.fullmatch(value):
-                raise ValueError(f"the value of header {name} must be printable latin-1 text")
+                raise InvalidValue(f"the value of header {name} must be printable latin-1 text")
         extra = dict(headers or {})
         given_media = None
         for name in list(extra):
             if name.lower() == "content-length":
-                raise ValueError("content-length is set from the body; leave it out")
+                raise InvalidValue("content-length is set from the body; leave it out")
             if name.lower() == "content-type":
                 # The caller's content type replaces the one implied by json or text.
                 given_media = extra.pop(name)
@@ -395,9 +396,9 @@ class Latency:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low <= self.high <= 600:
-            raise ValueError("latency bounds must satisfy 0 <= low <= high <= 600 seconds")
+            raise InvalidValue("latency bounds must satisfy 0 <= low <= high <= 600 seconds")
         if self.spread not in ("uniform", "normal"):
-            raise ValueError(f"spread must be uniform or normal, not {self.spread!r}")
+            raise InvalidValue(f"spread must be uniform or normal, not {self.spread!r}")
 
     @classmethod
     def of(cls, value: float | tuple[float, float] | Latency, spread: str = "uniform") -> Latency:

@@ -407,3 +407,44 @@ def test_oversized_admin_bodies_get_413(mock: MockGPT, client: httpx.Client) -> 
     assert huge.status_code == 413
     assert huge.json() == {"detail": "Request Entity Too Large"}
     assert mock.pending_scripts() == 0
+
+
+def test_a_bug_in_a_handler_is_a_500_recorded_in_failures(
+    mock: MockGPT, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planted() -> dict[str, Any]:
+        return {}["no such key"]  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(mock, "state", planted)
+    answer = client.get(f"{ADMIN}/state")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "Internal Server Error"}
+    [failure] = mock.failures()
+    assert failure.startswith("admin state:")
+    assert "KeyError: 'no such key'" in failure
+
+
+def test_errors_are_mapped_by_the_mocks_own_types(client: httpx.Client) -> None:
+    from mockgpt.errors import InvalidValue, MockGPTError, NotFound, UnmetExpectation
+
+    assert issubclass(NotFound, KeyError)
+    assert issubclass(NotFound, MockGPTError)
+    assert issubclass(InvalidValue, ValueError)
+    assert issubclass(UnmetExpectation, AssertionError)
+    missing = client.get(f"{ADMIN}/conversations/nope")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "no conversation 'nope'"})
+    unmet = client.post(f"{ADMIN}/journal/assert", json={"route": "GET /backend-api/me"})
+    assert unmet.status_code == 417
+    settings = {"journal_bytes": 100_000, "journal_body_bytes": 200_000}
+    refused = client.post(f"{ADMIN}/reset", json={"settings": settings})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["msg"] == "journal_body_bytes must not exceed journal_bytes"
+
+
+def test_every_endpoint_names_its_own_handler() -> None:
+    from mockgpt.admin import AdminAPI
+
+    handlers = [endpoint.handler for endpoint in ENDPOINTS]
+    assert len(set(handlers)) == len(handlers)
+    assert all(getattr(AdminAPI, f"_{endpoint.name}") is endpoint.handler for endpoint in ENDPOINTS)
+    assert len({(e.method, e.path) for e in ENDPOINTS}) == len(ENDPOINTS)
