@@ -336,7 +336,7 @@ class MockApp:
         if route is not None:
             override = self.overrides.take(route.key)
             if override is not None:
-                await override.answer(self.clock, scope, receive, send)
+                await override.respond(self.clock, scope, receive, send)
                 return
         if route is None:
             allow = [("allow", ", ".join(sorted(allowed)))]

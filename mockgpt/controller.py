@@ -32,6 +32,7 @@ from mockgpt.errors import InvalidValue, MockFailure, MockGPTError, NotFound, Un
 from mockgpt.journal import Entry, FaultName, Latency, Override, contains, json_diff, nearest
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import LiveServer
+from mockgpt.stubs import Lifetime
 
 if TYPE_CHECKING:  # httpx is imported when a client is asked for, not at start-up
     import httpx
@@ -40,11 +41,31 @@ __all__ = ["ADMIN_PREFIX", "MockFailure", "MockGPT", "RouteControl", "Snapshot",
 
 
 class RouteControl:
-    """Overrides for one catalogue route (or `"*"` for all), respx-style."""
+    """One catalogue route (or `"*"` for all), respx-style: stubs that replace its
+    answers, and the requests that reached it.
+
+    Stubs follow one lifetime rule (`mockgpt.stubs`): each answers `times`
+    requests (None: until reset), in the order they were registered.
+    """
 
     def __init__(self, mock: MockGPT, key: str) -> None:
         self._mock = mock
         self.key = key
+
+    @property
+    def calls(self) -> list[Entry]:
+        """The journal's entries for this route (every entry for `"*"`), oldest first."""
+        return self._mock.calls(None if self.key == "*" else self.key)
+
+    @property
+    def call_count(self) -> int:
+        """How many requests reached this route (as far as the journal keeps them)."""
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        """Whether any request reached this route."""
+        return self.call_count > 0
 
     def respond(
         self,
@@ -57,10 +78,9 @@ class RouteControl:
         times: int | None = 1,
     ) -> RouteControl:
         """Answer the next `times` requests (None: all of them until reset) with this."""
-        answer = Override.of(
-            status=status, json=json, text=text, headers=headers, delay=delay, times=times
-        )
-        self._mock.app.overrides.add(self.key, answer)
+        lifetime = Lifetime(times)
+        answer = Override.of(status=status, json=json, text=text, headers=headers, delay=delay)
+        self._mock.app.overrides.add(self.key, answer, lifetime)
         return self
 
     def sequence(self, *answers: dict[str, Any]) -> RouteControl:
@@ -71,7 +91,8 @@ class RouteControl:
 
     def fail(self, fault: FaultName, *, times: int | None = 1, delay: float = 0.0) -> RouteControl:
         """Break the next requests: `reset` (no answer), `empty` or `malformed` body."""
-        self._mock.app.overrides.add(self.key, Override.of(fault=fault, times=times, delay=delay))
+        lifetime = Lifetime(times)
+        self._mock.app.overrides.add(self.key, Override.of(fault=fault, delay=delay), lifetime)
         return self
 
     def latency(

@@ -15,7 +15,6 @@ from starlette.datastructures import Headers
 
 from mockgpt import errors, tokens
 from mockgpt._resources import fixture_path, read_json
-from mockgpt.auth import Refusal
 from mockgpt.catalogue import Route
 from mockgpt.conversation import text_of
 from mockgpt.fakedata import Varier
@@ -110,7 +109,7 @@ def auth_failure(app: MockApp, route: Route, headers: Headers) -> Prepared | Non
     if token is None and rule == "device" and headers.get("oai-device-id", "").strip():
         return None
     refusal = app.authority.bearer_refusal(token)
-    return None if refusal is None else _unauthorized(app, route, refusal.body, token)
+    return None if refusal is None else _unauthorized(app, route, refusal.document, token)
 
 
 # -- kinds -----------------------------------------------------------------------
@@ -178,8 +177,8 @@ async def sentinel_prepare(call: Call) -> Prepared:
 
 async def sentinel_finalize(call: Call) -> Prepared:
     answer = call.app.authority.finalize(_document(call), call.json or {})
-    if isinstance(answer, Refusal):
-        return json_response(answer.status, answer.body)
+    if isinstance(answer, Prepared):
+        return answer
     return json_response(200, answer)
 
 

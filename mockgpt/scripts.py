@@ -36,7 +36,10 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal, Self, cast, get_args
 
 from mockgpt.errors import MockGPTError
+from mockgpt.jsonfmt import dumpb
 from mockgpt.patterns import PatternError, PromptPattern
+from mockgpt.responses import JSON, Prepared
+from mockgpt.stubs import UNTIL_RESET, Lifetime
 
 __all__ = [
     "DEFAULT_FRAMES",
@@ -281,28 +284,33 @@ class Fault:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class HttpError:
+class HttpError(Prepared):
     """A refusal sent instead of the stream, with the real server's body.
 
-    The constructors reproduce the bodies the ChatGPT backend (FastAPI) sends,
-    so clients' error handling sees the exact shapes it meets in production.
+    An answer like every other (a `Prepared`): the web backend sends it as it
+    is, the platform API rewrites it into its own error shape from `document`
+    and `extra`. The constructors reproduce the bodies the ChatGPT backend
+    (FastAPI) sends, so clients' error handling sees the exact shapes it meets
+    in production.
     """
 
-    status: int
-    body: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        status = _check_int("status", self.status, minimum=400)
+    def __init__(
+        self,
+        status: int,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        status = _check_int("status", status, minimum=400)
         if status > 599:
             raise ScriptError(f"must be an HTTP error status (400-599), got {status}", "status")
-        _set(self, "body", dict(_json_copy("body", _mapping("body", self.body))))
-        headers = _mapping("headers", self.headers)
-        for key, value in headers.items():
+        document = dict(_json_copy("body", _mapping("body", {} if body is None else body)))
+        given = _mapping("headers", {} if headers is None else headers)
+        for key, value in given.items():
             _check_str("headers", key, empty=False)
             _check_str(f"headers.{key}", value)
-        _set(self, "headers", dict(headers))
+        super().__init__(status, dumpb(document), JSON, given.items(), document=document)
 
     @classmethod
     def model_cap(cls, clears_in: int) -> Self:
@@ -343,7 +351,7 @@ class HttpError:
         """From `{"status", "body", "headers"}` or a named kind (`{"kind": "model_cap", ...}`)."""
         data = _mapping("", data)
         if "kind" not in data:
-            _refuse_unknown(data, _field_names(cls))
+            _refuse_unknown(data, ("status", "body", "headers"))
             if "status" not in data:
                 raise ScriptError("missing key 'status' (or give a 'kind')")
             return cls(**data)
@@ -368,9 +376,9 @@ class HttpError:
 
     def to_dict(self) -> dict[str, Any]:
         """The explicit JSON form (status, body and, when set, headers)."""
-        out: dict[str, Any] = {"status": self.status, "body": copy.deepcopy(dict(self.body))}
-        if self.headers:
-            out["headers"] = dict(self.headers)
+        out: dict[str, Any] = {"status": self.status, "body": copy.deepcopy(self.document)}
+        if self.extra:
+            out["headers"] = dict(self.extra)
         return out
 
 
@@ -761,12 +769,12 @@ def load_script(source: str | Path | Mapping[str, Any] | Sequence[Any]) -> list[
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """A script answering the turns whose prompt and model fit, `remaining` more times."""
+    """A script answering the turns whose prompt and model fit, for its lifetime."""
 
     script: Script
     prompt: str | PromptPattern | None = None
     model: str | None = None
-    remaining: int | None = None
+    lifetime: Lifetime = UNTIL_RESET
 
     def matches(self, prompt: str, model: str) -> bool:
         """Whether a turn with this prompt and model is answered by this matcher."""
@@ -790,8 +798,9 @@ class ScriptBook:
     """Where the app keeps scripts, and which one answers a turn.
 
     Order of `pick`: queued scripts first (FIFO, each used once), then
-    matchers in the order they were registered (one with `times` is dropped
-    when used up), then the fixed script; None means "generate the answer".
+    matchers in the order they were registered (each for its `Lifetime`, the
+    rule route overrides follow too: see `mockgpt.stubs`), then the fixed
+    script; None means "generate the answer".
     Thread-safe, since the app may serve turns from several threads.
     """
 
@@ -830,7 +839,7 @@ class ScriptBook:
             except PatternError as error:
                 raise ScriptError(str(error), "prompt") from None
         with self._lock:
-            self._matchers.append(Matcher(script, prompt, model, times))
+            self._matchers.append(Matcher(script, prompt, model, Lifetime(times)))
 
     def fixed(self, script: Script | None) -> None:
         """Answer every other turn of the run with `script` (None: generate)."""
@@ -847,11 +856,11 @@ class ScriptBook:
             for i, matcher in enumerate(self._matchers):
                 if not matcher.matches(prompt, model):
                     continue
-                if matcher.remaining is not None:
-                    if matcher.remaining <= 1:
-                        del self._matchers[i]
-                    else:
-                        self._matchers[i] = replace(matcher, remaining=matcher.remaining - 1)
+                left = matcher.lifetime.spend()
+                if left is None:
+                    del self._matchers[i]
+                elif left is not matcher.lifetime:
+                    self._matchers[i] = replace(matcher, lifetime=left)
                 return matcher.script
             return self._fixed
 
