@@ -347,9 +347,9 @@ class AdminAPI(AdminAccess):
         return {"failures": self.mock.failures()}
 
     def _openapi(self, request: AdminRequest) -> Any:
-        from mockgpt.openapi import admin_document
+        from mockgpt.openapi import document_answer
 
-        return admin_document()
+        return document_answer()
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (

@@ -443,14 +443,9 @@ def create_app(
     return app
 
 
-#: The rendered OpenAPI answer of each catalogue seen (by identity; few per process).
-_OPENAPI_ANSWERS: dict[int, tuple[Catalogue, Prepared]] = {}
-
-
 class _OpenAPIAnswer(Prepared):
-    """`GET /openapi.json` of a bare app: rendered at its first request, then shared by
-    every app on the same catalogue, because it never changes with the settings and
-    rendering it cost most of a reset."""
+    """`GET /openapi.json` of a bare app: the answer `mockgpt.openapi.document_answer`
+    renders and keeps, looked up at the first request so that start-up stays short."""
 
     __slots__ = ("catalogue",)
 
@@ -459,12 +454,6 @@ class _OpenAPIAnswer(Prepared):
         self.catalogue = catalogue
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kept = _OPENAPI_ANSWERS.get(id(self.catalogue))
-        if kept is None or kept[0] is not self.catalogue:
-            from mockgpt.openapi import openapi_document
+        from mockgpt.openapi import document_answer
 
-            answer = json_response(200, openapi_document(self.catalogue))
-            if len(_OPENAPI_ANSWERS) >= 8:
-                _OPENAPI_ANSWERS.clear()
-            kept = _OPENAPI_ANSWERS[id(self.catalogue)] = (self.catalogue, answer)
-        await kept[1](scope, receive, send)
+        await document_answer(self.catalogue)(scope, receive, send)

@@ -448,3 +448,18 @@ def test_every_endpoint_names_its_own_handler() -> None:
     assert len(set(handlers)) == len(handlers)
     assert all(getattr(AdminAPI, f"_{endpoint.name}") is endpoint.handler for endpoint in ENDPOINTS)
     assert len({(e.method, e.path) for e in ENDPOINTS}) == len(ENDPOINTS)
+
+
+def test_both_openapi_documents_are_served_from_one_place(
+    mock: MockGPT, client: httpx.Client
+) -> None:
+    from mockgpt.openapi import admin_document, document_answer, openapi_document
+
+    admin = client.get(f"{ADMIN}/openapi.json")
+    services = client.get("/openapi.json")
+    assert admin.content == document_answer().body
+    assert services.content == document_answer(mock.app.catalogue).body
+    assert json.loads(admin.content) == admin_document()
+    assert json.loads(services.content) == openapi_document(mock.app.catalogue)
+    # rendered once, then kept
+    assert document_answer() is document_answer()
