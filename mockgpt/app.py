@@ -44,7 +44,7 @@ from mockgpt.handlers import HANDLERS, auth_failure
 from mockgpt.journal import Entry, Failures, Journal, Latency, Overrides, pause
 from mockgpt.jsonparse import JsonLimits
 from mockgpt.masking import mask_query
-from mockgpt.openapi import openapi_document
+from mockgpt.openapi import document_answer
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
 from mockgpt.replies import sample_texts
@@ -361,7 +361,7 @@ class MockApp:
         if route is not None:
             override = self.overrides.take(route.key)
             if override is not None:
-                await override.answer(self.clock, scope, receive, send)
+                await override.respond(self.clock, scope, receive, send)
                 return
         if self.recording is not None and await self._replayed(entry, scope, receive, send):
             return
@@ -490,14 +490,9 @@ def create_app(
     return app
 
 
-#: The rendered OpenAPI answer of each catalogue seen (by identity; few per process).
-_OPENAPI_ANSWERS: dict[int, tuple[Catalogue, Prepared]] = {}
-
-
 class _OpenAPIAnswer(Prepared):
-    """`GET /openapi.json` of a bare app: rendered at its first request, then shared by
-    every app on the same catalogue, because it never changes with the settings and
-    rendering it cost most of a reset."""
+    """`GET /openapi.json` of a bare app: the answer `mockgpt.openapi.document_answer`
+    renders and keeps, looked up at the first request so that start-up stays short."""
 
     __slots__ = ("catalogue",)
 
@@ -506,10 +501,4 @@ class _OpenAPIAnswer(Prepared):
         self.catalogue = catalogue
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kept = _OPENAPI_ANSWERS.get(id(self.catalogue))
-        if kept is None or kept[0] is not self.catalogue:
-            answer = json_response(200, openapi_document(self.catalogue))
-            if len(_OPENAPI_ANSWERS) >= 8:
-                _OPENAPI_ANSWERS.clear()
-            kept = _OPENAPI_ANSWERS[id(self.catalogue)] = (self.catalogue, answer)
-        await kept[1](scope, receive, send)
+        await document_answer(self.catalogue)(scope, receive, send)

@@ -29,7 +29,7 @@ import random
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ from starlette.datastructures import Headers
 from mockgpt import errors, tokens
 from mockgpt.clock import Clock
 from mockgpt.jsonparse import parse_json
+from mockgpt.responses import Prepared, json_refusal
 
 AuthPolicy = Literal["lenient", "strict"]
 SentinelPolicy = Literal["off", "token", "pow"]
@@ -131,15 +132,6 @@ class MessageCap:
     remaining: int = 40
     reset_interval_minutes: int = 180
     window_start: float = 0.0
-
-
-@dataclass(slots=True)
-class Refusal:
-    """Why a request is refused: its status and body (and any headers)."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Authority:
@@ -239,20 +231,20 @@ class Authority:
             return "expired"
         return "ok"
 
-    def bearer_refusal(self, token: str | None) -> Refusal | None:
+    def bearer_refusal(self, token: str | None) -> Prepared | None:
         """Why a bearer token is not good enough under the current policy, or None."""
         if token is None:
-            return Refusal(401, errors.INVALID_JWT)
+            return json_refusal(401, errors.INVALID_JWT)
         if self.policy == "lenient":
             return None
         verdict = self.verify(token)
         if verdict == "expired":
-            return Refusal(401, TOKEN_EXPIRED)
+            return json_refusal(401, TOKEN_EXPIRED)
         if verdict == "invalid":
-            return Refusal(401, errors.INVALID_JWT)
+            return json_refusal(401, errors.INVALID_JWT)
         return None
 
-    def account_refusal(self, headers: Headers) -> Refusal | None:
+    def account_refusal(self, headers: Headers) -> Prepared | None:
         """Why a workspace request does not act for the workspace account, or None.
 
         The token is fine, so this is a 403 that names the account, not `invalid_jwt`.
@@ -265,13 +257,13 @@ class Authority:
                 "Missing ChatGPT-Account-Id header: requests for workspace account "
                 f"{self.workspace_id} must name it."
             )
-            return Refusal(403, errors.detail(message))
+            return json_refusal(403, errors.detail(message))
         if given != self.workspace_id:
             message = (
                 f"You do not have access to account {given}. "
                 f"This user's workspace account is {self.workspace_id}."
             )
-            return Refusal(403, errors.detail(message))
+            return json_refusal(403, errors.detail(message))
         return None
 
     def session(self, document: dict[str, Any]) -> dict[str, Any]:
@@ -341,11 +333,11 @@ class Authority:
         answer["proofofwork"] = puzzle
         return answer
 
-    def finalize(self, document: dict[str, Any], body: dict[str, Any]) -> Refusal | dict[str, Any]:
+    def finalize(self, document: dict[str, Any], body: dict[str, Any]) -> Prepared | dict[str, Any]:
         prepared = self.prepared.pop(str(body.get("prepare_token")), None)
         if prepared is None or prepared.expires_at <= self.clock.now():
             if self.sentinel != "off":
-                return Refusal(403, UNUSUAL_ACTIVITY)
+                return json_refusal(403, UNUSUAL_ACTIVITY)
             # With the sentinel off, any prepare token is good enough, as for lenient auth.
             _, puzzle = self._issue("prep", {})
             prepared = Grant("", puzzle["seed"], puzzle["difficulty"], self.clock.now())
@@ -353,7 +345,7 @@ class Authority:
         if self.sentinel == "pow" and not (
             isinstance(proof, str) and proof_ok(proof, prepared.seed, prepared.difficulty)
         ):
-            return Refusal(403, UNUSUAL_ACTIVITY)
+            return json_refusal(403, UNUSUAL_ACTIVITY)
         token = self._token("fin")
         expires = self.clock.now() + SENTINEL_LIFETIME
         self._remember(self.grants, Grant(token, prepared.seed, prepared.difficulty, expires))
@@ -363,17 +355,17 @@ class Authority:
         answer["expire_at"] = int(expires)
         return answer
 
-    def sentinel_refusal(self, headers: Headers) -> Refusal | None:
+    def sentinel_refusal(self, headers: Headers) -> Prepared | None:
         """Why a conversation request fails the sentinel policy, or None."""
         if self.sentinel == "off":
             return None
         grant = self.grants.get(headers.get("openai-sentinel-chat-requirements-token", ""))
         if grant is None or grant.expires_at <= self.clock.now():
-            return Refusal(403, UNUSUAL_ACTIVITY)
+            return json_refusal(403, UNUSUAL_ACTIVITY)
         if self.sentinel == "pow":
             proof = headers.get("openai-sentinel-proof-token", "")
             if not proof_ok(proof, grant.seed, grant.difficulty):
-                return Refusal(403, UNUSUAL_ACTIVITY)
+                return json_refusal(403, UNUSUAL_ACTIVITY)
         return None
 
     # -- quotas --------------------------------------------------------------------
@@ -397,7 +389,7 @@ class Authority:
         self._refresh()
         return self.cap
 
-    def spend(self, hints: list[str], model: str) -> Refusal | None:
+    def spend(self, hints: list[str], model: str) -> Prepared | None:
         """Charge a turn to its features (and the GPT-4 cap); refuse it when one is used up."""
         self._refresh()
         wanted = {FEATURE_HINTS[hint] for hint in hints if hint in FEATURE_HINTS}
@@ -406,7 +398,7 @@ class Authority:
             quota = self.quotas[name]
             if quota.remaining <= 0:
                 clears_in = max(1, int(quota.reset_at - now))
-                return Refusal(
+                return json_refusal(
                     429,
                     errors.detail(
                         {
@@ -422,7 +414,7 @@ class Authority:
                             ],
                         }
                     ),
-                    {"retry-after": str(clears_in)},
+                    [("retry-after", str(clears_in))],
                 )
         for name in wanted:
             self.quotas[name].remaining -= 1
@@ -430,11 +422,11 @@ class Authority:
             self.cap.remaining -= 1
         return None
 
-    def anonymous_turn(self, device: str) -> tuple[Refusal | None, bool]:
+    def anonymous_turn(self, device: str) -> tuple[Prepared | None, bool]:
         """Count a logged-out turn: (a refusal past the hard limit, past the soft limit?)."""
         count = self.anon_turns.get(device, 0)
         if count >= self.anon_hard_limit:
-            return Refusal(429, HOURLY_LIMIT), True
+            return json_refusal(429, HOURLY_LIMIT), True
         self.anon_turns[device] = count + 1
         if len(self.anon_turns) > self.kept_tokens:
             # One entry per device id a client makes up: forget the earliest device first.

@@ -23,32 +23,49 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from starlette.types import Receive, Scope, Send
 
+from mockgpt.admin import PREFIX as ADMIN_PREFIX
 from mockgpt.admin import AdminAPI
 from mockgpt.app import MockApp, create_app
 from mockgpt.clock import VirtualClock
 from mockgpt.config import Config
-from mockgpt.errors import MockGPTError
+from mockgpt.errors import InvalidValue, MockFailure, MockGPTError, NotFound, UnmetExpectation
 from mockgpt.journal import Entry, FaultName, Latency, Override, contains, json_diff, nearest
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import LiveServer
+from mockgpt.stubs import Lifetime
 
 if TYPE_CHECKING:  # httpx is imported when a client is asked for, not at start-up
     import httpx
 
-#: Where the admin API and the inspector live, on every mock.
-ADMIN_PREFIX = "/__mockgpt__"
-
-
-class MockFailure(MockGPTError, AssertionError):
-    """Something failed inside the mock while a test ran (a broken script, a handler error)."""
+__all__ = ["ADMIN_PREFIX", "MockFailure", "MockGPT", "RouteControl", "Snapshot", "settings_json"]
 
 
 class RouteControl:
-    """Overrides for one catalogue route (or `"*"` for all), respx-style."""
+    """One catalogue route (or `"*"` for all), respx-style: stubs that replace its
+    answers, and the requests that reached it.
+
+    Stubs follow one lifetime rule (`mockgpt.stubs`): each answers `times`
+    requests (None: until reset), in the order they were registered.
+    """
 
     def __init__(self, mock: MockGPT, key: str) -> None:
         self._mock = mock
         self.key = key
+
+    @property
+    def calls(self) -> list[Entry]:
+        """The journal's entries for this route (every entry for `"*"`), oldest first."""
+        return self._mock.calls(None if self.key == "*" else self.key)
+
+    @property
+    def call_count(self) -> int:
+        """How many requests reached this route (as far as the journal keeps them)."""
+        return len(self.calls)
+
+    @property
+    def called(self) -> bool:
+        """Whether any request reached this route."""
+        return self.call_count > 0
 
     def respond(
         self,
@@ -61,10 +78,9 @@ class RouteControl:
         times: int | None = 1,
     ) -> RouteControl:
         """Answer the next `times` requests (None: all of them until reset) with this."""
-        answer = Override.of(
-            status=status, json=json, text=text, headers=headers, delay=delay, times=times
-        )
-        self._mock.app.overrides.add(self.key, answer)
+        lifetime = Lifetime(times)
+        answer = Override.of(status=status, json=json, text=text, headers=headers, delay=delay)
+        self._mock.app.overrides.add(self.key, answer, lifetime)
         return self
 
     def sequence(self, *answers: dict[str, Any]) -> RouteControl:
@@ -75,7 +91,8 @@ class RouteControl:
 
     def fail(self, fault: FaultName, *, times: int | None = 1, delay: float = 0.0) -> RouteControl:
         """Break the next requests: `reset` (no answer), `empty` or `malformed` body."""
-        self._mock.app.overrides.add(self.key, Override.of(fault=fault, times=times, delay=delay))
+        lifetime = Lifetime(times)
+        self._mock.app.overrides.add(self.key, Override.of(fault=fault, delay=delay), lifetime)
         return self
 
     def latency(
@@ -229,7 +246,7 @@ class MockGPT:
             known = [route.key for route in self.app.catalogue]
             if key not in known:
                 close = ", ".join(nearest(key, known)) or "none"
-                raise KeyError(f"no catalogue route {key!r}; nearest: {close}")
+                raise NotFound(f"no catalogue route {key!r}; nearest: {close}")
         return RouteControl(self, key)
 
     def overrides(self) -> list[dict[str, Any]]:
@@ -270,7 +287,7 @@ class MockGPT:
     def last(self, key: str | None = None) -> Entry:
         found = self.calls(key)
         if not found:
-            raise AssertionError(self._journal_message(key, "no request", None))
+            raise UnmetExpectation(self._journal_message(key, "no request", None))
         return found[-1]
 
     def assert_called(self, key: str, times: int | None = None, *, json: Any = None) -> list[Entry]:
@@ -282,13 +299,13 @@ class MockGPT:
         found = self.calls(key)
         if (times is None and not found) or (times is not None and len(found) != times):
             wanted = "at least once" if times is None else f"{times} time(s)"
-            raise AssertionError(self._journal_message(key, f"expected {wanted}", len(found)))
+            raise UnmetExpectation(self._journal_message(key, f"expected {wanted}", len(found)))
         if json is not None:
             if not found:
-                raise AssertionError(f"{key}: no call whose body could hold the expected JSON")
+                raise UnmetExpectation(f"{key}: no call whose body could hold the expected JSON")
             body = found[-1].json()
             if not contains(json, body):
-                raise AssertionError(
+                raise UnmetExpectation(
                     f"{key}: the last call's body does not hold the expected JSON\n"
                     + json_diff(json, body)
                 )
@@ -320,7 +337,7 @@ class MockGPT:
         service = self.app.conversations
         found = service.store.get(conversation_id)
         if found is None:
-            raise KeyError(f"no conversation {conversation_id!r}")
+            raise NotFound(f"no conversation {conversation_id!r}")
         return service.store.detail(service.sync(found))
 
     def responses(self) -> list[dict[str, Any]]:
@@ -329,6 +346,8 @@ class MockGPT:
 
     def response(self, response_id: str) -> dict[str, Any]:
         """One stored response as a GET sees it now, with its input items."""
+        if self.app.responses_api.find(response_id) is None:
+            raise NotFound(f"no response {response_id!r}")
         return self.app.responses_api.snapshot(response_id)
 
     def turns(self) -> list[dict[str, Any]]:
@@ -434,7 +453,7 @@ class MockGPT:
         """Go back to a snapshot (or a named one); it can be restored again later."""
         if isinstance(snapshot, str):
             if snapshot not in self.snapshots:
-                raise KeyError(f"no snapshot named {snapshot!r}")
+                raise NotFound(f"no snapshot named {snapshot!r}")
             snapshot = self.snapshots[snapshot]
         self.app = snapshot.app.copy()
         self.config = self.app.config
@@ -445,7 +464,7 @@ class MockGPT:
         if not isinstance(clock, VirtualClock):
             raise MockGPTError("advance() needs Config(clock='virtual')")
         if not 0 <= seconds <= 100 * 365 * 86400:
-            raise ValueError("advance() takes 0 to 100 years of seconds")
+            raise InvalidValue("advance() takes 0 to 100 years of seconds")
         clock.advance(seconds)
 
     def files(self) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 
 from mockgpt import tokens
-from mockgpt.auth import Refusal, bearer_token
+from mockgpt.auth import bearer_token
 from mockgpt.catalogue import Route
 from mockgpt.file_routes import FILE_HANDLERS
 from mockgpt.message_text import message_text
@@ -47,7 +47,7 @@ def auth_failure(app: Parts, route: Route, headers: Headers) -> Prepared | None:
     if token is None and rule == "device" and headers.get("oai-device-id", "").strip():
         return None
     refusal = app.authority.bearer_refusal(token)
-    return None if refusal is None else _unauthorized(app, route, refusal.body, token)
+    return None if refusal is None else _unauthorized(app, route, refusal.document, token)
 
 
 # -- kinds -----------------------------------------------------------------------
@@ -115,8 +115,8 @@ async def sentinel_prepare(call: Call) -> Prepared:
 
 async def sentinel_finalize(call: Call) -> Prepared:
     answer = call.app.authority.finalize(_document(call), call.json or {})
-    if isinstance(answer, Refusal):
-        return json_response(answer.status, answer.body)
+    if isinstance(answer, Prepared):
+        return answer
     return json_response(200, answer)
 
 

@@ -16,20 +16,23 @@ import random
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.types import Message, Receive, Scope, Send
 
 from mockgpt.clock import Clock
+from mockgpt.errors import InvalidValue
 from mockgpt.jsonfmt import dumpb
 from mockgpt.jsonparse import parse_json
 from mockgpt.masking import mask_headers, mask_json, mask_query, mask_text
+from mockgpt.responses import Prepared
+from mockgpt.stubs import Lifetime, StubQueue
 
 FaultName = Literal["reset", "empty", "malformed"]
 FAULTS: tuple[str, ...] = ("reset", "empty", "malformed")
-#: Statuses whose answers carry no body at all.
-_NO_BODY = frozenset({204, 205, 304})
+#: What a `malformed` fault sends: JSON cut off mid-string.
+_MALFORMED = b'{"detail": {"message": "tru'
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
@@ -234,17 +237,14 @@ def nearest(wanted: str, known: Iterable[str], count: int = 3) -> list[str]:
     return difflib.get_close_matches(wanted, list(known), n=count, cutoff=0.3)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Override:
-    """One answer that replaces a route's behaviour."""
+    """What a route answers instead of its catalogue behaviour: an answer, sent after
+    `delay` seconds, or broken by `fault`. How long it lasts is its stub's `Lifetime`."""
 
-    status: int = 200
-    body: bytes = b""
-    media: str | None = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
+    answer: Prepared
     delay: float = 0.0
     fault: FaultName | None = None
-    times: int | None = 1  # None: for every request until reset
 
     @classmethod
     def of(
@@ -256,79 +256,64 @@ class Override:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         fault: FaultName | None = None,
-        times: int | None = 1,
     ) -> Override:
         if fault is not None and fault not in FAULTS:
-            raise ValueError(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1 (or None for always)")
+            raise InvalidValue(f"fault must be one of {', '.join(FAULTS)}, not {fault!r}")
         if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
-            raise ValueError(f"status must be a final HTTP status (200-599), not {status}")
+            raise InvalidValue(f"status must be a final HTTP status (200-599), not {status}")
         if not 0 <= delay <= 600:
-            raise ValueError(f"delay must be 0 to 600 seconds, not {delay}")
+            raise InvalidValue(f"delay must be 0 to 600 seconds, not {delay}")
         if json is not None and text is not None:
-            raise ValueError("give json or text, not both")
+            raise InvalidValue("give json or text, not both")
         for name, value in (headers or {}).items():
             if not _HEADER_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a valid header name")
+                raise InvalidValue(f"{name!r} is not a valid header name")
             if not _HEADER_VALUE.fullmatch(value):
-                raise ValueError(f"the value of header {name} must be printable latin-1 text")
+                raise InvalidValue(f"the value of header {name} must be printable latin-1 text")
         extra = dict(headers or {})
         given_media = None
         for name in list(extra):
             if name.lower() == "content-length":
-                raise ValueError("content-length is set from the body; leave it out")
+                raise InvalidValue("content-length is set from the body; leave it out")
             if name.lower() == "content-type":
                 # The caller's content type replaces the one implied by json or text.
                 given_media = extra.pop(name)
         if text is not None:
             media: str | None = given_media or "text/plain; charset=utf-8"
-            return cls(status, text.encode(), media, extra, delay, fault, times)
-        body = b"" if json is None else dumpb(json)
-        media = given_media or (None if json is None else "application/json")
-        return cls(status, body, media, extra, delay, fault, times)
+            body = text.encode()
+        else:
+            body = b"" if json is None else dumpb(json)
+            media = given_media or (None if json is None else "application/json")
+        return cls(Prepared.declared(status, body, media, extra.items()), delay, fault)
 
     def to_json(self) -> dict[str, Any]:
         try:
-            body: str | None = self.body.decode()
+            body: str | None = self.answer.body.decode()
         except UnicodeDecodeError:
             body = None
         return {
-            "status": self.status,
+            "status": self.answer.status,
             "body": body,
-            "media": self.media,
-            "headers": self.headers,
+            "media": self.answer.media,
+            "headers": dict(self.answer.extra),
             "delay": self.delay,
             "fault": self.fault,
-            "times": self.times,
         }
 
-    async def answer(self, clock: Clock, scope: Scope, receive: Receive, send: Send) -> None:
+    async def respond(self, clock: Clock, scope: Scope, receive: Receive, send: Send) -> None:
         if self.delay > 0 and not await pause(clock, self.delay, receive):
             return  # the client hung up while the answer was held back
+        answer = self.answer
         if self.fault == "reset":
             # Promise a body, send a little of it, and stop: the connection drops mid-answer.
             headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b'{"detail": ', "more_body": True})
             return
-        body = self.body
-        if self.fault == "empty":
-            body = b""
-        elif self.fault == "malformed":
-            body = b'{"detail": {"message": "tru'
-        headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()
-        ]
-        if self.status in _NO_BODY:
-            await send({"type": "http.response.start", "status": self.status, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        if self.media is not None and body:
-            headers.append((b"content-type", self.media.encode("latin-1")))
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        if self.fault is not None:
+            body = b"" if self.fault == "empty" else _MALFORMED
+            answer = Prepared.declared(answer.status, body, answer.media, answer.extra)
+        await answer(scope, receive, send)
 
 
 async def _hung_up(receive: Receive) -> None:
@@ -401,9 +386,9 @@ class Latency:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low <= self.high <= 600:
-            raise ValueError("latency bounds must satisfy 0 <= low <= high <= 600 seconds")
+            raise InvalidValue("latency bounds must satisfy 0 <= low <= high <= 600 seconds")
         if self.spread not in ("uniform", "normal"):
-            raise ValueError(f"spread must be uniform or normal, not {self.spread!r}")
+            raise InvalidValue(f"spread must be uniform or normal, not {self.spread!r}")
 
     @classmethod
     def of(cls, value: float | tuple[float, float] | Latency, spread: str = "uniform") -> Latency:
@@ -428,37 +413,28 @@ class Latency:
 
 
 class Overrides:
-    """Answers queued per route key (or `"*"` for every route), used before the catalogue's."""
+    """Override stubs queued per route key (or `"*"` for every route), used before the
+    catalogue's answer; the route's own stubs before the catch-all ones (see `mockgpt.stubs`)."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, deque[Override]] = {}
+        self._queues: dict[str, StubQueue[Override]] = {}
 
-    def add(self, key: str, *answers: Override) -> None:
-        self._queues.setdefault(key, deque()).extend(answers)
+    def add(self, key: str, answer: Override, lifetime: Lifetime | None = None) -> None:
+        self._queues.setdefault(key, StubQueue()).add(answer, lifetime or Lifetime())
 
     def take(self, key: str) -> Override | None:
         for name in (key, "*"):
             queue = self._queues.get(name)
-            if not queue:
-                continue
-            answer = queue[0]
-            if answer.times is not None:
-                answer.times -= 1
-                if answer.times == 0:
-                    queue.popleft()
-            return answer
+            if queue:
+                return queue.take()
         return None
-
-    def pending(self, key: str | None = None) -> int:
-        queues = [self._queues.get(key, deque())] if key else list(self._queues.values())
-        return sum(len(queue) for queue in queues)
 
     def listing(self) -> list[dict[str, Any]]:
         """What is queued, route by route, oldest first (for the admin API)."""
         return [
-            {"route": key, **answer.to_json()}
+            {"route": key, **stub.answer.to_json(), "times": stub.lifetime.uses}
             for key, queue in self._queues.items()
-            for answer in queue
+            for stub in queue
         ]
 
     def clear(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from mockgpt._resources import fixture_path, read_json
 from mockgpt._version import __version__
 from mockgpt.catalogue import Catalogue, Param, ResponseSpec, Route
+from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import all_schema_files, component_name, load_schema
 
 STREAM_MEDIA = "text/event-stream; charset=utf-8"
@@ -353,3 +354,33 @@ def admin_document(endpoints: Iterable[AdminOperation], prefix: str) -> dict[str
         "paths": paths,
         "components": {"schemas": _referenced(used)},
     }
+
+
+#: The rendered answers: the services' document of each catalogue seen (by identity;
+#: few per process) and, under None, the admin API's.
+_ANSWERS: dict[int | None, tuple[Catalogue | None, Prepared]] = {}
+
+
+def document_answer(
+    catalogue: Catalogue | None = None,
+    *,
+    endpoints: Iterable[AdminOperation] = (),
+    prefix: str = "",
+) -> Prepared:
+    """The one place that serves an OpenAPI document: `GET /openapi.json` for
+    `catalogue`, or the admin API's `GET /__mockgpt__/openapi.json` (None: the
+    admin table's `endpoints` under `prefix`).
+
+    Rendered at the first request, then shared by every app, because neither
+    changes with the settings and rendering one cost most of a reset.
+    """
+    key = None if catalogue is None else id(catalogue)
+    kept = _ANSWERS.get(key)
+    if kept is None or kept[0] is not catalogue:
+        document = (
+            admin_document(endpoints, prefix) if catalogue is None else openapi_document(catalogue)
+        )
+        if len(_ANSWERS) >= 8:
+            _ANSWERS.clear()
+        kept = _ANSWERS[key] = (catalogue, json_response(200, document))
+    return kept[1]

@@ -235,11 +235,11 @@ class Platform:
     def _scripted_refusal(self, script: Script) -> Prepared:
         refusal = script.http_error
         assert refusal is not None
-        status = refusal.status
+        status, extra = refusal.status, dict(refusal.extra)
         if status == 429:
-            detail = refusal.body.get("detail")
+            detail = refusal.document.get("detail")
             clears_in = detail.get("clears_in") if isinstance(detail, dict) else None
-            retry = str(refusal.headers.get("retry-after", clears_in or "1"))
+            retry = str(extra.get("retry-after", clears_in or "1"))
             body = openai_error(
                 f"Rate limit reached for requests. Please try again in {retry}s.",
                 type_="requests",
@@ -251,7 +251,7 @@ class Platform:
                 "x-ratelimit-limit-requests": "500",
                 "x-ratelimit-remaining-requests": "0",
                 "x-ratelimit-reset-requests": f"{retry}s",
-                **dict(refusal.headers),
+                **extra,
             }
             return self.error(429, body, extra)
         if status >= 500:
@@ -259,9 +259,9 @@ class Platform:
                 "The server had an error while processing your request. Sorry about that!",
                 type_="server_error",
             )
-            return self.error(status, body, dict(refusal.headers))
-        if "error" in refusal.body:
-            return self.error(status, dict(refusal.body), dict(refusal.headers))
+            return self.error(status, body, extra)
+        if "error" in refusal.document:
+            return self.error(status, dict(refusal.document), extra)
         words = {
             401: ("invalid_api_key", "Incorrect API key provided."),
             403: ("unsupported_country_region_territory", "Request not allowed."),
@@ -269,7 +269,7 @@ class Platform:
             422: ("invalid_value", "Invalid request."),
         }
         code, message = words.get(status, ("invalid_request_error", "Request refused."))
-        return self.error(status, openai_error(message, code=code), dict(refusal.headers))
+        return self.error(status, openai_error(message, code=code), extra)
 
     async def complete(self, call: Request) -> Prepared | EventStream:
         request: dict[str, Any] = call.json

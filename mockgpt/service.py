@@ -16,12 +16,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mockgpt import errors
-from mockgpt.auth import Authority, Refusal
+from mockgpt.auth import Authority
 from mockgpt.clock import Clock
 from mockgpt.conversation import Turn, TurnPlanner, replay_turn
 from mockgpt.framing import Event
 from mockgpt.handoff import HandoffStream, handoff_headers, topic_of
-from mockgpt.jsonfmt import dumpb
 from mockgpt.message_text import message_text
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -105,7 +104,7 @@ class ConversationService:
 
     # -- a turn ------------------------------------------------------------------
 
-    def _gate(self, call: Request, body: dict[str, Any], model: str) -> Refusal | bool:
+    def _gate(self, call: Request, body: dict[str, Any], model: str) -> Prepared | bool:
         """Sentinel, account header, anonymous limits and quotas, checked in that order.
 
         Returns the refusal, or whether the anonymous soft limit has been passed.
@@ -148,16 +147,10 @@ class ConversationService:
         prompt = _prompt(messages)
         script = self.book.pick(prompt, model)
         if script is not None and script.http_error is not None:
-            refusal = script.http_error
-            return Prepared(
-                refusal.status,
-                dumpb(dict(refusal.body)),
-                "application/json",
-                list(refusal.headers.items()),
-            )
+            return script.http_error
         gate = self._gate(call, body, model)
-        if isinstance(gate, Refusal):
-            return json_response(gate.status, gate.body, list(gate.headers.items()))
+        if isinstance(gate, Prepared):
+            return gate
         first_turn = conversation is None
         if conversation is None:
             conversation = self.store.create(self.planner.conversation_id(), model_slug=model)

@@ -12,7 +12,7 @@ import pytest
 from support import user_turn
 
 from mockgpt import Config, MockGPT, load_catalogue
-from mockgpt.admin import ENDPOINTS
+from mockgpt.admin import ENDPOINTS, PREFIX
 from mockgpt.schemas import load_schema, schemas_dir
 from mockgpt.scripts import Script
 
@@ -407,3 +407,60 @@ def test_oversized_admin_bodies_get_413(mock: MockGPT, client: httpx.Client) -> 
     assert huge.status_code == 413
     assert huge.json() == {"detail": "Request Entity Too Large"}
     assert mock.pending_scripts() == 0
+
+
+def test_a_bug_in_a_handler_is_a_500_recorded_in_failures(
+    mock: MockGPT, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def planted() -> dict[str, Any]:
+        return {}["no such key"]  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(mock, "state", planted)
+    answer = client.get(f"{ADMIN}/state")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "Internal Server Error"}
+    [failure] = mock.failures()
+    assert failure.startswith("admin state:")
+    assert "KeyError: 'no such key'" in failure
+
+
+def test_errors_are_mapped_by_the_mocks_own_types(client: httpx.Client) -> None:
+    from mockgpt.errors import InvalidValue, MockGPTError, NotFound, UnmetExpectation
+
+    assert issubclass(NotFound, KeyError)
+    assert issubclass(NotFound, MockGPTError)
+    assert issubclass(InvalidValue, ValueError)
+    assert issubclass(UnmetExpectation, AssertionError)
+    missing = client.get(f"{ADMIN}/conversations/nope")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "no conversation 'nope'"})
+    unmet = client.post(f"{ADMIN}/journal/assert", json={"route": "GET /backend-api/me"})
+    assert unmet.status_code == 417
+    settings = {"journal_bytes": 100_000, "journal_body_bytes": 200_000}
+    refused = client.post(f"{ADMIN}/reset", json={"settings": settings})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["msg"] == "journal_body_bytes must not exceed journal_bytes"
+
+
+def test_every_endpoint_names_its_own_handler() -> None:
+    from mockgpt.admin import AdminAPI
+
+    handlers = [endpoint.handler for endpoint in ENDPOINTS]
+    assert len(set(handlers)) == len(handlers)
+    assert all(getattr(AdminAPI, f"_{endpoint.name}") is endpoint.handler for endpoint in ENDPOINTS)
+    assert len({(e.method, e.path) for e in ENDPOINTS}) == len(ENDPOINTS)
+
+
+def test_both_openapi_documents_are_served_from_one_place(
+    mock: MockGPT, client: httpx.Client
+) -> None:
+    from mockgpt.openapi import admin_document, document_answer, openapi_document
+
+    admin = client.get(f"{ADMIN}/openapi.json")
+    services = client.get("/openapi.json")
+    admin_answer = document_answer(None, endpoints=ENDPOINTS, prefix=PREFIX)
+    assert admin.content == admin_answer.body
+    assert services.content == document_answer(mock.app.catalogue).body
+    assert json.loads(admin.content) == admin_document(ENDPOINTS, PREFIX)
+    assert json.loads(services.content) == openapi_document(mock.app.catalogue)
+    # rendered once, then kept
+    assert document_answer(None, endpoints=ENDPOINTS, prefix=PREFIX) is admin_answer

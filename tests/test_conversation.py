@@ -432,7 +432,7 @@ def test_http_error_instead_of_a_stream(refusal: HttpError, status: int) -> None
         mock.queue(Script(http_error=refusal))
         response = client.post("/backend-api/conversation", json=turn_body(), headers=AUTH)
         assert response.status_code == status
-        assert response.json() == dict(refusal.body)
+        assert response.json() == refusal.document
         assert client.get("/backend-api/conversations", headers=AUTH).json()["total"] == 0
 
 

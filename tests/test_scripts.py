@@ -172,7 +172,7 @@ def test_load_script_names_file_and_index(tmp_path: Path) -> None:
 def test_http_error_constructors_match_the_real_bodies() -> None:
     cap = HttpError.model_cap(clears_in=9665)
     assert cap.status == 429
-    assert cap.body == {
+    assert cap.document == {
         "detail": {
             "message": "You have sent too many messages to the model. Please try again later.",
             "code": "model_cap_exceeded",
@@ -181,14 +181,14 @@ def test_http_error_constructors_match_the_real_bodies() -> None:
     }
     unusual = HttpError.unusual_activity()
     assert unusual.status == 403
-    assert unusual.body["detail"].startswith("Our systems have detected unusual activity")
+    assert unusual.document["detail"].startswith("Our systems have detected unusual activity")
     expired = HttpError.token_expired()
     assert expired.status == 401
-    assert expired.body["detail"]["code"] == "token_expired"
-    assert expired.body["detail"]["param"] is None
+    assert expired.document["detail"]["code"] == "token_expired"
+    assert expired.document["detail"]["param"] is None
     bad = HttpError.bad_payload("messages")
     assert bad.status == 422
-    assert bad.body == {
+    assert bad.document == {
         "detail": [
             {"loc": ["body", "messages"], "msg": "field required", "type": "value_error.missing"}
         ]

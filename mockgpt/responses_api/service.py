@@ -520,7 +520,7 @@ class ResponsesAPI:
         # a workspace login must act for its workspace account, as on /f/conversation
         refused = self.authority.account_refusal(call.headers)
         if refused is not None:
-            return json_response(refused.status, refused.body, refused.headers.items())
+            return refused
         request = call.json if isinstance(call.json, dict) else {}
         instructions = request.get("instructions")
         if not isinstance(instructions, str) or not instructions.strip():
@@ -540,11 +540,11 @@ class ResponsesAPI:
         if refusal.status != 429:
             return json_response(
                 refusal.status,
-                dict(refusal.body) or detail("Request refused."),
-                refusal.headers.items(),
+                dict(refusal.document) or detail("Request refused."),
+                refusal.extra,
             )
         now = int(self.clock.now())
-        wait = int(refusal.headers.get("retry-after", "3600"))
+        wait = int(dict(refusal.extra).get("retry-after", "3600"))
         body = {
             "error": {
                 "type": "usage_limit_reached",
@@ -560,7 +560,7 @@ class ResponsesAPI:
             "x-codex-primary-window-minutes": "300",
             "x-codex-primary-reset-at": str(now + wait),
             "x-codex-primary-reset-after-seconds": str(wait),
-            **dict(refusal.headers),
+            **dict(refusal.extra),
         }
         return json_response(429, body, headers.items())
 

@@ -11,16 +11,17 @@ from typing import Any
 from mockgpt.patterns import PatternError, PromptPattern
 from mockgpt.scripts.checks import ScriptError, check_int
 from mockgpt.scripts.script import Script
+from mockgpt.stubs import UNTIL_RESET, Lifetime
 
 
 @dataclass(frozen=True, slots=True)
 class Matcher:
-    """A script answering the turns whose prompt and model fit, `remaining` more times."""
+    """A script answering the turns whose prompt and model fit, for its lifetime."""
 
     script: Script
     prompt: str | PromptPattern | None = None
     model: str | None = None
-    remaining: int | None = None
+    lifetime: Lifetime = UNTIL_RESET
 
     def matches(self, prompt: str, model: str) -> bool:
         """Whether a turn with this prompt and model is answered by this matcher."""
@@ -44,8 +45,9 @@ class ScriptBook:
     """Where the app keeps scripts, and which one answers a turn.
 
     Order of `pick`: queued scripts first (FIFO, each used once), then
-    matchers in the order they were registered (one with `times` is dropped
-    when used up), then the fixed script; None means "generate the answer".
+    matchers in the order they were registered (each for its `Lifetime`, the
+    rule route overrides follow too: see `mockgpt.stubs`), then the fixed
+    script; None means "generate the answer".
     Thread-safe, since the app may serve turns from several threads.
     """
 
@@ -84,7 +86,7 @@ class ScriptBook:
             except PatternError as error:
                 raise ScriptError(str(error), "prompt") from None
         with self._lock:
-            self._matchers.append(Matcher(script, prompt, model, times))
+            self._matchers.append(Matcher(script, prompt, model, Lifetime(times)))
 
     def fixed(self, script: Script | None) -> None:
         """Answer every other turn of the run with `script` (None: generate)."""
@@ -101,11 +103,11 @@ class ScriptBook:
             for i, matcher in enumerate(self._matchers):
                 if not matcher.matches(prompt, model):
                     continue
-                if matcher.remaining is not None:
-                    if matcher.remaining <= 1:
-                        del self._matchers[i]
-                    else:
-                        self._matchers[i] = replace(matcher, remaining=matcher.remaining - 1)
+                left = matcher.lifetime.spend()
+                if left is None:
+                    del self._matchers[i]
+                elif left is not matcher.lifetime:
+                    self._matchers[i] = replace(matcher, lifetime=left)
                 return matcher.script
             return self._fixed
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
+from mockgpt.jsonfmt import dumpb
+from mockgpt.responses import JSON, Prepared
 from mockgpt.scripts.checks import (
     FAULT_KINDS,
     HTTP_ERROR_KINDS,
@@ -90,28 +92,33 @@ class Fault:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class HttpError:
+class HttpError(Prepared):
     """A refusal sent instead of the stream, with the real server's body.
 
-    The constructors reproduce the bodies the ChatGPT backend (FastAPI) sends,
-    so clients' error handling sees the exact shapes it meets in production.
+    An answer like every other (a `Prepared`): the web backend sends it as it
+    is, the platform API rewrites it into its own error shape from `document`
+    and `extra`. The constructors reproduce the bodies the ChatGPT backend
+    (FastAPI) sends, so clients' error handling sees the exact shapes it meets
+    in production.
     """
 
-    status: int
-    body: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        status = check_int("status", self.status, minimum=400)
+    def __init__(
+        self,
+        status: int,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        status = check_int("status", status, minimum=400)
         if status > 599:
             raise ScriptError(f"must be an HTTP error status (400-599), got {status}", "status")
-        set_field(self, "body", dict(json_copy("body", mapping_at("body", self.body))))
-        headers = mapping_at("headers", self.headers)
-        for key, value in headers.items():
+        document = dict(json_copy("body", mapping_at("body", {} if body is None else body)))
+        given = mapping_at("headers", {} if headers is None else headers)
+        for key, value in given.items():
             check_str("headers", key, empty=False)
             check_str(f"headers.{key}", value)
-        set_field(self, "headers", dict(headers))
+        super().__init__(status, dumpb(document), JSON, given.items(), document=document)
 
     @classmethod
     def model_cap(cls, clears_in: int) -> Self:
@@ -152,7 +159,7 @@ class HttpError:
         """From `{"status", "body", "headers"}` or a named kind (`{"kind": "model_cap", ...}`)."""
         data = mapping_at("", data)
         if "kind" not in data:
-            refuse_unknown(data, field_names(cls))
+            refuse_unknown(data, ("status", "body", "headers"))
             if "status" not in data:
                 raise ScriptError("missing key 'status' (or give a 'kind')")
             return cls(**data)
@@ -177,9 +184,9 @@ class HttpError:
 
     def to_dict(self) -> dict[str, Any]:
         """The explicit JSON form (status, body and, when set, headers)."""
-        out: dict[str, Any] = {"status": self.status, "body": copy.deepcopy(dict(self.body))}
-        if self.headers:
-            out["headers"] = dict(self.headers)
+        out: dict[str, Any] = {"status": self.status, "body": copy.deepcopy(self.document)}
+        if self.extra:
+            out["headers"] = dict(self.extra)
         return out
 
 
