@@ -259,9 +259,12 @@ def test_turn(mockgpt):
 """
 
 
-def test_the_record_marker_records_once_then_replays(pytester: pytest.Pytester) -> None:
+def test_the_record_marker_records_once_then_replays(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mockgpt import Config, MockGPT
 
+    monkeypatch.delenv("MOCKGPT_RECORD_UPSTREAM", raising=False)  # the runs below decide
     pytester.makepyfile(test_recorded=RECORDED_TESTS)
     folder = pytester.path / "recordings" / "test_turn"
     missing = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
@@ -269,9 +272,9 @@ def test_the_record_marker_records_once_then_replays(pytester: pytest.Pytester) 
     missing.stdout.fnmatch_lines(["*no upstream to record it from*MOCKGPT_RECORD_UPSTREAM*"])
     with MockGPT(Config(clock="system", pace="instant")) as upstream:
         upstream.reply("From the real service")
-        recording = pytester.runpytest_subprocess(
-            "-p", "no:cacheprovider", "-s", f"--mockgpt-record-upstream={upstream.url}"
-        )
+        monkeypatch.setenv("MOCKGPT_RECORD_UPSTREAM", upstream.url)
+        recording = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+        monkeypatch.delenv("MOCKGPT_RECORD_UPSTREAM")
         recording.assert_outcomes(passed=1)
         assert upstream.calls()[-1].path == "/backend-api/conversation"
     assert (folder / "recording" / "002.json").is_file()
