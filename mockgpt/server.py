@@ -163,15 +163,19 @@ class Guarded:
         deadline = time.monotonic() + self.body_timeout
         timed_out = False
         answered = False
+        received = False  # the whole body: later reads (a stream's watch) have no deadline
 
         async def timed_receive() -> Message:
-            nonlocal timed_out
+            nonlocal timed_out, received
             if timed_out:
                 return {"type": "http.disconnect"}
+            if received:
+                return await receive()
             try:
                 async with asyncio.timeout_at(_loop_deadline(deadline)):
                     message: Message = await receive()
-                    return message
+                received = message["type"] == "http.request" and not message.get("more_body")
+                return message
             except TimeoutError:
                 timed_out = True
                 if not answered:

@@ -328,3 +328,25 @@ async def test_the_admin_api_shows_an_unread_live_turn() -> None:
     assert running["sent"] < done[0]["sent"]
     assert done[0]["status"] == "COMPLETE"
     assert done[0]["unread"] is False
+
+
+def test_a_stream_outlives_the_request_body_timeout() -> None:
+    """The body timeout bounds the wait for the request's body, not the answer's length."""
+    app = create_app(make_config(0, sample_conversations=0, clock="system"))
+    app.conversations.book.queue(
+        Script.from_dict({"text": ANSWER, "pacing": {"tokens_per_second": 40}})
+    )
+    with LiveServer(app, body_timeout=0.3) as server:
+        started = time.monotonic()
+        with httpx.stream(
+            "POST",
+            server.url + "/backend-api/conversation",
+            json=turn_body(v1=True),
+            headers=AUTH,
+            timeout=20,
+        ) as response:
+            raw = b"".join(response.iter_raw())
+        took = time.monotonic() - started
+    assert took > 0.6  # 40 words at 40 a second: well past the body timeout
+    assert raw.endswith(b"data: [DONE]\n\n")
+    assert decode_sse(raw.decode()).messages[-1]["content"]["parts"][0] == ANSWER

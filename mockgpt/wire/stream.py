@@ -543,6 +543,7 @@ class Follower(_Body):
 __all__ = [
     "BREAKING",
     "COALESCE",
+    "SINGLE_WRITES",
     "STREAM_HEADERS",
     "EventStream",
     "Follower",
