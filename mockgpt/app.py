@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
@@ -47,6 +47,7 @@ from mockgpt.masking import mask_query
 from mockgpt.openapi import document_answer
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
+from mockgpt.replay import Recording, load_recording
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.responses_api.service import ResponsesAPI
@@ -61,9 +62,6 @@ from mockgpt.validation import (
     path_problems,
     query_problems,
 )
-
-if TYPE_CHECKING:
-    from mockgpt.replay import Recording
 
 access_log = logging.getLogger("mockgpt.access")
 error_log = logging.getLogger("mockgpt.error")
@@ -215,8 +213,6 @@ class MockApp:
         #: The answers of a recording in the fixtures folder (`mockgpt record`), if any.
         self.recording: Recording | None = None
         if config.fixtures is not None:
-            from mockgpt.replay import load_recording
-
             self.recording = load_recording(config.fixtures)
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:

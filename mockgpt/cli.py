@@ -16,6 +16,7 @@ from mockgpt._version import __version__
 from mockgpt.accesslog import AccessWriter, LineWriter, install
 from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
+from mockgpt.console import bind_problem, print_escaped
 from mockgpt.jsonfmt import dumps
 
 
@@ -183,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="seed of the fake values that replace real ones (default: %(default)s)",
     )
-    from mockgpt.record_cli import add_parsers
+    from mockgpt.record_cli import add_parsers  # lazy: the recording commands' own module
 
     add_parsers(commands)
     return parser
@@ -239,35 +240,6 @@ def _loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _bind_problem(host: str, port: int) -> str | None:
-    """Why the server could not listen on host:port, found before the banner, or None.
-
-    A quick bind and close, with the same SO_REUSEADDR the server sets, so a port
-    in use (or a host that is not ours) is one clear line instead of a banner
-    followed by the server's own error. Port 0 always binds.
-    """
-    import errno
-    import socket
-
-    if port == 0:
-        return None
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            return (
-                f"port {port} on {host} is in use; choose another with --port, "
-                "or --port 0 for a free one"
-            )
-        return f"cannot listen on {host}:{port}: {error.strerror or error}"
-    return None
 
 
 def routes_table(catalogue: Catalogue) -> str:
@@ -353,13 +325,13 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
         )
         tls = _tls_files(args)
         if args.fixtures:
-            from mockgpt.replay import load_recording
+            from mockgpt.replay import load_recording  # lazy: only serving reads recordings
 
             load_recording(args.fixtures)  # a broken recording: one line before the banner
     except (OSError, ValueError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2
-    busy = _bind_problem(args.host, args.port)
+    busy = bind_problem(args.host, args.port)
     if busy is not None:
         print(f"mockgpt: {busy}", file=sys.stderr)
         return 2
@@ -467,7 +439,7 @@ def _har(args: argparse.Namespace) -> int:
     try:
         if args.har_command == "check":
             report = check_har(args.capture)
-            _print(dumps(report.to_json()) if args.json else report.render())
+            print_escaped(dumps(report.to_json()) if args.json else report.render())
             return 1 if report.drifted else 0
         result = import_har(args.capture, args.out, seed=args.seed)
     except HarError as error:
@@ -476,13 +448,8 @@ def _har(args: argparse.Namespace) -> int:
     except (OSError, ValueError, RecursionError) as error:
         print(f"mockgpt: cannot process {args.capture}: {error}", file=sys.stderr)
         return 2
-    _print(result.render())
+    print_escaped(result.render())
     return 0
-
-
-def _print(text: str) -> None:
-    """Print text that may hold a capture's broken characters (lone surrogates) as escapes."""
-    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -535,7 +502,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "har":
         return _har(args)
     if args.command in ("record", "check"):
-        from mockgpt.record_cli import run
+        from mockgpt.record_cli import run  # lazy: the recording commands' own module
 
         return run(args)
     return 2

@@ -105,7 +105,7 @@ def mockgpt(
 
 def _recording(request: pytest.FixtureRequest, folder: Path, config: Config) -> Iterator[MockGPT]:
     """Record this test's traffic into `folder` through a proxy to the upstream."""
-    from mockgpt.record import recorder
+    from mockgpt.record import recorder  # lazy: only recording loads the proxy and httpx
 
     upstream = request.config.getoption("--mockgpt-record-upstream") or os.environ.get(
         UPSTREAM_VARIABLE

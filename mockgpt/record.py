@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import Message, Receive, Scope, Send
 
+from mockgpt.controller import ADMIN_PREFIX, MockGPT
 from mockgpt.framing import SSEReader
 from mockgpt.recorded import (
     KEPT_ANSWER_BYTES,
@@ -343,7 +344,6 @@ def _host_name(host: str) -> str:
 def recorder(upstream: str, out: str | Path, config: Any = None, *, seed: int = 0) -> Any:
     """A `MockGPT` whose requests (all but the admin API's) go through a recording proxy to
     `upstream`, for the pytest fixture's record mode; `stop()` writes the folder."""
-    from mockgpt.controller import ADMIN_PREFIX, MockGPT
 
     class Recorder(MockGPT):
         def __init__(self) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mockgpt.console import bind_problem, print_escaped
 from mockgpt.jsonfmt import dumps
 
 
@@ -54,11 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from mockgpt.cli import _bind_problem
-    from mockgpt.record import RecordingProxy
-    from mockgpt.server import LiveServer
+    from mockgpt.record import RecordingProxy  # lazy: start-up
+    from mockgpt.server import LiveServer  # lazy: start-up
 
-    busy = _bind_problem(args.host, args.port)
+    busy = bind_problem(args.host, args.port)
     if busy is not None:
         print(f"mockgpt: {busy}", file=sys.stderr)
         return 2
@@ -96,13 +96,12 @@ def _record(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """`check DIR`: 0 no drift, 1 drift, 2 no readable recording."""
-    from mockgpt.cli import _print
-    from mockgpt.replay import check_recording
+    from mockgpt.recorded import check_recording  # lazy: start-up
 
     try:
         report = check_recording(args.folder)
     except (OSError, ValueError, RecursionError) as error:
         print(f"mockgpt: {error}", file=sys.stderr)
         return 2
-    _print(dumps(report.to_json()) if args.json else report.render())
+    print_escaped(dumps(report.to_json()) if args.json else report.render())
     return 1 if report.drifted else 0

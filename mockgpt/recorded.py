@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from mockgpt.har import Exchange, RouteIndex, Sanitiser, script_from_stream
+from mockgpt.catalogue import load_catalogue
+from mockgpt.har import Exchange, Report, Sanitiser, check_exchanges, script_from_stream
 from mockgpt.jsonfmt import dumpb
+from mockgpt.replay import RECORDING, RecordingError, Take, frame_of, load_recording
+from mockgpt.scripts import Script, ScriptError
 
 #: Answer headers a recording keeps: what a client reads besides the body.
 KEPT_HEADERS = ("content-type", "retry-after", "openai-model", "openai-processing-ms")
@@ -26,7 +29,6 @@ _KEPT_PREFIXES = ("x-ratelimit-",)
 KEPT_REQUEST_BYTES = 1024 * 1024
 #: Answers longer than this are passed through but not written.
 KEPT_ANSWER_BYTES = 16 * 1024 * 1024
-RECORDING = "recording"
 
 
 @dataclass(slots=True)
@@ -144,9 +146,6 @@ class RecordingWriter:
 
     def write(self, recorded: list[Recorded]) -> list[str]:
         """Rewrite the folder from `recorded`; the paths written, relative to the folder."""
-        from mockgpt.catalogue import load_catalogue
-        from mockgpt.scripts import Script, ScriptError
-
         sanitiser = Sanitiser(self.seed)
         exchanges = [item.exchange(index) for index, item in enumerate(recorded)]
         for item, exchange in zip(recorded, exchanges, strict=True):
@@ -156,10 +155,10 @@ class RecordingWriter:
                     sanitiser.learn_json(value)
                 sanitiser.learn_text(event.data)
         files: dict[str, bytes] = {}
-        index = RouteIndex(load_catalogue())
+        router = load_catalogue().router
         scripts: list[dict[str, Any]] = []
         for number, (item, exchange) in enumerate(zip(recorded, exchanges, strict=True), 1):
-            route = index.match(item.method, item.path)
+            route = router.route(item.method, item.path)
             document = _exchange_document(item, sanitiser)
             if route is not None:
                 document["route"] = route.key
@@ -289,3 +288,34 @@ def _clean_body(text: str | None, sanitiser: Sanitiser) -> str | None:
     except (ValueError, RecursionError):
         return sanitiser.text(text)
     return dumpb(sanitiser.json(value)).decode("utf-8")
+
+
+def take_exchange(take: Take) -> Exchange:
+    """A recorded answer as the HAR drift check reads it."""
+    text = take.body
+    if take.events is not None:
+        text = "".join(frame_of(event).decode("utf-8") for event in take.events)
+    return Exchange(
+        index=take.number - 1,
+        method=take.method,
+        url=take.path,
+        path=take.path,
+        query=tuple(parse_qsl(take.query, keep_blank_values=True)),
+        request_headers=(),
+        request_cookies=(),
+        request_mime="application/json" if take.request else "",
+        request_text=take.request,
+        status=take.status,
+        response_headers=take.headers,
+        response_cookies=(),
+        response_mime=take.media,
+        response_text=text,
+    )
+
+
+def check_recording(folder: str | Path) -> Report:
+    """Compare a recording folder with the catalogue and schemas (`mockgpt check DIR`)."""
+    recording = load_recording(folder)
+    if recording is None:
+        raise RecordingError(f"{folder} holds no recording (no {RECORDING}/ folder)")
+    return check_exchanges((take_exchange(take) for take in recording.takes), str(folder))

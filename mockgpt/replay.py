@@ -10,8 +10,8 @@ so a virtual clock replays a minute-long stream in no time and still reports
 the minute. What matches nothing goes on to the catalogue, or gets 404 with
 `Config.replay_strict`.
 
-`check_recording(DIR)` compares the recorded exchanges with the catalogue's
-schemas, as `mockgpt har check` does a HAR capture.
+`mockgpt.recorded.check_recording(DIR)` compares the recorded exchanges with
+the catalogue's schemas, as `mockgpt har check` does a HAR capture.
 """
 
 from __future__ import annotations
@@ -20,17 +20,13 @@ import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from typing import Any
 
 from starlette.types import Receive, Send
 
 from mockgpt.clock import Clock
 from mockgpt.errors import MockGPTError
 from mockgpt.journal import pause
-
-if TYPE_CHECKING:
-    from mockgpt.har import Exchange, Report
 
 #: The folder inside a recording that holds one file per exchange.
 RECORDING = "recording"
@@ -72,30 +68,6 @@ class Take:
                 return value.split(";", 1)[0].strip().lower()
         return ""
 
-    def exchange(self) -> Exchange:
-        """The exchange as the HAR drift check reads it."""
-        from mockgpt.har import Exchange
-
-        text = self.body
-        if self.events is not None:
-            text = "".join(_frame(event).decode("utf-8") for event in self.events)
-        return Exchange(
-            index=self.number - 1,
-            method=self.method,
-            url=self.path,
-            path=self.path,
-            query=tuple(parse_qsl(self.query, keep_blank_values=True)),
-            request_headers=(),
-            request_cookies=(),
-            request_mime="application/json" if self.request else "",
-            request_text=self.request,
-            status=self.status,
-            response_headers=self.headers,
-            response_cookies=(),
-            response_mime=self.media,
-            response_text=text,
-        )
-
     async def answer(self, clock: Clock, speed: float, receive: Receive, send: Send) -> None:
         """Send the recorded answer; a stream's events on `clock`, gaps times `speed`."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
@@ -115,13 +87,13 @@ class Take:
             wait = due - clock.now()
             if speed > 0 and wait > 0 and not await pause(clock, wait, receive):
                 return  # the client left
-            await send({"type": "http.response.body", "body": _frame(event), "more_body": True})
+            await send({"type": "http.response.body", "body": frame_of(event), "more_body": True})
         if self.complete:
             await send({"type": "http.response.body", "body": b""})
         # else: the upstream dropped the connection here, and so does the replay
 
 
-def _frame(event: ReplayedEvent) -> bytes:
+def frame_of(event: ReplayedEvent) -> bytes:
     head = f"event: {event.name}\n" if event.name else ""
     lines = "".join(f"data: {line}\n" for line in event.data.split("\n"))
     return f"{head}{lines}\n".encode("utf-8", "surrogateescape")
@@ -261,13 +233,3 @@ def _take(number: int, document: Any) -> Take:
         events=None if events is None else tuple(events),
         complete=bool(document.get("complete", True)),
     )
-
-
-def check_recording(folder: str | Path) -> Report:
-    """Compare a recording folder with the catalogue and schemas (`mockgpt check DIR`)."""
-    from mockgpt.har import check_exchanges
-
-    recording = load_recording(folder)
-    if recording is None:
-        raise RecordingError(f"{folder} holds no recording (no {RECORDING}/ folder)")
-    return check_exchanges((take.exchange() for take in recording.takes), str(folder))

@@ -51,6 +51,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import load_catalogue
 from mockgpt.config import Config
+from mockgpt.handoff import TurnItems
 from mockgpt.schemas import resolved_schema
 from mockgpt.scripts import FRAME_NAMES, Realism, Script, ToolMessage
 from mockgpt.server import LiveServer
@@ -454,8 +455,6 @@ class DrawnHandoff:
 
 def _render_handoff(seed: int, script: Script) -> tuple[list[bytes], list[dict[str, Any]]]:
     """The stub the mock writes for a handed-off turn, and all of the topic's messages."""
-    from mockgpt.handoff import TurnItems
-
     app = _base_app(seed).copy()
     app.conversations.book.queue(script)
     body = first_turn(

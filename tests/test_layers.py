@@ -226,7 +226,7 @@ def test_the_lazy_imports_are_few_and_listed() -> None:
     lazy = sorted({f"{i.source} -> {i.target}" for i in IMPORTS if i.in_function})
     assert lazy, "expected the command line's deferred imports"
     assert all(i.marked_lazy for i in IMPORTS if i.in_function)
-    assert len(lazy) <= 10, lazy
+    assert len(lazy) <= 14, lazy
 
 
 def test_no_module_is_over_600_lines() -> None:

@@ -21,7 +21,8 @@ from mockgpt.delta import decode_sse
 from mockgpt.errors import ConfigError, MockGPTError
 from mockgpt.framing import SSEReader
 from mockgpt.record import RecordingProxy
-from mockgpt.replay import RecordingError, check_recording, load_recording
+from mockgpt.recorded import check_recording
+from mockgpt.replay import RecordingError, load_recording
 from mockgpt.scripts import Script, load_script
 from mockgpt.server import TLSFiles
 from mockgpt.store import first_turn
