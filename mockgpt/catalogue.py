@@ -190,10 +190,8 @@ _NO_FIXED: Mapping[str, frozenset[str]] = {}
 class Router:
     """Finds the route of a method and path: the one matcher of the app and the HAR tools.
 
-    A fixed path's own methods come first; another method goes on to the templates
-    (tried in catalogue order), as FastAPI's router does: `PATCH .../conversation/init`
-    is the conversation "init", a 404, and `GET /v1/responses/input_tokens` the
-    response "input_tokens". Only a method no route has for the path is a 405.
+    A fixed path answers only its own methods, even when a template would match it;
+    templates are tried in catalogue order.
     """
 
     __slots__ = ("_methods", "_static", "_templated")
@@ -213,11 +211,13 @@ class Router:
         self, method: str, path: str, fixed: Mapping[str, frozenset[str]] = _NO_FIXED
     ) -> Match:
         """The route for a request; `fixed` adds paths served outside the catalogue
-        (with their methods), which count as the catalogue's fixed paths do."""
+        (with their methods), which shadow templates as the catalogue's own do."""
         route = self._static.get((method, path))
         if route is not None:
             return route, {}, set()
         allowed = self._methods.get(path, set()) | fixed.get(path, frozenset())
+        if allowed:
+            return None, {}, allowed
         for candidate in self._templated:
             found = candidate.pattern.match(path) if candidate.pattern else None
             if found is None:

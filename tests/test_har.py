@@ -1071,13 +1071,13 @@ def _bare_exchange(index: int, method: str, path: str) -> Exchange:
     )
 
 
-def test_the_har_check_routes_as_the_app_does_a_fixed_path_and_a_template() -> None:
+def test_the_har_check_routes_as_the_app_does_a_fixed_path_shadowing_a_template() -> None:
     app = MockGPT().app
-    fixed = _bare_exchange(0, "PUT", "/backend-api/conversation/init")
-    templated = _bare_exchange(1, "PATCH", "/backend-api/conversation/init")
-    report = check_exchanges([fixed, templated], "planted")
-    assert app.match("PUT", "/backend-api/conversation/init")[0] is None
-    assert report.unknown == {"PUT /backend-api/conversation/init": 1}
-    key = app.match("PATCH", "/backend-api/conversation/init")[0]
+    shadowed = _bare_exchange(0, "PATCH", "/backend-api/conversation/init")
+    templated = _bare_exchange(1, "PATCH", "/backend-api/conversation/abc-123")
+    report = check_exchanges([shadowed, templated], "planted")
+    assert app.match("PATCH", "/backend-api/conversation/init")[0] is None
+    assert report.unknown == {"PATCH /backend-api/conversation/init": 1}
+    key = app.match("PATCH", "/backend-api/conversation/abc-123")[0]
     assert key is not None
     assert list(report.routes) == [key.key]
