@@ -7,6 +7,7 @@ from typing import Any
 
 from mockgpt.delta import DeltaError, StreamDecoder
 from mockgpt.har.reading import NOT_JSON, TEXT_PATHS, SseBody, event_json, parse_sse
+from mockgpt.message_text import content_text
 from mockgpt.scripts import FRAME_NAMES
 
 
@@ -22,10 +23,7 @@ def _text_of(content: Any) -> str | None:
 
 def streamed_text(content: Any) -> str | None:
     """The text a stream grows: a text content's parts, or another content's `text`."""
-    text = _text_of(content)
-    if text is None and isinstance(content, dict) and isinstance(content.get("text"), str):
-        text = content["text"]
-    return text
+    return content_text(content, strict=True)
 
 
 def _script_body(message: dict[str, Any]) -> dict[str, Any]:
