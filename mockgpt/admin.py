@@ -143,7 +143,10 @@ class AdminAPI(AdminAccess):
                 return json_response(422, fastapi_detail(problems))
             parsed = _whole_numbers(parsed)
         query_string = scope.get("query_string", b"").decode("latin-1")
-        query = {key: values[-1] for key, values in parse_qs(query_string).items()}
+        query = {
+            key: values[-1]
+            for key, values in parse_qs(query_string, keep_blank_values=True).items()
+        }
         try:
             document = endpoint.handler(self, AdminRequest(params, query, parsed))
         except NotFound as error:
@@ -504,7 +507,7 @@ class _QueryError(InvalidValue):
 
 def _int(query: dict[str, str], name: str) -> int | None:
     value = query.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     try:
         number = int(value)

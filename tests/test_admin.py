@@ -193,6 +193,10 @@ def test_journal_filters(mock: MockGPT, client: httpx.Client) -> None:
     unmatched = client.get(f"{ADMIN}/journal", params={"unmatched": "true"}).json()["entries"]
     assert [e["path"] for e in unmatched] == ["/nowhere"]
     assert unmatched[0]["route"] is None
+    for bad in ("", "abc", "-1"):  # an integer query value, as FastAPI reads one
+        refused = client.get(f"{ADMIN}/journal", params={"since": bad})
+        assert refused.status_code == 422, bad
+        assert refused.json()["detail"][0]["loc"] == ["query", "since"]
     assert client.delete(f"{ADMIN}/journal").status_code == 200
     assert mock.calls() == []
 
