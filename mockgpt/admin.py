@@ -463,7 +463,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("GET", "/tokens", AdminAPI._tokens, "Access and sentinel tokens the mock issued."),
     Endpoint(
-        "GET", "/sockets", AdminAPI._sockets, "Open WebSockets: their topics and unsent frames."
+        "GET",
+        "/sockets",
+        AdminAPI._sockets,
+        "Open WebSockets: their user, topics, presence and unsent frames.",
     ),
     Endpoint("GET", "/clock", AdminAPI._clock, "The mock's time."),
     Endpoint(

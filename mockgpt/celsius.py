@@ -212,6 +212,7 @@ class Socket:
 
     def state(self) -> dict[str, Any]:
         return {
+            "user": self.hub.user_id,
             "topics": sorted(self.topics),
             "presence": self.presence,
             "queued": self.outbox.qsize(),

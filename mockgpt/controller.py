@@ -359,7 +359,7 @@ class MockGPT:
         return self.app.conversations.turn_states()
 
     def sockets(self) -> list[dict[str, Any]]:
-        """The open WebSockets: their subscribed topics, presence and unsent frames."""
+        """The open WebSockets: their user, subscribed topics, presence and unsent frames."""
         return self.app.celsius.state()
 
     def quotas(self) -> dict[str, Any]:

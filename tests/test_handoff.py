@@ -296,7 +296,14 @@ def test_the_socket_speaks_the_rest_of_the_protocol() -> None:
         {"type": "subscribe", "topic_id": 7, "error": "invalid_topic"},
         {"type": "teleport", "error": "unknown_command"},
     ]
-    assert sockets == [{"topics": ["conversation-turn-x"], "presence": "foreground", "queued": 0}]
+    assert sockets == [
+        {
+            "user": app.celsius.user_id,
+            "topics": ["conversation-turn-x"],
+            "presence": "foreground",
+            "queued": 0,
+        }
+    ]
     assert closed.value.code == 1007
 
 
@@ -428,7 +435,10 @@ def test_the_admin_api_lists_open_sockets() -> None:
             socket.receive_text()
             during = client.get("/__mockgpt__/sockets").json()
     assert before == []
-    assert during == [{"topics": ["conversations"], "presence": "background", "queued": 0}]
+    user = urlsplit(url).path.rsplit("/", 1)[1]  # the one the socket's URL names
+    assert during == [
+        {"user": user, "topics": ["conversations"], "presence": "background", "queued": 0}
+    ]
 
 
 def test_the_models_list_decides_which_models_think_and_which_are_pro() -> None:

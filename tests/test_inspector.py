@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect as connect_socket
 
 from mockgpt import Config, MockGPT, load_catalogue
 
@@ -173,6 +175,55 @@ def test_a_stored_response_is_readable(inspector: Inspector, page: sync_api.Page
     expect(messages.nth(1)).to_contain_text("assistant")
     expect(messages.nth(1)).to_contain_text("A scripted Responses answer")
     expect(item).to_have_class("picked")
+
+
+def test_the_page_has_a_sockets_panel(inspector: Inspector) -> None:
+    page = httpx.get(inspector.mock.url + "/__mockgpt__/")
+    assert page.status_code == 200
+    assert '<ul id="sockets" data-testid="sockets">' in page.text
+    assert 'id="sockets-count"' in page.text
+
+
+#: A topic a client may subscribe to, which the page must show as text, never as markup.
+ODD_TOPIC = 'x<b class="injected">bold</b>&amp;"\''
+
+
+def test_an_open_socket_is_listed_until_it_closes(
+    inspector: Inspector, page: sync_api.Page
+) -> None:
+    mock = inspector.mock
+    sockets = page.locator("#sockets li.socket")
+    expect(sockets).to_have_count(0)
+    expect(page.locator("#sockets")).to_have_text("No open sockets.")
+    expect(page.locator("#sockets-count")).to_have_text("0")
+
+    url = httpx.get(mock.url + "/backend-api/celsius/ws/user", headers=AUTH).json()
+    with connect_socket(url["websocket_url"], open_timeout=10) as socket:
+        for ident, topic in enumerate(["conversations", ODD_TOPIC], 1):
+            command = {"type": "subscribe", "topic_id": topic, "offset": "0"}
+            socket.send(json.dumps([{"id": ident, "command": command}]))
+            [reply] = json.loads(socket.recv(timeout=10))
+            assert reply["reply"]["topic_id"] == topic
+        [opened] = mock.sockets()
+
+        expect(sockets).to_have_count(1)
+        expect(page.locator("#sockets-count")).to_have_text("1")
+        item = sockets.first
+        expect(item).to_contain_text(f"{opened['user']} · background")
+        expect(item).to_contain_text("2 topics · 0 unsent frames")
+        expect(item.locator(".topic")).to_have_text(["conversations", ODD_TOPIC])
+        expect(page.locator("#sockets .injected")).to_have_count(0)
+
+        socket.send(
+            json.dumps([{"id": 3, "command": {"type": "unsubscribe", "topic_id": ODD_TOPIC}}])
+        )
+        socket.recv(timeout=10)
+        expect(item).to_contain_text("1 topic · 0 unsent frames")
+
+    expect(sockets).to_have_count(0)
+    expect(page.locator("#sockets-count")).to_have_text("0")
+    expect(page.locator("#sockets")).to_have_text("No open sockets.")
+    assert mock.sockets() == []
 
 
 def test_clear_empties_the_journal(inspector: Inspector, page: sync_api.Page) -> None:
