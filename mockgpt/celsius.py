@@ -90,7 +90,8 @@ class Celsius:
         self.json_limits = json_limits
         self.user_id = authority.user_id
         self._key = hmac.new(tokens.signing_key(seed), b"celsius", "sha256").digest()
-        self.sockets: set[Socket] = set()
+        #: Open sockets, oldest first (a dict keeps the order, so listings are stable).
+        self.sockets: dict[Socket, None] = {}
         conversations.on_turn_end = self.turn_ended
 
     # -- the URL and its verify token ------------------------------------------------
@@ -158,11 +159,11 @@ class Celsius:
             await _deny(scope, send, refused)
             return
         socket = Socket(self, websocket)
-        self.sockets.add(socket)
+        self.sockets[socket] = None
         try:
             await socket.run()
         finally:
-            self.sockets.discard(socket)
+            self.sockets.pop(socket, None)
 
     # -- the conversations topic ---------------------------------------------------------
 
