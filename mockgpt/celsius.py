@@ -168,7 +168,8 @@ class Celsius:
     # -- the conversations topic ---------------------------------------------------------
 
     def turn_ended(self, turn: Turn) -> None:
-        """Tell the `conversations` subscribers that a turn is over, and its async status."""
+        """Tell the `conversations` subscribers that a turn is over, its async status, and
+        the title a first turn gave its conversation."""
         conversation = self.conversations.store.get(turn.conversation_id)
         status = conversation.async_status if conversation is not None else None
         payloads: list[dict[str, Any]] = [
@@ -185,6 +186,17 @@ class Celsius:
                         "conversation_id": turn.conversation_id,
                         "update_type": "set-conversation-async-status",
                         "update_content": {"conversation_async_status": status},
+                    },
+                }
+            )
+        if turn.new_title is not None:
+            payloads.append(
+                {
+                    "type": "conversation-update",
+                    "payload": {
+                        "conversation_id": turn.conversation_id,
+                        "update_type": "title-update",
+                        "update_content": {"title": turn.new_title},
                     },
                 }
             )

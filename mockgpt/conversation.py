@@ -76,6 +76,9 @@ class Turn:
     exchange_id: str = ""
     #: Whether the POST's stream hands the turn off (`stream_handoff`) after its opening.
     handoff: bool = False
+    #: The title this turn gave its conversation (a first turn), for the WebSocket's
+    #: `title-update` when the turn ends.
+    new_title: str | None = None
 
     @property
     def sent(self) -> int:

@@ -56,6 +56,8 @@ Op = dict[str, Any]
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")
 # Characters outside the BMP take two UTF-16 units in a JavaScript string.
+#: Markers that name the visible answer (a combined `a|b` string counts too).
+_ANSWER_MARKER = re.compile(r"user_visible_token|final_channel_token")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -204,6 +206,8 @@ class DeltaDecoder:
         self._channels: dict[int, Any] = {}
         self._previous: dict[str, Any] = {}  # the last delta's p, o and c
         self._latest: int | None = None
+        #: Answers a marker named before any `add` of theirs: id -> conversation id.
+        self._marked: dict[str, Any] = {}
 
     def feed(self, event: str | None, data: Any) -> None:
         """Take one event: `event` is the SSE event name (None for a bare data line).
@@ -220,6 +224,13 @@ class DeltaDecoder:
             self._apply_delta(data)
         else:
             self.frames.append(data)
+            if (
+                isinstance(data, dict)
+                and data.get("type") == "message_marker"
+                and isinstance(data.get("message_id"), str)
+                and _ANSWER_MARKER.search(str(data.get("marker")))
+            ):
+                self._marked[data["message_id"]] = data.get("conversation_id")
 
     def _apply_delta(self, data: Any) -> None:
         if not isinstance(data, dict):
@@ -240,12 +251,42 @@ class DeltaDecoder:
         if not isinstance(channel, int) or isinstance(channel, bool):
             raise DeltaError(f"channel 'c' must be an integer, got {channel!r}")
         if channel not in self._channels and (resolved["p"], resolved["o"]) != ("", "add"):
-            raise DeltaError(f"delta {data!r} targets channel {channel}, which has no root yet")
+            root = self._unadded_answer()
+            if root is None:
+                raise DeltaError(f"delta {data!r} targets channel {channel}, which has no root yet")
+            self._channels[channel] = root
         # A copy, so later ops never write into the caller's `data`.
         op = {"p": resolved["p"], "o": resolved["o"], "v": _copy(data.get("v"))}
         self._channels[channel] = apply_op(self._channels.get(channel), op)
         self._previous = resolved
         self._latest = channel
+
+    def _unadded_answer(self) -> dict[str, Any] | None:
+        """A root for the answer a marker named but no `add` brought, or None.
+
+        Thinking streams may send no `add` for the answer at all, only its markers
+        and then its patches; clients then take the marked message as the visible
+        answer, so its patches grow an empty final-channel text message.
+        """
+        known = {message.get("id") for message in self.messages}
+        pending = [ident for ident in self._marked if ident not in known]
+        if not pending:
+            return None
+        message: dict[str, Any] = {
+            "id": pending[-1],
+            "author": {"role": "assistant", "name": None, "metadata": {}},
+            "create_time": None,
+            "update_time": None,
+            "content": {"content_type": "text", "parts": [""]},
+            "status": "in_progress",
+            "end_turn": None,
+            "weight": 1.0,
+            "metadata": {},
+            "recipient": "all",
+            "channel": "final",
+        }
+        conversation = self._marked[pending[-1]]
+        return {"message": message, "conversation_id": conversation, "error": None}
 
     @property
     def channels(self) -> dict[int, Any]:

@@ -198,6 +198,7 @@ class ConversationService:
         )
         if first_turn:
             conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
+            turn.new_title = conversation.title
         conversation.async_status = None
         self._keep(conversation.id, turn)
         token = self.planner.resume_token(conversation.id, turn.started_at)

@@ -10,10 +10,12 @@
 * `streams()`: whole conversation streams, `v1` delta or legacy snapshots, as
   the network delivers them: the mock writes each stream for a drawn script, and
   the strategy then moves the title frame to the places the real service puts it,
-  adds empty deltas, may send non-ASCII as raw UTF-8 instead of `\\uXXXX`, and
+  adds empty deltas, sends patch lists bare (`{"v": [...]}`, `p` and `o`
+  carried), may send non-ASCII as raw UTF-8 instead of `\\uXXXX`, and
   (for reasoning and tool turns) channel-only deltas `{"c": N}` before a message
   and the combined marker `user_visible_token|final_channel_token` (or no
-  `final_channel_token`), a resume token of any `kind` or none, and
+  `final_channel_token`), the answer's markers and patches without its `add`,
+  a resume token of any `kind` or none (see `mockgpt.turn_variants`), and
   splits the bytes into reads at awkward places (inside a frame, between `\\r`
   and `\\n`, inside a multi-byte character).
 * `handoffs()`: a turn handed off to the WebSocket: the POST's stub (ending
@@ -51,11 +53,13 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import load_catalogue
 from mockgpt.config import Config
+from mockgpt.framing import Framing
 from mockgpt.handoff import TurnItems
 from mockgpt.schemas import resolved_schema
 from mockgpt.scripts import FRAME_NAMES, Realism, Script, ToolMessage
 from mockgpt.server import LiveServer
 from mockgpt.store import first_turn
+from mockgpt.turn_variants import bare_patches, turn_variants
 
 __all__ = [
     "CUSTOM_FORMATS",
@@ -81,15 +85,7 @@ _PATH = "/backend-api/conversation"
 _AUTH = b"Bearer mockgpt-strategies"
 _TITLE = re.compile(rb'"type": "title_generation"')
 _BARE_DELTA = re.compile(rb'^event: delta\r?\ndata: \{"v": "')
-_VISIBLE = b'"marker": "user_visible_token"'
-_FINAL_MARKER = b'"marker": "final_channel_token"'
-_MESSAGE_ADD = re.compile(
-    rb'^event: delta\r?\ndata: \{(?:"p": "", )?(?:"o": "add", )?"v": \{"message"'
-    rb'.*"c": (\d+)\} *\r?\n',
-    re.S,
-)
 _TOOLS = ("bio", "web.run", "python", "canmore.create_textdoc")
-_TOKEN_KIND = b'"kind": "topic", '
 
 
 # -- response bodies -----------------------------------------------------------------------
@@ -317,51 +313,16 @@ def _empty_delta(event: bytes) -> bytes:
     return f'event: delta{newline}data: {{"v": ""}}{newline}{newline}'.encode()
 
 
-def _channel_only(event: bytes, channel: bytes) -> bytes:
-    newline = b"\r\n" if event.endswith(b"\r\n\r\n") else b"\n"
-    return b"event: delta" + newline + b'data: {"c": ' + channel + b"}" + newline + newline
-
-
-@st.composite
-def _turn_variants(draw: st.DrawFn, events: list[bytes]) -> list[bytes]:
-    """Channel-only deltas before a message's add, the two answer markers as one (or
-    no `final_channel_token` at all), and the resume token with any `kind` or none."""
-    out: list[bytes] = []
-    index = 0
-    while index < len(events):
-        event = events[index]
-        following = events[index + 1] if index + 1 < len(events) else b""
-        if _VISIBLE in event and _FINAL_MARKER in following:
-            shape = draw(st.sampled_from(["apart", "combined", "no final marker"]))
-            if shape != "apart":
-                # One marker for both, or none that names the final channel at all:
-                # a client that splits on `final_channel_token` must still find the answer.
-                combined = b'"marker": "user_visible_token|final_channel_token"'
-                out.append(event.replace(_VISIBLE, combined) if shape == "combined" else event)
-                index += 2
-                continue
-        if _TOKEN_KIND in event:
-            kind = draw(st.sampled_from([b"topic", b"conduit", None]))
-            event = event.replace(
-                _TOKEN_KIND, b"" if kind is None else b'"kind": "' + kind + b'", '
-            )
-        added = _MESSAGE_ADD.match(event)
-        if added is not None and draw(st.booleans()):
-            out.append(_channel_only(event, added.group(1)))
-        out.append(event)
-        index += 1
-    return out
-
-
 @st.composite
 def _rearranged(
-    draw: st.DrawFn, events: list[bytes], encoding: Encoding, turn: bool = False
+    draw: st.DrawFn, events: list[bytes], encoding: Encoding, framing: Framing, turn: bool = False
 ) -> list[bytes]:
-    """Move the title frame and add empty deltas, as the real service may."""
+    """Move the title frame, send patches bare and add empty deltas, as the real service may."""
     if encoding != "v1":
         return events
     if turn:
-        events = draw(_turn_variants(events))
+        events = draw(turn_variants(events))
+    events = draw(bare_patches(events, framing))
     titles = [i for i, event in enumerate(events) if _TITLE.search(event)]
     if titles:
         title = events.pop(titles[0])
@@ -409,7 +370,8 @@ def streams(
     drawn = draw(script if script is not None else scripts())
     writes, conversation_id = _render(seed, drawn, chosen)
     turn = drawn.reasoning is not None or bool(drawn.tool_messages)
-    events = draw(_rearranged(_events(writes), chosen, turn))
+    framing = Framing(crlf=drawn.realism.crlf, padding=drawn.realism.padding)
+    events = draw(_rearranged(_events(writes), chosen, framing, turn))
     raw = draw(st.booleans())
     if raw:
         events = [_raw_utf8(event) for event in events]

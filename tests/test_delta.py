@@ -292,6 +292,28 @@ def test_feed_never_writes_into_the_callers_data() -> None:
     assert merged["v"] == [{"k": "v"}]
 
 
+def test_a_marked_answer_without_an_add_grows_from_its_patches() -> None:
+    decoder = DeltaDecoder()
+    decoder.feed("delta_encoding", "v1")
+    decoder.feed("delta", {"p": "", "o": "add", "v": {"message": {"id": "s"}}, "c": 0})
+    cot = {"type": "message_marker", "message_id": "t", "marker": "cot_token"}
+    decoder.feed(None, cot)
+    with pytest.raises(DeltaError, match="no root yet"):  # only answer markers count
+        decoder.feed("delta", {"p": "/message/content/parts/0", "o": "append", "v": "x", "c": 1})
+    marker = {"type": "message_marker", "conversation_id": "cid", "message_id": "a"}
+    decoder.feed(None, {**marker, "marker": "user_visible_token|final_channel_token"})
+    decoder.feed("delta", {"c": 1})
+    decoder.feed("delta", {"p": "/message/content/parts/0", "o": "append", "v": "Hi"})
+    decoder.feed(
+        "delta",
+        {"p": "", "o": "patch", "v": [{"p": "/message/end_turn", "o": "replace", "v": True}]},
+    )
+    answer = decoder.messages[-1]
+    assert (answer["id"], answer["content"]["parts"], answer["channel"]) == ("a", ["Hi"], "final")
+    assert answer["end_turn"] is True
+    assert decoder.channels[1]["conversation_id"] == "cid"
+
+
 @pytest.mark.parametrize(
     ("events", "message"),
     [

@@ -425,6 +425,47 @@ def test_the_conversations_topic_hears_a_turn_end() -> None:
     }
 
 
+def test_a_first_turn_announces_its_title_on_the_conversations_topic() -> None:
+    app = create_app(make_config(0, sample_conversations=0))
+    with TestClient(app) as client:
+        url = client.get("/backend-api/celsius/ws/user", headers=AUTH).json()["websocket_url"]
+        with client.websocket_connect(_socket_path(url)) as socket:
+            socket.send_text(_subscribe("conversations", "0"))
+            socket.receive_text()
+            first = client.post(
+                "/backend-api/conversation", json=turn_body("Hi", v1=True), headers=AUTH
+            )
+            cid = _cid(first.text)
+            heard = json.loads(socket.receive_text())
+            stored = client.get(f"/backend-api/conversation/{cid}", headers=AUTH).json()
+            body = turn_body(
+                "And then?",
+                v1=True,
+                conversation_id=cid,
+                parent=stored["current_node"],
+                message_id="bbb1f2e3-0b1c-4d2e-8f3a-4b5c6d7e8f91",
+            )
+            assert (
+                client.post("/backend-api/conversation", json=body, headers=AUTH).status_code == 200
+            )
+            later = json.loads(socket.receive_text())
+    updates = [
+        m["payload"]["payload"] for m in heard if m["payload"]["type"] == "conversation-update"
+    ]
+    assert {
+        "conversation_id": cid,
+        "update_type": "title-update",
+        "update_content": {"title": stored["title"]},
+    } in updates
+    assert stored["title"]
+    assert later[0]["payload"]["type"] == "conversation-turn-complete"
+    assert all(m["payload"]["payload"].get("update_type") != "title-update" for m in later)
+
+
+def _cid(sse: str) -> str:
+    return str(decode_sse(sse).channels[0]["conversation_id"])
+
+
 def test_the_admin_api_lists_open_sockets() -> None:
     mock = MockGPT(make_config(0, sample_conversations=0))
     with TestClient(mock) as client:

@@ -145,3 +145,31 @@ def test_the_handoff_strategy_repeats_items_and_sends_heartbeats_and_bare_frames
     assert any('"type": "heartbeat"' in frame for frame in beat.frames)
     bare = find(handoffs(), lambda d: any(f.startswith("{") for f in d.frames), settings=SEARCH)
     assert any(frame.startswith('{"type": "message"') for frame in bare.frames)
+
+
+def test_the_strategy_sends_text_in_bare_patch_arrays() -> None:
+    bare = b'event: delta\ndata: {"v": [{"p": "/message/content/parts/0", "o": "append"'
+    found = find(streams("v1"), lambda s: _has(s, bare), settings=SEARCH)
+    assert "".join(decode(found).message["content"]["parts"]) == found.text
+    turn = find(streams("v1", script=turn_scripts()), lambda s: _has(s, bare), settings=SEARCH)
+    assert "".join(decode(turn).message["content"]["parts"]) == turn.text
+
+
+def _answer_unadded(stream: DrawnStream) -> bool:
+    """Whether the answer's markers came but no delta carried its id (no `add`)."""
+    blocks = [block for block in stream.body.replace(b"\r\n", b"\n").split(b"\n\n") if block]
+    marked = {
+        json.loads(block.split(b"data: ", 1)[1])["message_id"].encode()
+        for block in blocks
+        if b'"marker": "user_visible_token' in block
+    }
+    deltas = [block for block in blocks if block.startswith(b"event: delta")]
+    return bool(marked) and not any(ident in delta for ident in marked for delta in deltas)
+
+
+def test_the_strategy_sends_answer_markers_without_the_answer_add() -> None:
+    found = find(streams("v1", script=turn_scripts()), _answer_unadded, settings=SEARCH)
+    answer = decode(found).message
+    assert "".join(answer["content"]["parts"]) == found.text
+    assert answer["channel"] == "final"
+    assert answer["end_turn"] is True
