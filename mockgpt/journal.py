@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import random
-import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,15 +25,13 @@ from mockgpt.errors import InvalidValue
 from mockgpt.jsonfmt import dumpb
 from mockgpt.jsonparse import parse_json
 from mockgpt.masking import mask_headers, mask_json, mask_query, mask_text
-from mockgpt.responses import Prepared
+from mockgpt.responses import HEADER_NAME, HEADER_VALUE, Prepared
 from mockgpt.stubs import Lifetime, StubQueue
 
 FaultName = Literal["reset", "empty", "malformed"]
 FAULTS: tuple[str, ...] = ("reset", "empty", "malformed")
 #: What a `malformed` fault sends: JSON cut off mid-string.
 _MALFORMED = b'{"detail": {"message": "tru'
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 @dataclass(slots=True)
@@ -266,9 +263,9 @@ class Override:
         if json is not None and text is not None:
             raise InvalidValue("give json or text, not both")
         for name, value in (headers or {}).items():
-            if not _HEADER_NAME.fullmatch(name):
+            if not HEADER_NAME.fullmatch(name):
                 raise InvalidValue(f"{name!r} is not a valid header name")
-            if not _HEADER_VALUE.fullmatch(value):
+            if not HEADER_VALUE.fullmatch(value):
                 raise InvalidValue(f"the value of header {name} must be printable latin-1 text")
         extra = dict(headers or {})
         given_media = None

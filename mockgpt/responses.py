@@ -10,6 +10,7 @@ and the hot path is two `send` calls.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,10 @@ from starlette.types import Receive, Scope, Send
 from mockgpt.jsonfmt import dumpb
 
 JSON = "application/json"
+#: What a header given by a user (an override, a scripted refusal) may be: the name an
+#: HTTP token, the value printable latin-1 text (the bytes HTTP/1.1 can carry).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: Statuses whose answers carry no body at all.
 NO_BODY = frozenset({204, 205, 304})
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from mockgpt.jsonfmt import dumpb
-from mockgpt.responses import JSON, Prepared
+from mockgpt.responses import HEADER_NAME, HEADER_VALUE, JSON, Prepared
 from mockgpt.scripts.checks import (
     FAULT_KINDS,
     HTTP_ERROR_KINDS,
@@ -118,6 +118,12 @@ class HttpError(Prepared):
         for key, value in given.items():
             check_str("headers", key, empty=False)
             check_str(f"headers.{key}", value)
+            if not HEADER_NAME.fullmatch(key):
+                raise ScriptError(f"{key!r} is not a valid header name", "headers")
+            if not HEADER_VALUE.fullmatch(value):
+                raise ScriptError("must be printable latin-1 text", f"headers.{key}")
+            if key.lower() == "content-length":
+                raise ScriptError("content-length is set from the body; leave it out", "headers")
         super().__init__(status, dumpb(document), JSON, given.items(), document=document)
 
     @classmethod
