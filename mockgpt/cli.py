@@ -16,7 +16,7 @@ from mockgpt._version import __version__
 from mockgpt.accesslog import AccessWriter, LineWriter, install
 from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
-from mockgpt.console import bind_problem, print_escaped
+from mockgpt.console import bind_problem, print_escaped, write_ready_file
 from mockgpt.jsonfmt import dumps
 
 
@@ -360,7 +360,7 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
             print(f"               opens as {base}{ADMIN_PREFIX}/#token=<token>)")
         sys.stdout.flush()
         if args.ready_file:
-            Path(args.ready_file).write_text(base + "\n", encoding="utf-8")
+            write_ready_file(args.ready_file, base)
 
     server = LiveServer(
         mock,

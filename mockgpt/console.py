@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
+from pathlib import Path
 
 
 def bind_problem(host: str, port: int) -> str | None:
@@ -35,3 +37,15 @@ def bind_problem(host: str, port: int) -> str | None:
 def print_escaped(text: str) -> None:
     """Print text that may hold a capture's broken characters (lone surrogates) as escapes."""
     print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def write_ready_file(path: str, url: str) -> None:
+    """Write url to path whole or not at all, so a poller never reads it half written.
+
+    The URL goes to a sibling file first and is renamed into place: a rename is
+    atomic, so whoever waits for the file to appear finds the full line.
+    """
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.write_text(url + "\n", encoding="utf-8")
+    os.replace(partial, target)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from mockgpt.console import bind_problem, print_escaped
+from mockgpt.console import bind_problem, print_escaped, write_ready_file
 from mockgpt.jsonfmt import dumps
 
 
@@ -80,7 +79,7 @@ def _record(args: argparse.Namespace) -> int:
         print(f"listening on {server.url}  (Ctrl-C to stop and write the last files)")
         sys.stdout.flush()
         if args.ready_file:
-            Path(args.ready_file).write_text(server.url + "\n", encoding="utf-8")
+            write_ready_file(args.ready_file, server.url)
 
     try:
         server.serve_forever(on_ready=announce)

@@ -16,6 +16,7 @@ from support import seed_rows
 
 from mockgpt import load_catalogue
 from mockgpt.cli import main
+from mockgpt.console import write_ready_file
 
 
 def test_routes_lists_every_route(capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,6 +102,8 @@ def test_serve_starts_logs_and_stops_cleanly() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()  # closing twice is harmless
     assert process.returncode == 0
     assert f"{len(load_catalogue())} routes, seed 3" in out
     assert f"http://127.0.0.1:{port}" in out
@@ -394,3 +397,11 @@ def test_two_serves_with_the_same_seed_and_now_list_the_same_history(tmp_path: P
     items = json.loads(first)["items"]
     assert len({item["title"] for item in items}) == len(items) == 5
     assert all(item["update_time"] < "2026-11-29T12:00:01" for item in items)
+
+
+def test_the_ready_file_appears_whole_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.txt"
+    ready.write_text("stale\n", encoding="utf-8")
+    write_ready_file(str(ready), "http://127.0.0.1:8123")
+    assert ready.read_text(encoding="utf-8") == "http://127.0.0.1:8123\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["ready.txt"]

@@ -158,6 +158,8 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()  # closing twice is harmless
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
