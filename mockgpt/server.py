@@ -1,19 +1,22 @@
-"""How mockgpt is served: granian, in-process, on an asyncio loop of our own.
+"""How mockgpt is served: uvicorn's httptools protocol on a loop of our own, HTTP/2 bridged.
 
     with LiveServer(create_app()) as server:
         httpx.get(server.url + "/backend-api/me")
 
 `mockgpt serve`, `LiveServer` (and so `MockGPT.start` and the pytest fixture)
 and the benchmarks all go through `server_config`, the one place the server
-is chosen. Granian (a Rust HTTP server) because, measured here, it serves the
-app within a few per cent of uvicorn with httptools and uvloop while also
-keeping the body of requests that carry `Upgrade: h2c` (httptools drops it),
-speaking HTTP/2 (cleartext with prior knowledge, and over TLS with ALPN) and
-WebSockets through ASGI.
+is chosen. HTTP/1.1, nearly all the traffic, is uvicorn's httptools protocol
+with uvloop, the fastest stock stack for an ASGI app, plus what mockgpt adds to
+it (`mockgpt.http1`): the body of a request offering `Upgrade: h2c` is kept
+(stock httptools drops it), and a head must arrive within the header timeout.
+HTTP/2, by prior knowledge in cleartext or by ALPN over TLS, is spliced to an
+embedded granian started on first use (`mockgpt.bridge`). WebSockets are
+uvicorn's, on the `websockets` library.
 
-The port defaults to 0: the listening socket is bound before any worker runs,
-so its real port is known as soon as `start()` returns. Readiness is awaited by
-polling that bind, never by sleeping a fixed time.
+The listening socket is bound and listening before `start()` returns, so its
+real port (port 0 picks a free one) is known at once and an early client is
+queued, never refused. Readiness is awaited by polling that, never by sleeping
+a fixed time.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
 import threading
@@ -29,11 +31,13 @@ import time
 from asyncio import current_task
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
+from email.utils import formatdate
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockgpt.bridge import Bridge
 
 #: How long stopping waits at each step: requests to end, then the server to close.
 STOP_GRACE = 0.5
@@ -41,9 +45,11 @@ STOP_GRACE = 0.5
 _BODY_TIMEOUT_ANSWER = b'{"detail":"Request body not received in time"}'
 
 #: What chatgpt.com and api.openai.com answer in `server` (both sit behind Cloudflare).
-#: Sent on every answer so that the server underneath (granian adds its own name when
-#: an answer has none) is not advertised.
+#: Sent on every answer so that the server underneath is not advertised.
 SERVER_HEADER = (b"server", b"cloudflare")
+
+#: Connections the kernel queues before the server accepts them.
+BACKLOG = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +60,67 @@ class TLSFiles:
     keyfile: str
 
 
-def _granian_logging(*_: Any, **__: Any) -> None:
-    """Granian's own log lines go to the root logger, so they share mockgpt's log format.
+class Stack:
+    """What serves an app: where it listens, uvicorn's settings, and the HTTP/2 bridge."""
 
-    Replaces granian's `configure_logging`, which would run `dictConfig` and close
-    every handler the process has (the CLI's, pytest's) each time a server is made.
-    """
-    for name in ("_granian", "granian.access"):
-        logger = logging.getLogger(name)
-        logger.handlers.clear()
-        logger.propagate = True
-    # Errors only: granian warns at every start that its embedded mode is experimental.
-    logging.getLogger("_granian").setLevel(logging.ERROR)
+    def __init__(
+        self, app: Any, host: str, port: int, tls: TLSFiles | None, header_timeout: float
+    ) -> None:
+        import uvicorn  # lazy: the library and the fixture's in-process client need no server
+
+        from mockgpt.http1 import Http1  # lazy: as uvicorn above
+
+        self.app = app
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.header_timeout = header_timeout
+        self.bridge = Bridge(app, tls=tls is not None)
+        self.protocol = Http1
+        self.config = uvicorn.Config(
+            app,
+            http=Http1,
+            ws=cast(Any, _websocket_protocol),  # a factory works where a class is named
+            lifespan="on",
+            interface="asgi3",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=max(1, round(header_timeout)),
+            ssl_certfile=tls.certfile if tls else None,
+            ssl_keyfile=tls.keyfile if tls else None,
+        )
+        self.socket: socket.socket | None = None
+
+    def bind(self) -> int:
+        """Bind and listen now (the same SO_REUSEADDR as `bind_problem`); the real port."""
+        family, kind, proto, _, address = socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind, proto)
+        try:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind(address)
+            listening.listen(BACKLOG)
+            listening.setblocking(False)
+        except OSError:
+            listening.close()
+            raise
+        self.socket = listening
+        port: int = listening.getsockname()[1]
+        return port
+
+
+def _websocket_protocol(**options: Any) -> asyncio.Protocol:
+    """uvicorn's WebSocket protocol on the `websockets` library, imported when the first
+    WebSocket arrives: the library takes longer to import than the rest of the server."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    protocol: asyncio.Protocol = WebSocketsSansIOProtocol(**options)
+    return protocol
 
 
 def server_config(
@@ -75,53 +130,11 @@ def server_config(
     *,
     tls: TLSFiles | None = None,
     header_timeout: float = 30.0,
-) -> Any:
-    """The embedded granian server for `app`: HTTP/1.1 and HTTP/2 on one port,
-    WebSockets on, one worker on the caller's event loop, no access log of its own
-    (mockgpt writes its own) and only errors from the server itself."""
-    from granian.constants import HTTPModes, Interfaces
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
-    from granian.server import common
-    from granian.server.embed import Server
-
-    class Embedded(Server):
-        """Binds its socket in `startup` (so port 0 is known at once) and hands it to the worker."""
-
-        def _init_shared_socket(self) -> None:
-            from granian._granian import ListenerSpec
-
-            try:
-                holder: Any = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
-            except RuntimeError as error:  # granian reports bind errors so, with a backtrace
-                raise OSError(str(error).splitlines()[0]) from None
-            self._shd = holder
-            self._sfd = holder.get_fd()
-            self._ssp = None
-            # The spec only binds; the worker listens later. Listen now, so that a
-            # client connecting as soon as `start()` returns is queued, not refused.
-            listening = socket.socket(fileno=os.dup(holder.get_fd()))
-            try:
-                listening.listen(self.backlog)
-            finally:
-                listening.close()
-
-    common.configure_logging = _granian_logging  # type: ignore[attr-defined]
-    return Embedded(
-        app,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        http=HTTPModes.auto,
-        websockets=True,
-        backlog=1024,
-        http1_settings=HTTP1Settings(header_read_timeout=max(1, round(header_timeout * 1000))),
-        log_enabled=True,
-        log_level=LogLevels.error,
-        log_access=False,
-        ssl_cert=Path(tls.certfile) if tls else None,
-        ssl_key=Path(tls.keyfile) if tls else None,
-    )
+) -> Stack:
+    """The server for `app`: HTTP/1.1 and WebSockets on uvicorn with httptools, HTTP/2
+    bridged to granian, one port, on the caller's event loop, no access log of its own
+    (mockgpt writes its own) and only warnings from the server itself."""
+    return Stack(app, host, port, tls, header_timeout)
 
 
 class Guarded:
@@ -261,8 +274,8 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 class Serving:
     """One server on one event loop: started, told where it listens, stopped promptly."""
 
-    def __init__(self, server: Any, guard: Guarded | None = None) -> None:
-        self.server = server
+    def __init__(self, stack: Stack, guard: Guarded | None = None) -> None:
+        self.stack = stack
         self.guard = guard
         self.port: int | None = None
         self.failed: BaseException | None = None
@@ -275,39 +288,67 @@ class Serving:
 
     async def run(self, on_ready: Callable[[int], None] | None = None) -> None:
         """Serve until `stop()`: then end the running requests (a pending latency, stall or
-        slow client must not hold the exit) and give the server `STOP_GRACE` to close."""
-        self._loop = asyncio.get_running_loop()
+        slow client must not hold the exit) and give the connections `STOP_GRACE` to close."""
+        from uvicorn.lifespan.on import LifespanOn
+        from uvicorn.server import ServerState
+
+        loop = asyncio.get_running_loop()
+        self._loop = loop
         self._stopping = asyncio.Event()
-        task = asyncio.create_task(self.server.serve())
+        stack = self.stack
+        config = stack.config
+        if not config.loaded:
+            config.load()
+        self.port = stack.bind()
+        listening = stack.socket
+        assert listening is not None
+        lifespan = LifespanOn(config)
+        state = ServerState()
+        dates = _DateHeader(loop, state)
+        server: asyncio.Server | None = None
         try:
-            while getattr(self.server, "_shd", None) is None:
-                if task.done():
-                    task.result()
-                    return
-                await asyncio.sleep(0.002)
-            self.port = _bound_port(self.server._sfd)
+            await lifespan.startup()
+            if lifespan.should_exit:
+                raise RuntimeError("the app failed to start")
+
+            def connection() -> asyncio.Protocol:
+                return stack.protocol(
+                    config=config,
+                    server_state=state,
+                    app_state=lifespan.state,
+                    _loop=loop,
+                    bridge=stack.bridge,
+                    header_timeout=stack.header_timeout,
+                )
+
+            server = await loop.create_server(
+                connection, sock=listening, ssl=config.ssl, backlog=BACKLOG
+            )
             if on_ready is not None:
                 on_ready(self.port)
-            stopping = asyncio.create_task(self._stopping.wait())
-            await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
+            await self._stopping.wait()
         finally:
-            await self._wind_down(task)
-        if task.done() and not task.cancelled():
-            task.result()
+            await self._wind_down(server, state, lifespan)
+            dates.stop()
 
-    async def _wind_down(self, task: asyncio.Task[None]) -> None:
-        if task.done():
-            return
-        self.server.stop()
-        if self.guard is not None:
-            ended = self.guard.end_all()
-            if ended:
-                await asyncio.wait(ended, timeout=STOP_GRACE)
-        await asyncio.wait((task,), timeout=STOP_GRACE)
-        if not task.done():
+    async def _wind_down(self, server: asyncio.Server | None, state: Any, lifespan: Any) -> None:
+        if server is not None:
+            server.close()
+        elif self.stack.socket is not None:
+            self.stack.socket.close()
+        for connection in list(state.connections):
+            connection.shutdown()  # closes idle ones; ends the others after their answer
+        ended = self.guard.end_all() if self.guard is not None else []
+        pending = [*ended, *state.tasks]
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_GRACE)
+        for task in list(state.tasks):
             task.cancel()
-            await asyncio.wait((task,), timeout=STOP_GRACE)
+        for connection in list(state.connections):
+            connection.transport.close()
+        await self.stack.bridge.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(lifespan.shutdown(), STOP_GRACE)
 
     def stop(self) -> None:
         """Ask the server to stop; safe from any thread."""
@@ -317,13 +358,24 @@ class Serving:
                 loop.call_soon_threadsafe(stopping.set)
 
 
-def _bound_port(fd: int) -> int:
-    probe = socket.socket(fileno=os.dup(fd))
-    try:
-        port: int = probe.getsockname()[1]
-    finally:
-        probe.close()
-    return port
+class _DateHeader:
+    """Keeps the `date` header the protocol adds to every answer, updated each second."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, state: Any) -> None:
+        self.loop = loop
+        self.state = state
+        self.handle: asyncio.TimerHandle | None = None
+        self.tick()
+
+    def tick(self) -> None:
+        now = time.time()
+        self.state.default_headers = [(b"date", formatdate(now, usegmt=True).encode("ascii"))]
+        self.handle = self.loop.call_later(1.0 - now % 1.0, self.tick)
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
 
 
 def run_on_new_loop(main: Coroutine[Any, Any, None]) -> None:

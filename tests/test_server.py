@@ -109,6 +109,42 @@ def test_curl_keeps_the_body_of_an_h2c_upgrade_request() -> None:
     assert prior.stdout == "2 200"
 
 
+def _h2c_offer(body: bytes, *, chunked: bool = False, close: bool = False) -> bytes:
+    """A request to `/v1/chat/completions` offering `Upgrade: h2c`, as chat2api sends them."""
+    framing = (
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        if chunked
+        else b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer t\r\nContent-Type: application/json\r\n"
+        b"Connection: Upgrade, HTTP2-Settings" + (b", close" if close else b"") + b"\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n" + framing
+    )
+
+
+def test_h2c_offers_keep_their_bodies_pipelined_chunked_and_byte_by_byte() -> None:
+    """The upgrade is declined and each body read: pipelined on one connection, chunked,
+    and sent a byte at a time (the head then arrives in many pieces)."""
+    asks = [
+        json.dumps({**CHAT, "stream": False, "n": 1, "user": f"u{i}"}).encode() for i in range(4)
+    ]
+    with MockGPT(Config(clock="virtual")) as mock:
+        address = ("127.0.0.1", int(mock.url.rsplit(":", 1)[1]))
+        with socket.create_connection(address, timeout=20) as sock:
+            sock.sendall(_h2c_offer(asks[0]) + _h2c_offer(asks[1], chunked=True))
+            for byte in _h2c_offer(asks[2]):
+                sock.sendall(bytes([byte]))
+            sock.sendall(_h2c_offer(asks[3], close=True))
+            answer = _read_until_closed(sock)
+        journal = mock.calls()
+    heads = [part for part in answer.split(b"HTTP/1.1 ")[1:]]
+    assert [head[:3] for head in heads] == [b"200"] * 4
+    assert [json.loads(entry.body)["user"] for entry in journal] == ["u0", "u1", "u2", "u3"]
+    assert all(entry.headers["upgrade"] == "h2c" for entry in journal)  # seen as sent
+
+
 def _read_until_closed(sock: socket.socket) -> bytes:
     chunks = []
     while chunk := sock.recv(65536):
@@ -212,8 +248,8 @@ def test_serve_on_a_port_in_use_says_so_without_a_traceback() -> None:
 
 
 def test_answers_name_the_real_services_server_not_the_one_underneath() -> None:
-    """chatgpt.com and api.openai.com answer `server: cloudflare`; granian would add its
-    own name to any answer without one, over HTTP/1.1 and HTTP/2 alike."""
+    """chatgpt.com and api.openai.com answer `server: cloudflare`; the servers underneath
+    would add their own name to any answer without one, over HTTP/1.1 and HTTP/2 alike."""
     with MockGPT(Config(clock="virtual")) as mock:
         for http2 in (False, True):
             with httpx.Client(
@@ -286,11 +322,13 @@ with TestClient(mock) as client:
 
 def test_the_socket_listens_once_bound_before_any_worker_runs() -> None:
     # LiveServer.start() returns once the socket is bound; if it only listened when the
-    # worker starts, a client connecting at once would be refused.
-    server = server_config(create_app(Config(clock="virtual")), "127.0.0.1", 0)
-    server._init_shared_socket()
-    probe = socket.socket(fileno=os.dup(server._sfd))
+    # server starts accepting, a client connecting at once would be refused.
+    stack = server_config(create_app(Config(clock="virtual")), "127.0.0.1", 0)
+    port = stack.bind()
+    assert stack.socket is not None
     try:
-        assert probe.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        assert stack.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # queued by the kernel, not refused
     finally:
-        probe.close()
+        stack.socket.close()

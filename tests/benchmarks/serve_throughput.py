@@ -368,7 +368,7 @@ async def run(args: argparse.Namespace) -> None:
         print(f"GET {PATH}: both answer the same status, content-type and body")
         pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
         print(
-            f"mockgpt serve (granian, access log on; and with --quiet) vs bare Starlette on "
+            f"mockgpt serve (access log on; and with --quiet) vs bare Starlette on "
             f"uvicorn httptools+uvloop; {args.connections} keep-alive connections, "
             f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window, {args.rounds} rounds each "
             f"(alternating), cpus {os.cpu_count()}, {pinned}; server cpu is the server "

@@ -17,7 +17,7 @@ conversation per request), served by
 3. streams per second with N keep-alive connections streaming at once.
 
 mockgpt runs as `mockgpt serve` runs it (the controller, the access log on,
-its granian server); the bare app on uvicorn with httptools and uvloop, the
+its own server stack); the bare app on uvicorn with httptools and uvloop, the
 fastest stock stack. Each runs in its own subprocess on 127.0.0.1, so the
 client here never shares a GIL with a server. The client is a raw asyncio
 protocol parsing HTTP/1.1 chunked transfer-encoding by hand, as bytes arrive.
@@ -480,7 +480,7 @@ async def run(args: argparse.Namespace) -> None:
             f"bare {check.chunks}; bare body identical ({len(check.body)} bytes)"
         )
         print(
-            f"mockgpt as served (granian, log on) vs bare on uvicorn httptools+uvloop, keep-alive, "
+            f"mockgpt as served (log on) vs bare on uvicorn httptools+uvloop, keep-alive, "
             f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window "
             f"per phase (1 connection, then {args.connections}), {args.rounds} rounds each "
             f"(alternating), cpus {os.cpu_count()}"
