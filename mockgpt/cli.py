@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
 from mockgpt.console import bind_problem, print_escaped, write_ready_file
 from mockgpt.jsonfmt import dumps
+from mockgpt.replies import corpus
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -361,6 +363,9 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
         sys.stdout.flush()
         if args.ready_file:
             write_ready_file(args.ready_file, base)
+        # The reply corpus, read now on a thread of its own: the start did not wait for
+        # it, and the first unscripted turn finds it ready.
+        threading.Thread(target=corpus, name="mockgpt-corpus", daemon=True).start()
 
     server = LiveServer(
         mock,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cache
 from types import MappingProxyType
 
 __all__ = ["LOCALES", "detect_locale"]
@@ -32,9 +33,17 @@ _SCRIPT_RANGES: Mapping[str, str] = MappingProxyType(
         "thai": "\u0e00-\u0e7f",
     }
 )
-_SCRIPT_PATTERNS = MappingProxyType(
-    {name: re.compile(f"[{chars}]") for name, chars in _SCRIPT_RANGES.items()}
-)
+
+
+@cache
+def _script_patterns() -> Mapping[str, re.Pattern[str]]:
+    """Compiled at first use: these classes take milliseconds to compile, which a server's
+    start-up need not pay before its first answer."""
+    return MappingProxyType(
+        {name: re.compile(f"[{chars}]") for name, chars in _SCRIPT_RANGES.items()}
+    )
+
+
 _SCRIPT_LOCALES: Mapping[str, str] = MappingProxyType(
     {
         "cyrillic": "ru_RU",
@@ -124,7 +133,7 @@ def detect_locale(text: str) -> str:
     Japanese); Latin text by common words of Spanish, French, German, Italian
     and Portuguese, else English.
     """
-    counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPT_PATTERNS.items()}
+    counts = {name: len(pattern.findall(text)) for name, pattern in _script_patterns().items()}
     dense = counts["han"] + counts["kana"] + counts["hangul"]
     others = {name: n for name, n in counts.items() if name in _SCRIPT_LOCALES}
     best = max(others, key=lambda name: others[name])

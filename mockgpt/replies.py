@@ -178,7 +178,8 @@ def _read(path: Path) -> Any:
 
 @cache
 def corpus() -> Corpus:
-    """The corpus, read once (at import: see the bottom of this module)."""
+    """The corpus, read once, at first use (`mockgpt serve` reads it on a thread of its
+    own as soon as it listens, so neither its start nor its first turn waits for it)."""
     return Corpus(_CORPUS)
 
 
@@ -498,6 +499,3 @@ def unscripted_pacing(pace: Literal["real", "instant"], seed: int, model: str, t
     return Pacing(
         ttft_ms=round(ttft, 1), tokens_per_second=round(rng.uniform(35.0, 80.0), 1), jitter=0.35
     )
-
-
-corpus()

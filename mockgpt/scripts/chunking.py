@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 
 from mockgpt.scripts.checks import check_int
 
@@ -14,8 +15,14 @@ NO_SPACE_CHARS = (
 )
 # Combining marks stay with the character they modify.
 _MARKS = "\u0300-\u036f\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a\ufe00-\ufe0f\u200d"
-_TOKEN = re.compile(rf"(?:[{NO_SPACE_CHARS}][{_MARKS}]*|[^\s{NO_SPACE_CHARS}]+)\s*")
 _LEADING_SPACE = re.compile(r"\s*")
+
+
+@cache
+def _token() -> re.Pattern[str]:
+    """Compiled at first use: the character classes take milliseconds to compile, which a
+    server's start-up need not pay before its first answer."""
+    return re.compile(rf"(?:[{NO_SPACE_CHARS}][{_MARKS}]*|[^\s{NO_SPACE_CHARS}]+)\s*")
 
 
 def chunk_text(text: str, words: int = 1) -> list[str]:
@@ -38,7 +45,7 @@ def iter_chunks(text: str, words: int = 1) -> Iterator[str]:
     head = lead.group() if lead else ""
     pending: list[str] = []
     found = False
-    for match in _TOKEN.finditer(text):
+    for match in _token().finditer(text):
         token = match.group()
         if not found:
             found = True

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import user_turn
 
 from mockgpt import Config, create_app
-from mockgpt.replies import generate_reply, generate_title
+from mockgpt.replies import corpus, generate_reply, generate_title
 
 PROMPTS = {
     "en_US": ("How do I read a CSV file in Python?", "Explain how tides work."),
@@ -72,6 +72,7 @@ def _answer(prompt: str) -> float:
 def main() -> None:
     started = time.perf_counter()
     app = create_app(Config(seed=0, clock="virtual", pace="real"))
+    corpus()  # read at first use; `mockgpt serve` reads it as soon as it listens
     print(f"app ready in {(time.perf_counter() - started) * 1000:.0f} ms (corpus included)")
     with TestClient(app) as client:
         warm = _turn(client, "Hello there, what can you do?")
