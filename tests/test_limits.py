@@ -189,8 +189,7 @@ def test_big_bodies_are_journalled_cut_with_their_length_and_hash() -> None:
     with TestClient(mock) as client:
         for _ in range(20):
             assert client.post("/nowhere", content=big).status_code == 404
-        # The journal's own byte count: what it holds, which no public call reports.
-        assert mock.app.journal.bytes < 20 * 70 * 1024
+        assert mock.usage().journal_bytes < 20 * 70 * 1024
         entry = client.get(f"{ADMIN}/journal").json()["entries"][-1]
     assert entry["body_size"] == len(big)
     assert entry["body_sha256"] == hashlib.sha256(big).hexdigest()
@@ -302,8 +301,7 @@ def test_conversations_are_bounded_by_the_bytes_clients_sent() -> None:
         for number in range(12):
             body = user_turn("y" * 100_000, message_id=f"bbb5e6f7-0a1b-4c2d-8e3f-{number:012d}")
             assert client.post("/backend-api/conversation", json=body, headers=AUTH).is_success
-        # The store's own byte count: what it holds, which no public call reports.
-        assert mock.app.conversations.store.kept_bytes <= 300_000
+        assert mock.usage().conversation_bytes <= 300_000
         assert 1 <= len(mock.conversations()) <= 3
 
 

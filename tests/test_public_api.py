@@ -77,6 +77,7 @@ MOCKGPT_API: dict[str, str | None] = {
     "turns": "()",
     "unmatched": "()",
     "url": None,
+    "usage": "()",
     "with_settings": "(**changes)",
 }
 
