@@ -154,6 +154,7 @@ class ConversationService:
         first_turn = conversation is None
         if conversation is None:
             conversation = self.store.create(self.planner.conversation_id(), model_slug=model)
+            _place_in_gizmo(conversation, body.get("conversation_mode"))
         parent_id = body.get("parent_message_id") or CLIENT_CREATED_ROOT
         echoes: list[dict[str, Any]] = []
         if first_turn:
@@ -540,6 +541,18 @@ def _prompt(messages: list[dict[str, Any]]) -> str:
         if sender(message).get("role", "user") == "user":
             return message_text(message)
     return ""
+
+
+def _place_in_gizmo(conversation: Conversation, mode: Any) -> None:
+    """A conversation begun with a GPT or in a project (`conversation_mode` of kind
+    `gizmo_interaction`) belongs to it, as the fixture world's gizmo conversations do:
+    its list under `/gizmos/{id}/conversations` and its detail name it."""
+    if not isinstance(mode, dict) or mode.get("kind") != "gizmo_interaction":
+        return
+    gizmo_id = mode.get("gizmo_id")
+    if isinstance(gizmo_id, str) and gizmo_id:
+        conversation.gizmo_id = conversation.conversation_template_id = gizmo_id
+        conversation.gizmo_type = "snorlax" if gizmo_id.startswith("g-p-") else "gpt"
 
 
 def _slug(model: str) -> str:
