@@ -734,7 +734,8 @@ def test_old_turns_are_forgotten_and_their_resume_answers_410() -> None:
             frames = snapshots(converse(client, turn_body(f"question {n}")).content)
             ids.append(frames[-1]["conversation_id"])
         assert len(mock.turns()) == MAX_TURNS
-        # A dropped turn is freed after the new turn's stream, not before its first byte.
+        # A dropped turn is freed after the new turn's stream, not before its first byte:
+        # an internal invariant of the turn service (no public call shows freed memory).
         assert not mock.app.conversations.released
         stored = client.get(f"/backend-api/conversation/{ids[0]}", headers=AUTH).json()
         resumed = client.post(
