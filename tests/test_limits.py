@@ -318,29 +318,30 @@ def test_named_snapshots_are_capped() -> None:
 
 def test_the_turn_limit_holds_while_the_oldest_turn_is_still_streaming() -> None:
     async def scenario() -> None:
-        app = create_app(Config(seed=0))
-        app.conversations.book.queue(
-            Script(text="stalled answer", fault=Fault("stall", after=2, seconds=600.0))
-        )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        mock = MockGPT(Config(seed=0))
+        mock.queue(Script(text="stalled answer", fault=Fault("stall", after=2, seconds=600.0)))
+
+        def live() -> list[str]:
+            return [turn["conversation_id"] for turn in mock.turns() if turn["live"]]
+
+        async with mock.async_client(in_process=True, base_url="http://mock") as client:
             stalled = asyncio.create_task(
                 client.post("/backend-api/conversation", json=user_turn("stall"), headers=AUTH)
             )
             for _ in range(1000):
-                if any(turn.live for turn in app.conversations.turns.values()):
+                if live():
                     break
                 await asyncio.sleep(0)
-            live = [key for key, turn in app.conversations.turns.items() if turn.live]
-            assert len(live) == 1
+            [oldest] = live()
             for number in range(200):
                 turn = user_turn(
                     f"more {number}", message_id=f"ccc5e6f7-0a1b-4c2d-8e3f-{number:012d}"
                 )
                 answer = await client.post("/backend-api/conversation", json=turn, headers=AUTH)
                 assert answer.status_code == 200
-            assert len(app.conversations.turns) <= 64
-            assert live[0] in app.conversations.turns
+            kept = [turn["conversation_id"] for turn in mock.turns()]
+            assert len(kept) <= 64
+            assert oldest in kept
             stalled.cancel()
             await asyncio.gather(stalled, return_exceptions=True)
 
