@@ -138,9 +138,7 @@ class ConversationService:
         conversation_id = body.get("conversation_id")
         conversation: Conversation | None = None
         if conversation_id:
-            conversation = self.store.get(conversation_id)
-            if conversation is None:
-                return json_response(404, CONVERSATION_NOT_FOUND)
+            conversation = self.store.require(conversation_id)
             running = self.turns.get(conversation.id)
             if running is not None and running.live:
                 return json_response(409, errors.ONLY_ONE_MESSAGE)
@@ -377,9 +375,7 @@ class ConversationService:
         replays its stored answer.
         """
         body = call.json
-        conversation = self.store.get(body["conversation_id"])
-        if conversation is None:
-            return json_response(404, CONVERSATION_NOT_FOUND)
+        conversation = self.store.require(body["conversation_id"])
         token = call.headers.get("x-conduit-token", "").strip()
         if not token or token == "no-token":
             return json_response(404, TOKENLESS_RESUME)
@@ -472,9 +468,8 @@ class ConversationService:
         return json_response(200, {"status": "ok", "last_message_id": turn.assistant_id})
 
     def detail(self, conversation_id: str) -> Prepared:
-        conversation = self.store.get(conversation_id)
-        if conversation is None:
-            return json_response(404, CONVERSATION_NOT_FOUND)
+        """The stored conversation as the client reads it; `ConversationNotFound` if none."""
+        conversation = self.store.require(conversation_id)
         return json_response(200, self.store.detail(self.sync(conversation)))
 
     def stream_status(self, conversation_id: str) -> Prepared:
