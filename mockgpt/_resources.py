@@ -65,7 +65,3 @@ def inside(root: Path, relative: str) -> Path | None:
     except (OSError, RuntimeError):  # a missing root, a link loop
         return None
     return target if target.is_relative_to(base) else None
-
-
-def schema_path(relative: str) -> Path:
-    return schemas_dir() / relative

@@ -221,7 +221,6 @@ class Socket:
         self._seq = 0
         #: Set when the client reads slower than its frames come: the socket closes (1013).
         self.overrun = False
-        self.opened = hub.clock.now()
 
     def state(self) -> dict[str, Any]:
         return {

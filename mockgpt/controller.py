@@ -37,7 +37,15 @@ from mockgpt.stubs import Lifetime
 if TYPE_CHECKING:  # httpx is imported when a client is asked for, not at start-up
     import httpx
 
-__all__ = ["ADMIN_PREFIX", "MockFailure", "MockGPT", "RouteControl", "Snapshot", "settings_json"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "MockFailure",
+    "MockGPT",
+    "RouteControl",
+    "Snapshot",
+    "Usage",
+    "settings_json",
+]
 
 
 class RouteControl:
@@ -114,6 +122,23 @@ class Snapshot:
     name: str
     app: MockApp
     time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What the bounded stores hold now, each beside the `Config` limit it counts
+    against, so a test (or a long-running server's watcher) can check the bounds."""
+
+    #: Requests the journal keeps (`journal_entries`) and roughly their bytes (`journal_bytes`).
+    journal_entries: int
+    journal_bytes: int
+    #: Conversations kept, deleted ones not yet forgotten too (`max_conversations`), and
+    #: the bytes of client messages they hold (`conversation_bytes`).
+    conversations: int
+    conversation_bytes: int
+    #: Uploaded files (`max_files`) and their bytes (`file_bytes`).
+    files: int
+    file_bytes: int
 
 
 class MockGPT:
@@ -395,6 +420,19 @@ class MockGPT:
             "iso": datetime.fromtimestamp(now, UTC).isoformat(),
         }
 
+    def usage(self) -> Usage:
+        """How much the journal, the conversation store and the file store hold now;
+        `state()` reports the same figures under `"usage"`."""
+        journal, store, files = self.app.journal, self.app.conversations.store, self.app.files
+        return Usage(
+            journal_entries=len(journal),
+            journal_bytes=journal.bytes,
+            conversations=store.kept,
+            conversation_bytes=store.kept_bytes,
+            files=len(files),
+            file_bytes=files.stored_bytes,
+        )
+
     def kept_snapshots(self) -> list[dict[str, Any]]:
         """The named snapshots, oldest first: name and the mock's time when taken."""
         return [{"name": name, "time": kept.time} for name, kept in self.snapshots.items()]
@@ -420,6 +458,7 @@ class MockGPT:
             },
             "snapshots": sorted(self.snapshots),
             "failures": len(self.app.failures),
+            "usage": dataclasses.asdict(self.usage()),
         }
 
     def reset(self, config: Config | None = None) -> None:

@@ -8,6 +8,7 @@ Exception hierarchy::
     ├── DeltaError               a v1 delta stream cannot be decoded (also a ValueError)
     ├── HarError                 a HAR file cannot be read or imported (also a ValueError)
     ├── PatternError             a prompt pattern RE2 cannot run (also a ValueError)
+    ├── RecordingError           a recording folder cannot be read (also a ValueError)
     ├── ScriptError              a script is malformed; names the bad key (also a ValueError)
     ├── InvalidValue             a control was given a value it refuses (also a ValueError)
     ├── NotFound                 a control named something the mock does not hold
@@ -15,6 +16,8 @@ Exception hierarchy::
     ├── UnmetExpectation         a journal assertion failed (also an AssertionError)
     ├── MockFailure              something failed inside the mock while a test ran
     │                            (also an AssertionError)
+    ├── ConversationNotFound     a web route named a conversation the store does not
+    │                            show; the app answers 404 (also a LookupError)
     └── ResponseMismatch         an answer breaks its own schema (validating mode only)
 
 The admin API maps them to statuses by type: `NotFound` is a 404,

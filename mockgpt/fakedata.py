@@ -11,8 +11,9 @@ Because the draw depends on the value and not on the order of calls, the
 same seed gives the same bytes whatever order routes are asked in, and the
 same object gets the same id on every route.
 
-The replacement rules form a table (`_RULES`), from a kind of value to its
-generator; a test checks the table covers every kind of the identity file.
+The identity file's values are replaced through one table
+(`Varier._literal_table`), from each literal value to its generator; ids and
+times through patterns. A test checks that every value of the identity file varies.
 """
 
 from __future__ import annotations

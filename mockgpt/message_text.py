@@ -2,8 +2,9 @@
 
 The store (sidebar snippets), the turn planner (the prompt scripts match and
 replies answer), the handlers and the HAR importer all need the words of a
-message; they read them here, so a content type is handled the same way
-everywhere. Pure functions on JSON values: no other mockgpt module is imported.
+message; they read them here, and the streams that grow an answer write them
+here, so a content type is handled the same way everywhere. Pure functions on
+JSON values: no other mockgpt module is imported.
 """
 
 from __future__ import annotations
@@ -35,3 +36,12 @@ def content_text(content: Any, *, strict: bool = False, separator: str = "") -> 
 def message_text(message: dict[str, Any]) -> str:
     """The visible text of a message: its text parts joined, or its code text ("" if none)."""
     return content_text(message.get("content")) or ""
+
+
+def set_text(message: dict[str, Any], text: str) -> None:
+    """Put `text` where the message's text grows: the first part, or a code message's `text`."""
+    content = message["content"]
+    if "parts" in content:
+        content["parts"][0] = text
+    else:
+        content["text"] = text

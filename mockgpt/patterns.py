@@ -15,8 +15,6 @@ from typing import Any
 
 from mockgpt.errors import MockGPTError
 
-#: The engine that runs prompt patterns (tests assert it, since speed is by construction).
-ENGINE = "re2"
 #: `re` flags RE2 takes as inline flags; any other flag is refused.
 _INLINE = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s"}
 #: Memory one compiled pattern may use (RE2 refuses bigger automata).

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from mockgpt.message_text import set_text
 from mockgpt.replies import is_reasoning_model
 from mockgpt.scripts import iter_chunks
 from mockgpt.store import new_message
@@ -284,25 +285,17 @@ def call_events(final: dict[str, Any], pace: Pace) -> Iterator[TurnEvent]:
     metadata.pop("is_complete", None)
     content = start["content"]
     text = content["parts"][0] if "parts" in content else content["text"]
-    _set_text(start, "")
+    set_text(start, "")
     yield Begin(start, channel="commentary")
     # The last piece arrives with the finishing patch, as the answer's does.
     grown, held = "", None
     for piece in iter_chunks(text, 3):
         if held is not None:
             grown += held
-            _set_text(start, grown)
+            set_text(start, grown)
             yield Update(copy.deepcopy(start), delay=pace.next(held))
         held = piece
     yield Update(copy.deepcopy(final), delay=pace.next(held or ""))
-
-
-def _set_text(message: dict[str, Any], text: str) -> None:
-    content = message["content"]
-    if "parts" in content:
-        content["parts"][0] = text
-    else:
-        content["text"] = text
 
 
 __all__ = [

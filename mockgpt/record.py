@@ -168,11 +168,6 @@ class RecordingProxy:
 
         self._writing = asyncio.ensure_future(loop())
 
-    async def settled(self) -> None:
-        """Wait until everything recorded so far is written."""
-        while self._writing is not None and not self._writing.done():
-            await asyncio.shield(self._writing)
-
     # -- forwarding ------------------------------------------------------------------
 
     def _refusal(self, scope: Scope) -> bytes | None:

@@ -138,9 +138,7 @@ class ConversationService:
         conversation_id = body.get("conversation_id")
         conversation: Conversation | None = None
         if conversation_id:
-            conversation = self.store.get(conversation_id)
-            if conversation is None:
-                return json_response(404, CONVERSATION_NOT_FOUND)
+            conversation = self.store.require(conversation_id)
             running = self.turns.get(conversation.id)
             if running is not None and running.live:
                 return json_response(409, errors.ONLY_ONE_MESSAGE)
@@ -154,6 +152,7 @@ class ConversationService:
         first_turn = conversation is None
         if conversation is None:
             conversation = self.store.create(self.planner.conversation_id(), model_slug=model)
+            _place_in_gizmo(conversation, body.get("conversation_mode"))
         parent_id = body.get("parent_message_id") or CLIENT_CREATED_ROOT
         echoes: list[dict[str, Any]] = []
         if first_turn:
@@ -376,9 +375,7 @@ class ConversationService:
         replays its stored answer.
         """
         body = call.json
-        conversation = self.store.get(body["conversation_id"])
-        if conversation is None:
-            return json_response(404, CONVERSATION_NOT_FOUND)
+        conversation = self.store.require(body["conversation_id"])
         token = call.headers.get("x-conduit-token", "").strip()
         if not token or token == "no-token":
             return json_response(404, TOKENLESS_RESUME)
@@ -471,9 +468,8 @@ class ConversationService:
         return json_response(200, {"status": "ok", "last_message_id": turn.assistant_id})
 
     def detail(self, conversation_id: str) -> Prepared:
-        conversation = self.store.get(conversation_id)
-        if conversation is None:
-            return json_response(404, CONVERSATION_NOT_FOUND)
+        """The stored conversation as the client reads it; `ConversationNotFound` if none."""
+        conversation = self.store.require(conversation_id)
         return json_response(200, self.store.detail(self.sync(conversation)))
 
     def stream_status(self, conversation_id: str) -> Prepared:
@@ -540,6 +536,18 @@ def _prompt(messages: list[dict[str, Any]]) -> str:
         if sender(message).get("role", "user") == "user":
             return message_text(message)
     return ""
+
+
+def _place_in_gizmo(conversation: Conversation, mode: Any) -> None:
+    """A conversation begun with a GPT or in a project (`conversation_mode` of kind
+    `gizmo_interaction`) belongs to it, as the fixture world's gizmo conversations do:
+    its list under `/gizmos/{id}/conversations` and its detail name it."""
+    if not isinstance(mode, dict) or mode.get("kind") != "gizmo_interaction":
+        return
+    gizmo_id = mode.get("gizmo_id")
+    if isinstance(gizmo_id, str) and gizmo_id:
+        conversation.gizmo_id = conversation.conversation_template_id = gizmo_id
+        conversation.gizmo_type = "snorlax" if gizmo_id.startswith("g-p-") else "gpt"
 
 
 def _slug(model: str) -> str:

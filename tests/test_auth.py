@@ -15,11 +15,10 @@ import httpx
 from starlette.testclient import TestClient
 from support import make_config, user_turn, varier_for
 
-from mockgpt import LiveServer, MockGPT, create_app, load_catalogue
+from mockgpt import MockGPT, create_app, load_catalogue
 from mockgpt._resources import fixture_path, read_json
 from mockgpt.auth import proof_ok
 from mockgpt.schemas import schema_errors
-from mockgpt.scripts import Script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -464,17 +463,15 @@ def test_anonymous_soft_then_hard_limit() -> None:
 
 
 def test_only_one_message_at_a_time() -> None:
-    app = create_app(make_config(0, sample_conversations=0, clock="system"))
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    mock = MockGPT(make_config(0, sample_conversations=0, clock="system"))
+    with mock, mock.client(timeout=10) as client:
         first = client.post("/backend-api/conversation", json=turn(), headers=bearer("t"))
         cid = next(
             json.loads(line[6:])["conversation_id"]
             for line in first.text.splitlines()
             if line.startswith("data: {")
         )
-        app.conversations.book.queue(
-            Script.from_dict({"text": "slow " * 40, "pacing": {"tokens_per_second": 20}})
-        )
+        mock.reply("slow " * 40, pacing={"tokens_per_second": 20})
         body = json.dumps(turn(conversation_id=cid)).encode()
         request = (
             b"POST /backend-api/conversation HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -482,10 +479,12 @@ def test_only_one_message_at_a_time() -> None:
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
         )
         # A raw socket keeps the first stream open while the second message arrives.
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as running:
+        port = httpx.URL(mock.url).port
+        assert port is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as running:
             running.sendall(request)
             assert running.recv(65536).startswith(b"HTTP/1.1 200")
-            assert app.conversations.turns[cid].live
+            assert [t["live"] for t in mock.turns() if t["conversation_id"] == cid] == [True]
             status = client.get(
                 f"/backend-api/conversation/{cid}/stream_status", headers=bearer("t")
             ).json()

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from support import seed_rows
 
-from mockgpt._resources import fixture_path, schema_path
+from mockgpt._resources import fixture_path, schemas_dir
 from mockgpt.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from mockgpt.handlers import HANDLERS
 
@@ -80,13 +80,13 @@ def test_entry_is_complete(route: Any) -> None:
     for spec in route.responses:
         if spec.is_json:
             assert spec.schema is not None, f"{route.key} {spec.status} has no schema"
-            assert schema_path(spec.schema).is_file()
+            assert (schemas_dir() / spec.schema).is_file()
         if spec.fixture is not None:
             assert fixture_path(spec.fixture).is_file(), spec.fixture
         elif spec.status != 204:
             pytest.fail(f"{route.key} {spec.status} has no fixture")
     if route.request:
-        assert schema_path(route.request).is_file()
+        assert (schemas_dir() / route.request).is_file()
     for param in route.params:
         assert param.example is not None, f"{route.key} path parameter {param.name}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 from support import user_turn
 
 from mockgpt import Config, MockGPT
-from mockgpt.controller import MockFailure
+from mockgpt.controller import MockFailure, Usage
 
 AUTH = {"authorization": "Bearer t"}
 TURN = user_turn()
@@ -121,6 +122,29 @@ def test_reset_gives_the_state_of_a_fresh_app() -> None:
             client.get("/backend-api/me", headers={"authorization": "Bearer made-up"}).status_code
             == 401
         )
+
+
+def test_usage_counts_what_the_bounded_stores_hold() -> None:
+    mock = MockGPT(Config(clock="virtual", sample_conversations=0))
+    assert mock.usage() == Usage(0, 0, 0, 0, 0, 0)
+    prompt = "z" * 10_000
+    with mock.test_client(headers=AUTH) as client:
+        client.post("/backend-api/conversation", json=user_turn(prompt))
+        [conversation] = mock.conversations()
+        held = mock.usage()
+        assert (held.journal_entries, held.conversations, held.files) == (1, 1, 0)
+        assert held.journal_bytes >= len(json.dumps(user_turn(prompt)))
+        assert len(prompt) < held.conversation_bytes < 2 * len(prompt)
+        # A deleted conversation still counts against the limit until the store forgets it.
+        path = f"/backend-api/conversation/{conversation['id']}"
+        assert client.patch(path, json={"is_visible": False}).status_code == 200
+        assert mock.conversations() == []
+        assert mock.usage().conversations == 1
+        state = client.get("/__mockgpt__/state").json()
+    assert state["usage"] == json.loads(json.dumps(dataclasses.asdict(mock.usage())))
+    assert state["usage"]["journal_entries"] == state["journal"] == 2
+    mock.clear_journal()
+    assert (mock.usage().journal_entries, mock.usage().journal_bytes) == (0, 0)
 
 
 def _broken(*args: object, **kwargs: object) -> None:

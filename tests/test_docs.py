@@ -156,7 +156,7 @@ def test_the_quick_start_sdk_snippet_runs() -> None:
     assert printed.getvalue() == "Hi from the quick start\n"
 
 
-@pytest.mark.parametrize("name", ["docs/python.md", "docs/scripts.md"])
+@pytest.mark.parametrize("name", ["docs/python.md", "docs/scripts.md", "docs/config.md"])
 def test_the_python_examples_of_a_page_run(name: str) -> None:
     blocks = code_blocks(page_text(name), "python")
     assert blocks

@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import create_app
+from mockgpt import MockGPT, create_app
 from mockgpt.scripts import FAULT_KINDS, Fault, Script
 from mockgpt.wire import ENCODINGS
 
@@ -70,15 +70,15 @@ def test_every_encoding_has_a_route() -> None:
 
 def stream(encoding: str, script: Script) -> tuple[bytes, float]:
     """The raw body of one stream of `encoding` answering `script`, and the clock time it took."""
-    app = create_app(make_config(0, sample_conversations=0))
+    mock = MockGPT(make_config(0, sample_conversations=0))
     path, body, headers = ROUTES[encoding]
-    with TestClient(app) as client:
-        app.conversations.book.queue(script)
-        before = app.clock.now()
+    with TestClient(mock) as client:
+        mock.queue(script)
+        before = mock.now()
         response = client.post(path, json=body, headers=headers)
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-        return response.content, app.clock.now() - before
+        return response.content, mock.now() - before
 
 
 def blocks(raw: bytes) -> list[bytes]:

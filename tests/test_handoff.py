@@ -19,7 +19,6 @@ from websockets.exceptions import InvalidStatus
 
 from mockgpt import LiveServer, MockGPT, create_app
 from mockgpt.delta import decode_sse
-from mockgpt.scripts import Script
 
 ANSWER = " ".join(f"token{n}" for n in range(30)) + "."
 
@@ -67,9 +66,9 @@ def _items(messages: list[dict[str, Any]]) -> tuple[str, bool]:
 
 def _unbroken(prompt: str, model: str, script: dict[str, Any] | None = None) -> str:
     """The answer of the same turn streamed whole (no handoff), on a fresh app."""
-    app = create_app(make_config(0, sample_conversations=0))
-    app.conversations.book.queue(Script.from_dict({**(script or {}), "handoff": False}))
-    with TestClient(app) as client:
+    mock = MockGPT(make_config(0, sample_conversations=0))
+    mock.reply(**{**(script or {}), "handoff": False})
+    with TestClient(mock) as client:
         body = {**turn_body(prompt, v1=True), "model": model}
         return _final_text(client.post("/backend-api/conversation", json=body, headers=AUTH).text)
 
@@ -85,14 +84,14 @@ def _handed_off(client: TestClient, prompt: str, model: str) -> tuple[dict[str, 
 
 
 def test_a_pro_turn_hands_off_after_a_short_stub_with_both_options() -> None:
-    app = create_app(make_config(0, sample_conversations=0))
-    with TestClient(app) as client:
+    mock = MockGPT(make_config(0, sample_conversations=0))
+    with TestClient(mock) as client:
         body = {**turn_body("Plan a trip", v1=True), "model": "gpt-5-pro"}
         text = client.post("/backend-api/conversation", json=body, headers=AUTH).text
         blocks = [block for block in text.split("\n\n") if block]
         kinds = [json.loads(b[6:])["type"] for b in blocks if b.startswith("data: {")]
         handoff = json.loads(blocks[-2][6:])
-        turns = {turn["conversation_id"]: turn for turn in app.conversations.turn_states()}
+        turns = {turn["conversation_id"]: turn for turn in mock.turns()}
     assert blocks[0] == 'event: delta_encoding\ndata: "v1"'
     assert kinds == ["resume_conversation_token", "input_message", "stream_handoff"]
     assert blocks[-1] == "data: [DONE]"
@@ -117,10 +116,10 @@ def test_a_pro_turn_hands_off_after_a_short_stub_with_both_options() -> None:
     ],
 )
 def test_which_turns_hand_off(model: str, script: dict[str, Any] | None, hands_off: bool) -> None:
-    app = create_app(make_config(0, sample_conversations=0))
+    mock = MockGPT(make_config(0, sample_conversations=0))
     if script is not None:
-        app.conversations.book.queue(Script.from_dict(script))
-    with TestClient(app) as client:
+        mock.reply(**script)
+    with TestClient(mock) as client:
         body = {**turn_body("Hello", v1=True), "model": model}
         text = client.post("/backend-api/conversation", json=body, headers=AUTH).text
     assert ('"type": "stream_handoff"' in text) is hands_off
@@ -251,8 +250,9 @@ def test_the_socket_accepts_its_other_paths_and_refuses_foreign_origins() -> Non
 
 
 def test_the_socket_speaks_the_rest_of_the_protocol() -> None:
-    app = create_app(make_config(0, sample_conversations=0))
-    with TestClient(app) as client:
+    mock = MockGPT(make_config(0, sample_conversations=0))
+    with TestClient(mock) as client:
+        me = client.get("/backend-api/me", headers=AUTH).json()["id"]
         url = client.get("/backend-api/celsius/ws/user", headers=AUTH).json()["websocket_url"]
         with client.websocket_connect(_socket_path(url)) as socket:
             socket.send_text("[]")  # a keep-alive: no answer
@@ -278,7 +278,7 @@ def test_the_socket_speaks_the_rest_of_the_protocol() -> None:
                 )
             )
             replies = json.loads(socket.receive_text())
-            sockets = app.celsius.state()
+            sockets = mock.sockets()
             socket.send_text("not json")
             with pytest.raises(WebSocketDisconnect) as closed:
                 socket.receive_text()
@@ -298,7 +298,7 @@ def test_the_socket_speaks_the_rest_of_the_protocol() -> None:
     ]
     assert sockets == [
         {
-            "user": app.celsius.user_id,
+            "user": me,
             "topics": ["conversation-turn-x"],
             "presence": "foreground",
             "queued": 0,
@@ -347,9 +347,9 @@ def test_a_live_socket_gets_the_rest_of_a_handed_off_turn_and_catches_up_after_a
 ):
     prompt, model = "Say the tokens", "gpt-4o"
     script = {"text": ANSWER, "pacing": {"tokens_per_second": 40}, "handoff": True}
-    app = create_app(make_config(0, sample_conversations=0, clock="system"))
-    app.conversations.book.queue(Script.from_dict(script))
-    with LiveServer(app) as server:
+    mock = MockGPT(make_config(0, sample_conversations=0, clock="system"))
+    mock.reply(**script)
+    with LiveServer(mock) as server:
         body = {**turn_body(prompt, v1=True), "model": model}
         stub, clean = _read_events(server.url, body)
         handoff = _frames(stub)[-1]
@@ -369,7 +369,9 @@ def test_a_live_socket_gets_the_rest_of_a_handed_off_turn_and_catches_up_after_a
                 rest = await _read_until_done(socket, topic, middle)
             return live, rest, True
 
-        streaming = app.conversations.turns[handoff["conversation_id"]].live
+        [streaming] = [
+            t["live"] for t in mock.turns() if t["conversation_id"] == handoff["conversation_id"]
+        ]
         live, rest, _ = asyncio.run(follow())
     assert clean
     assert streaming  # the turn was still being made when the stub ended
@@ -504,9 +506,9 @@ def test_the_models_list_decides_which_models_think_and_which_are_pro() -> None:
 
 def test_a_stopped_handed_off_turn_ends_on_the_socket_as_its_stream_would() -> None:
     script = {"text": ANSWER, "pacing": {"tokens_per_second": 8}, "handoff": True}
-    app = create_app(make_config(0, sample_conversations=0, clock="system"))
-    app.conversations.book.queue(Script.from_dict(script))
-    with TestClient(app) as client:
+    mock = MockGPT(make_config(0, sample_conversations=0, clock="system"))
+    mock.reply(**script)
+    with TestClient(mock) as client:
         handoff, _ = _handed_off(client, "Count", "gpt-4o")
         topic = handoff["options"][1]["topic_id"]
         url = client.get("/backend-api/celsius/ws/user", headers=AUTH).json()["websocket_url"]

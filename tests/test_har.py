@@ -18,7 +18,7 @@ import httpx
 import pytest
 from support import documented_request, make_config, user_turn, varier_for
 
-from mockgpt import Config, MockGPT, load_catalogue, tokens
+from mockgpt import Config, MockGPT, create_app, load_catalogue, tokens
 from mockgpt.cli import main
 from mockgpt.delta import decode_sse
 from mockgpt.har import (
@@ -1072,7 +1072,7 @@ def _bare_exchange(index: int, method: str, path: str) -> Exchange:
 
 
 def test_the_har_check_routes_as_the_app_does_a_fixed_path_shadowing_a_template() -> None:
-    app = MockGPT().app
+    app = create_app(Config(clock="virtual"))
     shadowed = _bare_exchange(0, "PATCH", "/backend-api/conversation/init")
     templated = _bare_exchange(1, "PATCH", "/backend-api/conversation/abc-123")
     report = check_exchanges([shadowed, templated], "planted")

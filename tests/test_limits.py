@@ -189,8 +189,7 @@ def test_big_bodies_are_journalled_cut_with_their_length_and_hash() -> None:
     with TestClient(mock) as client:
         for _ in range(20):
             assert client.post("/nowhere", content=big).status_code == 404
-        # The journal's own byte count: what it holds, which no public call reports.
-        assert mock.app.journal.bytes < 20 * 70 * 1024
+        assert mock.usage().journal_bytes < 20 * 70 * 1024
         entry = client.get(f"{ADMIN}/journal").json()["entries"][-1]
     assert entry["body_size"] == len(big)
     assert entry["body_sha256"] == hashlib.sha256(big).hexdigest()
@@ -302,8 +301,7 @@ def test_conversations_are_bounded_by_the_bytes_clients_sent() -> None:
         for number in range(12):
             body = user_turn("y" * 100_000, message_id=f"bbb5e6f7-0a1b-4c2d-8e3f-{number:012d}")
             assert client.post("/backend-api/conversation", json=body, headers=AUTH).is_success
-        # The store's own byte count: what it holds, which no public call reports.
-        assert mock.app.conversations.store.kept_bytes <= 300_000
+        assert mock.usage().conversation_bytes <= 300_000
         assert 1 <= len(mock.conversations()) <= 3
 
 
@@ -320,29 +318,30 @@ def test_named_snapshots_are_capped() -> None:
 
 def test_the_turn_limit_holds_while_the_oldest_turn_is_still_streaming() -> None:
     async def scenario() -> None:
-        app = create_app(Config(seed=0))
-        app.conversations.book.queue(
-            Script(text="stalled answer", fault=Fault("stall", after=2, seconds=600.0))
-        )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        mock = MockGPT(Config(seed=0))
+        mock.queue(Script(text="stalled answer", fault=Fault("stall", after=2, seconds=600.0)))
+
+        def live() -> list[str]:
+            return [turn["conversation_id"] for turn in mock.turns() if turn["live"]]
+
+        async with mock.async_client(in_process=True, base_url="http://mock") as client:
             stalled = asyncio.create_task(
                 client.post("/backend-api/conversation", json=user_turn("stall"), headers=AUTH)
             )
             for _ in range(1000):
-                if any(turn.live for turn in app.conversations.turns.values()):
+                if live():
                     break
                 await asyncio.sleep(0)
-            live = [key for key, turn in app.conversations.turns.items() if turn.live]
-            assert len(live) == 1
+            [oldest] = live()
             for number in range(200):
                 turn = user_turn(
                     f"more {number}", message_id=f"ccc5e6f7-0a1b-4c2d-8e3f-{number:012d}"
                 )
                 answer = await client.post("/backend-api/conversation", json=turn, headers=AUTH)
                 assert answer.status_code == 200
-            assert len(app.conversations.turns) <= 64
-            assert live[0] in app.conversations.turns
+            kept = [turn["conversation_id"] for turn in mock.turns()]
+            assert len(kept) <= 64
+            assert oldest in kept
             stalled.cancel()
             await asyncio.gather(stalled, return_exceptions=True)
 

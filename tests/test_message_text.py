@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mockgpt.message_text import content_text, message_text
+from mockgpt.message_text import content_text, message_text, set_text
 
 IMAGE = {"content_type": "image_asset_pointer", "asset_pointer": "file-service://file-1"}
 
@@ -34,3 +34,12 @@ def test_no_text_is_none_or_empty() -> None:
     assert content_text({"content_type": "tether_quote"}) is None
     assert message_text({}) == ""
     assert message_text({"content": {"content_type": "text", "parts": []}}) == ""
+
+
+def test_set_text_writes_where_message_text_reads() -> None:
+    text = {"content": {"content_type": "text", "parts": ["old", "kept"]}}
+    code = {"content": {"content_type": "code", "language": "python", "text": "old"}}
+    for message in (text, code):
+        set_text(message, "new")
+    assert text["content"]["parts"] == ["new", "kept"]
+    assert message_text(code) == "new"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import BEARER, make_config, varier_for
+from support import BEARER, make_config, user_turn, varier_for
 
 from mockgpt import MockGPT
 from mockgpt.schemas import schema_errors
@@ -89,13 +89,31 @@ def test_a_gizmo_lists_only_its_own_conversations(mock: MockGPT, client: httpx.C
     gizmo = "g-p-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
     path = f"/backend-api/gizmos/{gizmo}/conversations"
     assert client.get(path, params={"cursor": "0"}).json() == {"items": [], "cursor": None}
-    conversation = mock.app.conversations.store.get(sample_id(mock))
-    assert conversation is not None
-    conversation.gizmo_id = gizmo
+    outside = client.post("/backend-api/conversation", json=user_turn("not in the project"))
+    turn = user_turn("in the project", message_id="bbb5e6f7-0a1b-4c2d-8e3f-405162738495")
+    turn["conversation_mode"] = {"kind": "gizmo_interaction", "gizmo_id": gizmo}
+    inside = client.post("/backend-api/conversation", json=turn)
+    assert (outside.status_code, inside.status_code) == (200, 200)
+    made = [c for c in mock.conversations() if c["gizmo_id"] == gizmo]
+    assert len(made) == 1
     items = client.get(path).json()["items"]
-    assert [item["id"] for item in items] == [conversation.id]
-    assert items[0]["gizmo_id"] == gizmo
+    assert [item["id"] for item in items] == [made[0]["id"]]
+    assert items[0]["gizmo_id"] == items[0]["conversation_template_id"] == gizmo
+    detail = client.get(f"/backend-api/conversation/{made[0]['id']}").json()
+    assert (detail["gizmo_id"], detail["gizmo_type"]) == (gizmo, "snorlax")
     assert client.get("/backend-api/gizmos/not-a-gizmo/conversations").status_code == 422
+
+
+def test_a_conversation_begun_with_a_gpt_names_it(client: httpx.Client) -> None:
+    gpt = "g-0a1b2c3d4e5f60718293a4b5"
+    turn = user_turn("hello, GPT")
+    turn["conversation_mode"] = {"kind": "gizmo_interaction", "gizmo_id": gpt}
+    answer = client.post("/backend-api/conversation", json=turn)
+    conversation_id = answer.text.split('"conversation_id": "', 1)[1].split('"', 1)[0]
+    detail = client.get(f"/backend-api/conversation/{conversation_id}").json()
+    assert (detail["gizmo_id"], detail["gizmo_type"]) == (gpt, "gpt")
+    assert detail["conversation_template_id"] == gpt
+    assert not schema_errors("conversation/detail.json", detail)
 
 
 def test_the_project_of_the_world_lists_what_its_page_shows(

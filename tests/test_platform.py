@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 from starlette.testclient import TestClient
 
-from mockgpt import Config, create_app
+from mockgpt import Config, MockGPT
 from mockgpt.platform import count_tokens, prompt_tokens
 from mockgpt.schemas import schema_errors
 from mockgpt.scripts import Fault, HttpError, Script
@@ -57,13 +57,13 @@ TIME_TOOL = {
 
 
 @pytest.fixture
-def app() -> Any:
-    return create_app(Config(seed=0, clock="virtual", validate_responses=True))
+def mock() -> MockGPT:
+    return MockGPT(Config(seed=0, clock="virtual", validate_responses=True))
 
 
 @pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+def client(mock: MockGPT) -> Iterator[TestClient]:
+    with TestClient(mock) as test_client:
         yield test_client
 
 
@@ -157,11 +157,11 @@ def test_completion_has_the_documented_shape(client: TestClient) -> None:
     assert set(usage["completion_tokens_details"]) >= {"reasoning_tokens"}
 
 
-def test_a_scripted_text_is_the_content(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text="Hello, team!"))
+def test_a_scripted_text_is_the_content(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="Hello, team!"))
     body = ok(complete(client))
     assert body["choices"][0]["message"]["content"] == "Hello, team!"
-    assert app.conversations.book.pending == 0
+    assert mock.pending_scripts() == 0
 
 
 def test_token_counts_add_up(client: TestClient) -> None:
@@ -190,30 +190,30 @@ def test_n_gives_distinct_choices(client: TestClient) -> None:
     assert len(set(contents)) == 3
 
 
-def test_max_tokens_cuts_the_answer(client: TestClient, app: Any) -> None:
+def test_max_tokens_cuts_the_answer(client: TestClient, mock: MockGPT) -> None:
     long_text = " ".join(f"word{i}" for i in range(40)) + "."
     for key in ("max_tokens", "max_completion_tokens"):
-        app.conversations.book.queue(Script(text=long_text))
+        mock.queue(Script(text=long_text))
         body = ok(complete(client, **{key: 5}))
         choice = body["choices"][0]
         assert choice["finish_reason"] == "length"
         assert body["usage"]["completion_tokens"] <= 5
         assert long_text.startswith(choice["message"]["content"])
         assert count_tokens(choice["message"]["content"]) <= 5
-    app.conversations.book.queue(Script(text="Short."))
+    mock.queue(Script(text="Short."))
     body = ok(complete(client, max_tokens=50))
     assert body["choices"][0]["finish_reason"] == "stop"
 
 
-def test_stop_sequences_end_the_answer_before_them(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text="one, two, three. four, five. six"))
+def test_stop_sequences_end_the_answer_before_them(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="one, two, three. four, five. six"))
     body = ok(complete(client, stop="."))
     assert body["choices"][0]["message"]["content"] == "one, two, three"
     assert body["choices"][0]["finish_reason"] == "stop"
-    app.conversations.book.queue(Script(text="one, two, three. four, five. six"))
+    mock.queue(Script(text="one, two, three. four, five. six"))
     body = ok(complete(client, stop=["five", "two"]))
     assert body["choices"][0]["message"]["content"] == "one, "
-    app.conversations.book.queue(Script(text="nothing to stop here"))
+    mock.queue(Script(text="nothing to stop here"))
     body = ok(complete(client, stop=["###"]))
     assert body["choices"][0]["message"]["content"] == "nothing to stop here"
 
@@ -262,8 +262,8 @@ def test_json_schema_response_format_follows_the_schema(client: TestClient) -> N
         jsonschema.validate(value, schema)
 
 
-def test_logprobs_cover_the_content(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text="The sky is blue."))
+def test_logprobs_cover_the_content(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="The sky is blue."))
     body = ok(complete(client, logprobs=True, top_logprobs=2))
     assert schema_errors("openai/chat_completion.json", body) == []
     choice = body["choices"][0]
@@ -303,8 +303,8 @@ def test_stream_matches_the_whole_completion(client: TestClient) -> None:
     assert all("usage" not in chunk or chunk["usage"] is None for chunk in chunks)
 
 
-def test_stream_of_a_script_joins_to_its_text(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text="Streaming, one piece at a time.", chunk_words=2))
+def test_stream_of_a_script_joins_to_its_text(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="Streaming, one piece at a time.", chunk_words=2))
     chunks = stream_chunks(complete(client, stream=True))
     assert joined(chunks) == "Streaming, one piece at a time."
 
@@ -342,15 +342,15 @@ def test_stream_with_n_streams_every_choice(client: TestClient) -> None:
         assert finishes == ["stop"]
 
 
-def test_stream_max_tokens_finishes_with_length(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text=" ".join(["word"] * 30)))
+def test_stream_max_tokens_finishes_with_length(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text=" ".join(["word"] * 30)))
     chunks = stream_chunks(complete(client, stream=True, max_tokens=4))
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
     assert count_tokens(joined(chunks)) <= 4
 
 
-def test_stream_logprobs_arrive_with_the_content(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(text="The sky is blue."))
+def test_stream_logprobs_arrive_with_the_content(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="The sky is blue."))
     chunks = stream_chunks(complete(client, stream=True, logprobs=True))
     tokens = [
         entry["token"]
@@ -362,10 +362,8 @@ def test_stream_logprobs_arrive_with_the_content(client: TestClient, app: Any) -
     assert "".join(tokens).replace(" ", "") == "Theskyisblue."
 
 
-def test_mid_stream_error_frame(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(
-        Script(text="one two three four five six", fault=Fault("error_envelope", after=2))
-    )
+def test_mid_stream_error_frame(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(text="one two three four five six", fault=Fault("error_envelope", after=2)))
     response = complete(client, stream=True)
     assert response.status_code == 200
     payloads = sse_data(response.text)
@@ -500,8 +498,10 @@ def test_no_key_is_401_with_the_four_key_body(client: TestClient) -> None:
     assert_openai_error(client.get("/v1/models"), 401)
 
 
-def test_a_wrong_key_under_strict_auth_is_an_incorrect_key(client: TestClient, app: Any) -> None:
-    app.authority.policy = "strict"
+def test_a_wrong_key_under_strict_auth_is_an_incorrect_key(
+    client: TestClient, mock: MockGPT
+) -> None:
+    mock.reset(mock.with_settings(auth="strict"))
     response = complete(client)
     error = assert_openai_error(response, 401)
     assert error["code"] == "invalid_api_key"
@@ -543,8 +543,8 @@ def test_any_model_is_accepted_by_default(client: TestClient) -> None:
     )
 
 
-def test_unknown_model_is_404_when_a_model_list_is_set(client: TestClient, app: Any) -> None:
-    app.platform.models = ("gpt-4o", "gpt-4o-mini")
+def test_unknown_model_is_404_when_a_model_list_is_set(client: TestClient, mock: MockGPT) -> None:
+    mock.reset(mock.with_settings(models=("gpt-4o", "gpt-4o-mini")))
     error = assert_openai_error(complete(client, model="gpt-9"), 404)
     assert error["code"] == "model_not_found"
     assert "gpt-9" in error["message"]
@@ -554,9 +554,9 @@ def test_unknown_model_is_404_when_a_model_list_is_set(client: TestClient, app: 
     assert [model["id"] for model in listed["data"]] == ["gpt-4o", "gpt-4o-mini"]
 
 
-def test_unknown_model_is_404_when_strict(client: TestClient, app: Any) -> None:
-    app.authority.policy = "strict"
-    token, _ = app.authority.issue_access_token()
+def test_unknown_model_is_404_when_strict(client: TestClient, mock: MockGPT) -> None:
+    mock.reset(mock.with_settings(auth="strict"))
+    token = client.get("/api/auth/session").json()["accessToken"]
     headers = {"Authorization": f"Bearer {token}"}
     response = client.post(URL, json={"model": "gpt-9", "messages": HELLO}, headers=headers)
     error = assert_openai_error(response, 404)
@@ -566,8 +566,8 @@ def test_unknown_model_is_404_when_strict(client: TestClient, app: Any) -> None:
     assert ok(response)["model"] == "gpt-4o"
 
 
-def test_scripted_429_has_the_rate_limit_headers(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(http_error=HttpError.model_cap(1)))
+def test_scripted_429_has_the_rate_limit_headers(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(http_error=HttpError.model_cap(1)))
     response = complete(client)
     error = assert_openai_error(response, 429)
     assert error["code"] == "rate_limit_exceeded"
@@ -581,12 +581,12 @@ def test_scripted_429_has_the_rate_limit_headers(client: TestClient, app: Any) -
         "x-ratelimit-reset-requests",
     ):
         assert response.headers[name]
-    assert app.conversations.book.pending == 0
+    assert mock.pending_scripts() == 0
     ok(complete(client))
 
 
-def test_scripted_429_keeps_its_own_retry_after(client: TestClient, app: Any) -> None:
-    app.conversations.book.queue(Script(http_error=HttpError(429, headers={"retry-after": "7"})))
+def test_scripted_429_keeps_its_own_retry_after(client: TestClient, mock: MockGPT) -> None:
+    mock.queue(Script(http_error=HttpError(429, headers={"retry-after": "7"})))
     response = complete(client)
     assert_openai_error(response, 429)
     assert response.headers["retry-after"] == "7"
@@ -594,15 +594,15 @@ def test_scripted_429_keeps_its_own_retry_after(client: TestClient, app: Any) ->
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_scripted_server_errors(client: TestClient, app: Any, status: int) -> None:
-    app.conversations.book.queue(Script(http_error=HttpError(status=status, body={})))
+def test_scripted_server_errors(client: TestClient, mock: MockGPT, status: int) -> None:
+    mock.queue(Script(http_error=HttpError(status=status, body={})))
     error = assert_openai_error(complete(client), status)
     assert error["type"] == "server_error"
-    app.conversations.book.queue(Script(http_error=HttpError(status=status, body={})))
+    mock.queue(Script(http_error=HttpError(status=status, body={})))
     assert_openai_error(complete(client, stream=True), status)
 
 
-def test_every_answer_has_a_request_id(client: TestClient, app: Any) -> None:
+def test_every_answer_has_a_request_id(client: TestClient, mock: MockGPT) -> None:
     answers = [
         complete(client),
         complete(client, stream=True),
@@ -611,11 +611,9 @@ def test_every_answer_has_a_request_id(client: TestClient, app: Any) -> None:
         client.get("/v1/models", headers=AUTH),
         client.get("/v1/models/gpt-4o", headers=AUTH),
     ]
-    app.conversations.book.queue(
-        Script(http_error=HttpError.model_cap(1)), Script(http_error=HttpError(500))
-    )
+    mock.queue(Script(http_error=HttpError.model_cap(1)), Script(http_error=HttpError(500)))
     answers += [complete(client), complete(client)]
-    app.platform.models = ("gpt-4o",)
+    mock.reset(mock.with_settings(models=("gpt-4o",)))
     answers.append(complete(client, model="nope"))
     ids = [answer.headers.get("x-request-id") for answer in answers]
     assert all(ids), ids
@@ -680,43 +678,45 @@ def _web_turn(client: TestClient, prompt: str) -> str:
     return text
 
 
-def test_the_same_script_answers_the_web_and_the_platform(client: TestClient, app: Any) -> None:
+def test_the_same_script_answers_the_web_and_the_platform(
+    client: TestClient, mock: MockGPT
+) -> None:
     script = Script(text="One script, two front doors.")
-    app.conversations.book.fixed(script)
+    mock.match(script)  # every turn, until cleared
     assert _web_turn(client, "hi") == "One script, two front doors."
     assert ok(complete(client))["choices"][0]["message"]["content"] == (
         "One script, two front doors."
     )
-    app.conversations.book.reset()
-    app.conversations.book.queue(script, script)
+    mock.clear_scripts()
+    mock.queue(script, script)
     assert joined(stream_chunks(complete(client, stream=True))) == "One script, two front doors."
     assert _web_turn(client, "hello again") == "One script, two front doors."
-    assert app.conversations.book.pending == 0
+    assert mock.pending_scripts() == 0
 
 
-def test_streams_are_paced_on_the_app_clock_and_can_stall(client: TestClient, app: Any) -> None:
+def test_streams_are_paced_on_the_app_clock_and_can_stall(
+    client: TestClient, mock: MockGPT
+) -> None:
     paced = Script.from_dict(
         {"text": "one two three four five six", "pacing": {"ttft_ms": 800, "tokens_per_second": 4}}
     )
-    app.conversations.book.queue(
-        paced, Script(text="a b c d", fault=Fault("stall", after=2, seconds=45.0))
-    )
-    before = app.clock.now()
+    mock.queue(paced, Script(text="a b c d", fault=Fault("stall", after=2, seconds=45.0)))
+    before = mock.now()
     chunks = stream_chunks(complete(client, stream=True))
-    elapsed = app.clock.now() - before
+    elapsed = mock.now() - before
     assert joined(chunks) == "one two three four five six"
     # The first token's wait, then a token a chunk at 4/s: six words, the role and the finish.
     assert elapsed == pytest.approx(0.8 + 8 / 4)
-    before = app.clock.now()
+    before = mock.now()
     stalled = complete(client, stream=True)
-    assert app.clock.now() - before == pytest.approx(45.0)
+    assert mock.now() - before == pytest.approx(45.0)
     assert joined(stream_chunks(stalled)) == "a b c d"  # silent for a while, then the rest
 
 
 def test_a_request_quota_refuses_with_retry_headers_and_resets(
-    client: TestClient, app: Any
+    client: TestClient, mock: MockGPT
 ) -> None:
-    app.platform.requests_per_minute = 2
+    mock.reset(mock.with_settings(v1_requests_per_minute=2))
     first = complete(client)
     assert first.status_code == 200
     assert first.headers["x-ratelimit-limit-requests"] == "2"
@@ -730,5 +730,5 @@ def test_a_request_quota_refuses_with_retry_headers_and_resets(
     assert refused.headers["x-ratelimit-remaining-requests"] == "0"
     documented = client.get("/openapi.json").json()["paths"]["/v1/chat/completions"]["post"]
     assert "429" in documented["responses"]  # the quota's answer is in the contract
-    app.clock.advance(61)
+    mock.advance(61)
     assert complete(client).status_code == 200

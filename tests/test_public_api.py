@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
+import re
 from typing import Any
 
 import pytest
@@ -74,6 +77,7 @@ MOCKGPT_API: dict[str, str | None] = {
     "turns": "()",
     "unmatched": "()",
     "url": None,
+    "usage": "()",
     "with_settings": "(**changes)",
 }
 
@@ -157,6 +161,26 @@ def test_errors_share_one_base() -> None:
     assert issubclass(errors.NotFound, KeyError)
     assert issubclass(errors.UnmetExpectation, AssertionError)
     assert issubclass(errors.InvalidValue, ValueError)
+
+
+def subclasses(kind: type) -> set[type]:
+    found: set[type] = set()
+    for child in kind.__subclasses__():
+        found |= {child} | subclasses(child)
+    return found
+
+
+def test_the_error_tree_names_every_public_error() -> None:
+    from mockgpt import errors
+
+    for module in pkgutil.walk_packages(mockgpt.__path__, "mockgpt."):
+        if not module.name.endswith("__main__"):  # running it starts the command line
+            importlib.import_module(module.name)
+    tree = (errors.__doc__ or "").split("Exception hierarchy::", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"^[\s├└│─]*(\w+)\s{2,}", tree, re.M))
+    public = {kind.__name__ for kind in subclasses(mockgpt.MockGPTError)}
+    public = {name for name in public if not name.startswith("_")} | {"MockGPTError"}
+    assert listed == public
 
 
 def test_config_refuses_bad_values() -> None:

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import make_config
 
-from mockgpt import Config, MockGPT, create_app
+from mockgpt import Config, MockGPT
 from mockgpt.clock import VirtualClock
 from mockgpt.conversation import TurnPlanner
 from mockgpt.delta import StreamDecoder
@@ -377,8 +377,9 @@ def test_turn_fields_of_2026_on_two_turns() -> None:
         channels, frames = independent_v1(first.text)
         system, user, answer = (channels[c]["message"] for c in sorted(channels))
         cid = channels[0]["conversation_id"]
-        # time-ordered: the creation second, version 4 (what older clients accept)
-        assert abs(int(cid[:8], 16) - int(before)) <= 1
+        # time-ordered: the creation second (the virtual clock stands still until the
+        # answer streams), version 4 (what older clients accept)
+        assert int(cid[:8], 16) == int(before)
         assert cid[14] == "4"
         assert cid[19] in "89ab"
         ste = frame(frames, "server_ste_metadata")["metadata"]
@@ -417,19 +418,20 @@ def test_conversation_ids_can_take_the_2026_version_nibble() -> None:
     for cid in ids:
         assert cid[14] == "8"
         assert cid[19] in "89ab"
-        assert abs(int(cid[:8], 16) - now) <= 1
+        assert int(cid[:8], 16) == now
 
 
 @pytest.mark.parametrize("version", [4, 8])
 def test_the_id_version_is_a_config_field(version: int) -> None:
-    app = create_app(make_config(0, sample_conversations=0, id_version=version))
-    with TestClient(app) as web:
+    mock = MockGPT(make_config(0, sample_conversations=0, id_version=version))
+    before = mock.now()
+    with mock.test_client() as web:
         text = web.post(
             "/backend-api/conversation", json=body("Hi", "gpt-4o", v1=False), headers=AUTH
         ).text
     cid = json.loads(text.split("data: ", 2)[1].split("\n", 1)[0])["conversation_id"]
     assert uuid.UUID(cid).version == version
-    assert abs(int(cid[:8], 16) - int(app.clock.now())) <= 5
+    assert int(cid[:8], 16) == int(before)
 
 
 @pytest.mark.parametrize("bad", [5, 0, True, "8"])

@@ -559,6 +559,8 @@ def test_a_snapshot_restores_where_the_replay_had_got_to(tmp_path: Path) -> None
         assert reads() == [1, 2, 2]
         mock.restore("before")
         assert reads() == [1, 2, 2]
+        # An internal invariant (no public call can tell a copy from a share): a snapshot
+        # keeps where the replay got to, not another copy of every recorded answer.
         kept = mock.snapshots["before"].app.recording
         assert kept is not None
         assert mock.app.recording is not None

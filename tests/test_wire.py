@@ -100,10 +100,15 @@ def web_turn() -> list[Any]:
     ]
 
 
+def wire(steps: Steps, index: int) -> bytes:
+    """The bytes of step `index`, as the stream writes them."""
+    return steps.framing.encode(steps[index].event)
+
+
 def wire_of(name: str, turn: list[Any], framing: Framing | None = None, **context: Any) -> str:
     encoder = encoding(name, **context)
     steps = Steps(encoder, iter(turn), framing or Framing(pad_block=encoder.pad_block))
-    body = b"".join(steps.wire(index) for index in range(len(steps)))
+    body = b"".join(steps.framing.encode(step.event) for step in steps)
     return (body + b"".join(map(steps.framing.encode, encoder.closing(padded=False)))).decode()
 
 
@@ -252,10 +257,10 @@ def test_steps_are_made_as_the_stream_reaches_them() -> None:
     turn = itertools.chain([Begin(answer())], words, [Done(answer("x", "done"))])
     steps = Steps(encoder, turn, framing_for(encoder, None))
     assert len(steps.events) == 1  # delta_encoding, made up front
-    assert steps.wire(2) == (
+    assert wire(steps, 2) == (
         b'event: delta\ndata: {"p": "/message/content/parts/0", "o": "append", "v": "w0 "}\n\n'
     )
-    assert steps.wire(3) == b'event: delta\ndata: {"v": "w1 "}\n\n'
+    assert wire(steps, 3) == b'event: delta\ndata: {"v": "w1 "}\n\n'
     assert len(steps.events) < 100  # a batch ahead of the stream, not the whole answer
     assert len(steps) == 1 + 1 + 2000 + 1
     assert steps[2].text_end == 3
@@ -340,7 +345,7 @@ def long_steps(words: int = 3000) -> Steps:
 
 
 def wire_of_steps(steps: Steps, stop: int | None = None) -> bytes:
-    return b"".join(steps.wire(index) for index in range(len(steps) if stop is None else stop))
+    return b"".join(wire(steps, index) for index in range(len(steps) if stop is None else stop))
 
 
 class YieldingRecorder(Recorder):
@@ -357,10 +362,10 @@ def test_ready_events_leave_together_and_the_first_alone() -> None:
     raw = run(EventStream(steps, VirtualClock(0)), client)
     assert raw == wire_of_steps(steps) + b"data: [DONE]\n\n"
     # The first writes carry one event each (the time to the first byte is one event's).
-    assert client.bodies[:SINGLE_WRITES] == [steps.wire(n) for n in range(SINGLE_WRITES)]
+    assert client.bodies[:SINGLE_WRITES] == [wire(steps, n) for n in range(SINGLE_WRITES)]
     assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100
     assert all(body.endswith(b"\n\n") for body in client.bodies)
-    biggest = max(len(steps.wire(index)) for index in range(len(steps)))
+    biggest = max(len(wire(steps, index)) for index in range(len(steps)))
     assert all(len(body) < COALESCE + biggest for body in client.bodies[:-1])
     assert steps.sent == len(steps)
 
@@ -416,6 +421,6 @@ def test_a_follower_writes_what_was_made_in_batches() -> None:
     client = Recorder()
     follower = Follower(steps, start=3, live=lambda: False, ending=lambda: [DONE], replay=True)
     raw = run(follower, client)  # type: ignore[arg-type]
-    opening = steps.wire(0)
+    opening = wire(steps, 0)
     assert raw == opening + whole[len(wire_of_steps(steps, 3)) :]
     assert len(client.bodies) < SINGLE_WRITES + len(steps) // 100

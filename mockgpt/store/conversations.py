@@ -60,6 +60,12 @@ class ConversationStore:
         """Roughly how many bytes of client messages the store holds."""
         return self._bytes
 
+    @property
+    def kept(self) -> int:
+        """How many conversations the store holds, deleted ones not yet forgotten too
+        (what `max_conversations` counts; `len()` counts only the visible ones)."""
+        return len(self._conversations)
+
     def _make_room(self, keep: Conversation | None = None) -> None:
         """Forget conversations until both limits hold: deleted ones first, then the
         least recently updated. `keep` (the one being written) is never forgotten."""

@@ -111,17 +111,6 @@ class Conversation:
         path.reverse()
         return path
 
-    def last_assistant(self, before: str | None = None) -> Node | None:
-        """The nearest assistant message at or above `before` (default: the current node).
-
-        Continuing an answer, regenerating it or titling the conversation all
-        start from the assistant message the client is looking at.
-        """
-        for node in reversed(self.path_to(before or self.current_node)):
-            if node.message is not None and node.message["author"]["role"] == "assistant":
-                return node
-        return None
-
     def snippet(self) -> str | None:
         """The last text a reader sees on the current branch, shortened for the sidebar."""
         for node in reversed(self.path_to(self.current_node)):

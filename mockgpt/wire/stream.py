@@ -182,10 +182,6 @@ class Steps:
                 return end
         return None
 
-    def wire(self, index: int) -> bytes:
-        """The bytes of step `index`."""
-        return self.framing.encode(self[index].event)
-
 
 STREAM_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),

@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from mockgpt.framing import Event, WireEvent
 from mockgpt.jsonfmt import dumps
+from mockgpt.message_text import set_text
 from mockgpt.wire.encodings.base import Encoding, Rule, register
-from mockgpt.wire.encodings.web import envelope, error_envelope, set_text
+from mockgpt.wire.encodings.web import envelope, error_envelope
 from mockgpt.wire.turn import Begin, Done, Meta, Text, Update
 
 _TEXT_MARK = "\u2063mockgpt-text\u2063"

@@ -20,12 +20,3 @@ def error_envelope(conversation_id: str, message: str | None) -> dict[str, Any]:
 def text_path(message: dict[str, Any]) -> str:
     """Where the answer's text grows: the first part, or a code message's `text`."""
     return "/message/content/parts/0" if "parts" in message["content"] else "/message/content/text"
-
-
-def set_text(message: dict[str, Any], text: str) -> None:
-    """Put `text` where the message's text grows."""
-    content = message["content"]
-    if "parts" in content:
-        content["parts"][0] = text
-    else:
-        content["text"] = text
