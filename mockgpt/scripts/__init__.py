@@ -27,12 +27,12 @@ from mockgpt.scripts.checks import (
     DEFAULT_FRAMES,
     FAULT_KINDS,
     FRAME_NAMES,
-    HTTP_ERROR_KINDS,
     FaultKind,
     Finish,
     ScriptError,
 )
 from mockgpt.scripts.chunking import chunk_text, iter_chunks
+from mockgpt.scripts.format import HTTP_ERROR_KINDS
 from mockgpt.scripts.parts import Fault, HttpError, Pacing, Realism, ToolMessage
 from mockgpt.scripts.script import Script, load_script
 
