@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from mockgpt import MockGPT
 from mockgpt._resources import schemas_dir
 from mockgpt.schemas import resolved_schema, schema_errors
 from mockgpt.scripts import FAULT_KINDS, FRAME_NAMES, HTTP_ERROR_KINDS, ScriptError, load_script
@@ -254,3 +255,57 @@ def test_the_loader_and_the_schema_agree_on_any_document(document: dict[str, Any
 @given(_DOCUMENTS)
 def test_the_loader_and_the_schema_agree_on_any_document_pinned(document: dict[str, Any]) -> None:
     _agree(document)
+
+
+# --------------------------------------------------------------------------- the admin API
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "loc", "msg"),
+    [
+        ({"txet": "hi"}, "/scripts", ["txet"], "unknown key 'txet'; did you mean 'text'?"),
+        ([{}, {"pacing": {"jitter": 3}}], "/scripts", [1, "pacing", "jitter"], "between 0 and 1"),
+        ({"fault": {"kind": "stall"}}, "/scripts", ["fault", "seconds"], "a stall needs seconds"),
+        ({"title": " "}, "/scripts", ["title"], "must not be empty or only whitespace"),
+        ({"http_error": {"kind": "model_cap"}}, "/scripts", ["http_error"], "'clears_in'"),
+        ({"text": "ab", "chunks": ["a"]}, "/scripts", ["chunks"], "chunks must join"),
+        (
+            {"script": {"tool_messages": [{"recipient": "all", "author_name": "x", "text": ""}]}},
+            "/scripts/match",
+            ["script", "tool_messages", 0, "recipient"],
+            "not addressed to 'all'",
+        ),
+    ],
+)
+def test_the_admin_api_words_a_bad_script_as_the_loader_does(
+    body: Any, path: str, loc: list[Any], msg: str
+) -> None:
+    mock = MockGPT()
+    with mock.client(in_process=True) as client:
+        answer = client.post(f"/__mockgpt__{path}", json=body)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert problem["loc"] == ["body", *loc]
+    assert msg in problem["msg"]
+    assert problem["type"] == "value_error"
+    assert mock.pending_scripts() == 0
+
+
+def test_the_admin_api_keeps_the_schema_s_words_for_the_rest_of_a_body() -> None:
+    mock = MockGPT()
+    with mock.client(in_process=True) as client:
+        answer = client.post("/__mockgpt__/scripts/match", json={"script": {}, "times": -1})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "times"]
+    assert answer.json()["detail"][0]["type"] == "value_error.number.not_ge"
+
+
+@pytest.mark.parametrize("body", ["pyproject.toml", 7, None, {"script": "pyproject.toml"}])
+def test_a_script_body_that_is_no_script_is_never_read_as_a_path(body: Any) -> None:
+    mock = MockGPT()
+    path = "/scripts/match" if isinstance(body, dict) else "/scripts"
+    with mock.client(in_process=True) as client:
+        answer = client.post(f"/__mockgpt__{path}", json=body)
+    assert answer.status_code == 422
+    assert "read" not in answer.text
+    assert answer.json()["detail"][0]["type"].startswith(("type_error", "value_error.missing"))
