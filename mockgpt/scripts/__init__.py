@@ -11,7 +11,10 @@ When no script applies the answer is still deterministic: `replies.generate_repl
 draws it from the seed, the prompt and the model, in the prompt's language, so
 a run with the same seed replays byte for byte.
 
-JSON form of one script (every key optional; unknown keys are refused)::
+The format is defined once, in `mockgpt.scripts.format`: the classes check
+themselves against it, and the admin API's JSON Schemas are written from it
+(`python -m mockgpt.scripts`). JSON form of one script (every key optional;
+unknown keys are refused)::
 
     {"text": "Hello!", "chunk_words": 2,
      "pacing": {"ttft_ms": 300, "tokens_per_second": 40, "jitter": 0.2},

@@ -11,6 +11,7 @@ terms; nothing else describes it.
 
 from __future__ import annotations
 
+import builtins
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -95,12 +96,22 @@ class Key:
     names: Key | None = None
     values: Key | None = None
     part: Shape | None = None
+    #: The Python type taken as it is, with nothing more to check (a plain flag).
+    as_is: builtins.type | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bare = self.type == "boolean" or (
+            self.type == "string"
+            and not (self.choices or self.min_length or self.visible or self.charset)
+            and not self.refused
+        )
+        set_field(self, "as_is", (bool if self.type == "boolean" else str) if bare else None)
 
     def check(self, value: object, path: str) -> Any:
         """The value, normalised (a whole number for a float key is a float), or a
         `ScriptError` at `path` saying what was expected."""
-        if value is None and self.nullable:
-            return None
+        if type(value) is self.as_is or (value is None and self.nullable):
+            return value
         if self.type == "string":
             return self._check_str(value, path)
         if self.type == "integer":
@@ -170,8 +181,11 @@ class Key:
                 for name in given:
                     names.check(name, path)
         if self.values is not None:
+            values = self.values
             for name, item in given.items():
-                checked[name] = self.values.check(item, f"{path}.{name}")
+                # the path is written only for a value that needs a closer look
+                good = type(item) is values.as_is
+                checked[name] = item if good else values.check(item, f"{path}.{name}")
         return checked
 
     def schema(self) -> Schema:
@@ -285,6 +299,8 @@ class Shape:
         (which their own classes check)."""
         for key in self._plain:
             value = getattr(obj, key.name)
+            if type(value) is key.as_is or (value is None and key.nullable):
+                continue  # `key.check` would take it as it is
             checked = key.check(value, key.name)
             if checked is not value:
                 set_field(obj, key.name, checked)
