@@ -20,8 +20,7 @@ from mockgpt import MockGPT
 from mockgpt._resources import schemas_dir
 from mockgpt.schemas import resolved_schema, schema_errors
 from mockgpt.scripts import FAULT_KINDS, FRAME_NAMES, HTTP_ERROR_KINDS, ScriptError, load_script
-from mockgpt.scripts.__main__ import FILED, schema_text, write_schema_files
-from mockgpt.scripts.format import SCRIPT, streamed_text
+from mockgpt.scripts.format import FILED, SCRIPT, schema_text, streamed_text, write_schema_files
 from mockgpt.scripts.keys import WHITESPACE, is_visible
 
 SCHEMA = "admin/script.json"

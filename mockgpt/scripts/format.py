@@ -10,7 +10,9 @@ text (`Rule(..., schema=None)`).
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any, cast, get_args
 
 from mockgpt.responses import HEADER_NAME, HEADER_VALUE
@@ -332,3 +334,22 @@ SCRIPT = Shape(
     ),
     file="admin/script.json",
 )
+
+
+#: The shapes with a schema file of their own, which `python -m mockgpt.scripts` writes.
+FILED: tuple[Shape, ...] = (SCRIPT, FAULT, HTTP_ERROR)
+
+
+def schema_text(shape: Shape) -> str:
+    """A shape's schema file as it is committed."""
+    return json.dumps(shape.schema(), indent=2) + "\n"
+
+
+def write_schema_files(root: Path) -> list[Path]:
+    """Write the filed shapes' schemas under `root` (the schemas folder); the paths written."""
+    written = []
+    for shape in FILED:
+        path = root / cast(str, shape.file)
+        path.write_text(schema_text(shape), encoding="utf-8")
+        written.append(path)
+    return written

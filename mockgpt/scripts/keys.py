@@ -172,12 +172,12 @@ class Key:
                 raise ScriptError(f"missing key {inner.name!r}", path)
         if self.names is not None:
             names = self.names
-            if names.choices:
+            if names.choices:  # an unknown name is refused with a hint at the closest
                 try:
                     refuse_unknown(given, names.choices)
                 except ScriptError as exc:
                     raise exc.within(path) from None
-            else:  # a name among the choices is already known good
+            else:
                 for name in given:
                     names.check(name, path)
         if self.values is not None:
