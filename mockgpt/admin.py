@@ -80,6 +80,8 @@ class Endpoint:
     body_optional: bool = False
     query: tuple[str, ...] = ()
     status: int = 200
+    #: Where the body holds scripts ("": the body is a script file's content).
+    scripts: str | None = None
 
     @property
     def name(self) -> str:
@@ -140,7 +142,9 @@ class AdminAPI(AdminAccess):
         if endpoint.body is not None:
             parsed, problems = body_problems(endpoint.body, raw, optional=endpoint.body_optional)
             if problems:
-                return json_response(422, fastapi_detail(problems))
+                return json_response(
+                    422, fastapi_detail(_scripts_say(endpoint, parsed) or problems)
+                )
             parsed = _whole_numbers(parsed)
         query_string = scope.get("query_string", b"").decode("latin-1")
         query = {
@@ -154,7 +158,8 @@ class AdminAPI(AdminAccess):
         except UnmetExpectation as error:
             return json_response(417, errors.detail(str(error)))
         except MockGPTError as error:
-            return json_response(422, fastapi_detail([_value_problem(error)]))
+            said = _scripts_say(endpoint, parsed) if isinstance(error, ScriptError) else []
+            return json_response(422, fastapi_detail(said or [_value_problem(error)]))
         except Exception:
             # A bug in the mock, not in the request: never dressed up as a 404 or 422.
             error_log.exception("admin %s %s failed", endpoint.method, endpoint.path)
@@ -382,6 +387,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         AdminAPI._queue_scripts,
         "Queue scripts (a script file's content) for the next turns.",
         "admin/scripts.json",
+        scripts="",
     ),
     Endpoint(
         "POST",
@@ -389,6 +395,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         AdminAPI._match_script,
         "Answer turns that match a prompt or model with a script.",
         "admin/match.json",
+        scripts="script",
     ),
     Endpoint(
         "DELETE", "/scripts", AdminAPI._clear_scripts, "Forget every queued and matching script."
@@ -529,6 +536,29 @@ def _value_problem(error: BaseException) -> Problem:
     if isinstance(error, KeyError | TypeError) and error.args:
         message = str(error.args[0])
     return Problem(("body",), message, "value_error")
+
+
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+
+
+def _scripts_say(endpoint: Endpoint, body: Any) -> list[Problem]:
+    """The loader's word on a refused body's scripts: it refuses what their schema
+    refuses (the format is defined once), and names what the bad key takes, where
+    a schema error can only say which keyword failed."""
+    if endpoint.scripts is None:
+        return []
+    held = body.get(endpoint.scripts) if endpoint.scripts and isinstance(body, dict) else body
+    if not isinstance(held, dict | list) or (endpoint.scripts and held is body):
+        return []  # only parsed JSON: a string would be read as a file's path
+    try:
+        load_script(held)
+    except ScriptError as error:
+        # `script.pacing.jitter`, `script[1].fault`: the loader's path, from the script
+        steps = _STEP.findall(error.path.removeprefix("script"))
+        loc = [int(index) if index else name for name, index in steps]
+        where = [endpoint.scripts] if endpoint.scripts else []
+        return [Problem(("body", *where, *loc), error.problem, "value_error")]
+    return []
 
 
 def _give_back_freed_memory() -> None:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 from mockgpt.errors import MockGPTError
-from mockgpt.schemas import resolved_schema
 from mockgpt.scripts import (
     DEFAULT_FRAMES,
     BookState,
@@ -333,36 +330,7 @@ def test_book_snapshot_and_restore() -> None:
     assert book.snapshot() == state
 
 
-# --------------------------------------------------------------------------- generated answers
-
-
-_SCHEMA_DRAWS = from_schema(resolved_schema("admin/script.json"))
-
-
-def _loads_or_refuses(document: Any) -> None:
-    # a ScriptError is a rule across fields the schema cannot state (chunks that must join up)
-    with contextlib.suppress(ScriptError):
-        load_script(document)
-
-
-@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(_SCHEMA_DRAWS)
-def test_a_script_the_schema_allows_loads_or_is_refused_by_name(document: Any) -> None:
-    """Whatever the admin API's schema lets through reaches the loader, which may
-    refuse it with a ScriptError but never breaks (a header outside latin-1 did)."""
-    _loads_or_refuses(document)
-
-
-@settings(
-    max_examples=150,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
-@given(_SCHEMA_DRAWS)
-def test_a_script_the_schema_allows_loads_or_is_refused_by_name_pinned(document: Any) -> None:
-    _loads_or_refuses(document)
+# --------------------------------------------------------------------------- refusals
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,10 @@ When no script applies the answer is still deterministic: `replies.generate_repl
 draws it from the seed, the prompt and the model, in the prompt's language, so
 a run with the same seed replays byte for byte.
 
-JSON form of one script (every key optional; unknown keys are refused)::
+The format is defined once, in `mockgpt.scripts.format`: the classes check
+themselves against it, and the admin API's JSON Schemas are written from it
+(`python -m mockgpt.scripts`). JSON form of one script (every key optional;
+unknown keys are refused)::
 
     {"text": "Hello!", "chunk_words": 2,
      "pacing": {"ttft_ms": 300, "tokens_per_second": 40, "jitter": 0.2},
@@ -27,12 +30,12 @@ from mockgpt.scripts.checks import (
     DEFAULT_FRAMES,
     FAULT_KINDS,
     FRAME_NAMES,
-    HTTP_ERROR_KINDS,
     FaultKind,
     Finish,
     ScriptError,
 )
 from mockgpt.scripts.chunking import chunk_text, iter_chunks
+from mockgpt.scripts.format import HTTP_ERROR_KINDS
 from mockgpt.scripts.parts import Fault, HttpError, Pacing, Realism, ToolMessage
 from mockgpt.scripts.script import Script, load_script
 

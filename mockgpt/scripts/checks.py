@@ -38,13 +38,6 @@ OPTIONAL_FRAMES = frozenset({"moderation", "conversation_async_status"})
 DEFAULT_FRAMES: Mapping[str, bool] = MappingProxyType(
     {name: name not in OPTIONAL_FRAMES for name in FRAME_NAMES}
 )
-#: Named refusals accepted as `{"http_error": {"kind": ...}}` in JSON.
-HTTP_ERROR_KINDS: tuple[str, ...] = (
-    "model_cap",
-    "unusual_activity",
-    "token_expired",
-    "bad_payload",
-)
 
 
 class ScriptError(MockGPTError, ValueError):
@@ -102,16 +95,10 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
-def check_str(name: str, value: object, *, empty: bool = True) -> str:
+def check_str(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise ScriptError(f"must be a string, got {value!r}", name)
-    if not empty and not value.strip():
-        raise ScriptError("must not be empty", name)
     return value
-
-
-def check_optional_str(name: str, value: object, *, empty: bool = True) -> str | None:
-    return None if value is None else check_str(name, value, empty=empty)
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> str:

@@ -5,28 +5,23 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from mockgpt.jsonfmt import dumpb
-from mockgpt.responses import HEADER_NAME, HEADER_VALUE, JSON, Prepared
-from mockgpt.scripts.checks import (
-    FAULT_KINDS,
+from mockgpt.responses import JSON, Prepared
+from mockgpt.scripts.checks import FaultKind, check_choice, compact
+from mockgpt.scripts.format import (
+    FAULT,
     HTTP_ERROR_KINDS,
-    FaultKind,
-    ScriptError,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    check_optional_str,
-    check_str,
-    compact,
-    field_names,
-    json_copy,
-    mapping_at,
-    refuse_unknown,
-    set_field,
+    NAMED_REFUSALS,
+    PACING,
+    REALISM,
+    STATUS_REFUSAL,
+    TOOL_MESSAGE,
 )
+from mockgpt.scripts.keys import Shape
+
+_MODEL_CAP, _, _BAD_PAYLOAD = NAMED_REFUSALS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +54,12 @@ class Fault:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
-        check_choice("kind", self.kind, FAULT_KINDS)
-        check_int("after", self.after, minimum=0)
-        check_optional_str("message", self.message, empty=False)
-        if self.message is not None and self.kind != "error_envelope":
-            raise ScriptError(f"only an error_envelope fault has a message, not {self.kind}")
-        seconds = check_float("seconds", self.seconds, minimum=0.0)
-        if self.kind == "stall" and seconds == 0:
-            raise ScriptError("a stall needs seconds > 0", "seconds")
-        if self.kind != "stall" and seconds != 0:
-            raise ScriptError(f"only a stall fault has seconds, not {self.kind}", "seconds")
-        set_field(self, "seconds", seconds)
+        FAULT.check(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """A fault from its JSON form (`{"kind": ..., "after": ...}`)."""
-        data = mapping_at("", data)
-        refuse_unknown(data, field_names(cls))
-        if "kind" not in data:
-            raise ScriptError("missing key 'kind'")
-        return cls(**data)
+        return cls(**FAULT.arguments(data))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; keys left at their defaults are omitted."""
@@ -110,26 +91,16 @@ class HttpError(Prepared):
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        status = check_int("status", status, minimum=400)
-        if status > 599:
-            raise ScriptError(f"must be an HTTP error status (400-599), got {status}", "status")
-        document = dict(json_copy("body", mapping_at("body", {} if body is None else body)))
-        given = mapping_at("headers", {} if headers is None else headers)
-        for key, value in given.items():
-            check_str("headers", key, empty=False)
-            check_str(f"headers.{key}", value)
-            if not HEADER_NAME.fullmatch(key):
-                raise ScriptError(f"{key!r} is not a valid header name", "headers")
-            if not HEADER_VALUE.fullmatch(value):
-                raise ScriptError("must be printable latin-1 text", f"headers.{key}")
-            if key.lower() == "content-length":
-                raise ScriptError("content-length is set from the body; leave it out", "headers")
+        status = STATUS_REFUSAL.key("status").check(status, "status")
+        document = STATUS_REFUSAL.key("body").check({} if body is None else body, "body")
+        STATUS_REFUSAL.key("headers").check({} if headers is None else headers, "headers")
+        given = {} if headers is None else headers
         super().__init__(status, dumpb(document), JSON, given.items(), document=document)
 
     @classmethod
     def model_cap(cls, clears_in: int) -> Self:
         """429: the per-model message cap; `clears_in` is in seconds."""
-        check_int("clears_in", clears_in, minimum=0)
+        clears_in = _MODEL_CAP.key("clears_in").check(clears_in, "clears_in")
         message = "You have sent too many messages to the model. Please try again later."
         detail = {"message": message, "code": "model_cap_exceeded", "clears_in": clears_in}
         return cls(429, {"detail": detail})
@@ -156,32 +127,21 @@ class HttpError(Prepared):
     @classmethod
     def bad_payload(cls, field: str = "model") -> Self:
         """422: pydantic's list for a missing body field."""
-        check_str("field", field, empty=False)
+        _BAD_PAYLOAD.key("field").check(field, "field")
         item = {"loc": ["body", field], "msg": "field required", "type": "value_error.missing"}
         return cls(422, {"detail": [item]})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """From `{"status", "body", "headers"}` or a named kind (`{"kind": "model_cap", ...}`)."""
-        data = mapping_at("", data)
-        if "kind" not in data:
-            refuse_unknown(data, ("status", "body", "headers"))
-            if "status" not in data:
-                raise ScriptError("missing key 'status' (or give a 'kind')")
-            return cls(**data)
+        if not isinstance(data, Mapping) or "kind" not in data:
+            return cls(**STATUS_REFUSAL.arguments(data))
         kind = check_choice("kind", data["kind"], HTTP_ERROR_KINDS)
-        params: dict[str, tuple[str, ...]] = {
-            "model_cap": ("clears_in",),
-            "unusual_activity": (),
-            "token_expired": (),
-            "bad_payload": ("field",),
-        }
-        refuse_unknown(data, ("kind", *params[kind]))
-        args = {key: value for key, value in data.items() if key != "kind"}
+        [shape] = [shape for shape in NAMED_REFUSALS if kind in shape.key("kind").choices]
+        args = shape.arguments(data)
+        del args["kind"]
         if kind == "model_cap":
-            if "clears_in" not in args:
-                raise ScriptError("missing key 'clears_in' for kind 'model_cap'")
-            return cls.model_cap(args["clears_in"])
+            return cls.model_cap(**args)
         if kind == "unusual_activity":
             return cls.unusual_activity()
         if kind == "token_expired":
@@ -200,12 +160,14 @@ class _Plain:
     """JSON form of a small settings object: every key optional, defaults left out."""
 
     __slots__ = ()
+    SHAPE: ClassVar[Shape]
+
+    def __post_init__(self) -> None:
+        self.SHAPE.check(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        data = mapping_at("", data)
-        refuse_unknown(data, field_names(cls))
-        return cls(**data)
+        return cls(**cls.SHAPE.arguments(data))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; keys left at their defaults are omitted."""
@@ -221,18 +183,10 @@ class Pacing(_Plain):
     `jitter` the fraction (0..1) by which each wait may randomly vary.
     """
 
+    SHAPE: ClassVar[Shape] = PACING
     ttft_ms: float = 0.0
     tokens_per_second: float | None = None
     jitter: float = 0.0
-
-    def __post_init__(self) -> None:
-        set_field(self, "ttft_ms", check_float("ttft_ms", self.ttft_ms, minimum=0.0))
-        if self.tokens_per_second is not None:
-            rate = check_float("tokens_per_second", self.tokens_per_second, minimum=0.0)
-            if rate == 0:
-                raise ScriptError("must be > 0 (or null for unpaced)", "tokens_per_second")
-            set_field(self, "tokens_per_second", rate)
-        set_field(self, "jitter", check_float("jitter", self.jitter, minimum=0.0, maximum=1.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +199,10 @@ class Realism(_Plain):
     tidy form break on these.
     """
 
+    SHAPE: ClassVar[Shape] = REALISM
     padding: bool = False
     pings: int = 0
     crlf: bool = False
-
-    def __post_init__(self) -> None:
-        check_bool("padding", self.padding)
-        check_int("pings", self.pings, minimum=0)
-        check_bool("crlf", self.crlf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,23 +219,12 @@ class ToolMessage:
     result: str = ""
 
     def __post_init__(self) -> None:
-        recipient = check_str("recipient", self.recipient, empty=False)
-        if recipient == "all":
-            raise ScriptError("a tool message is not addressed to 'all'", "recipient")
-        check_str("author_name", self.author_name, empty=False)
-        check_str("text", self.text)
-        check_str("result", self.result)
+        TOOL_MESSAGE.check(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """A tool message from its JSON form (`result`, the tool's reply, is optional)."""
-        data = mapping_at("", data)
-        names = field_names(cls)
-        refuse_unknown(data, names)
-        for name in names:
-            if name not in data and name != "result":
-                raise ScriptError(f"missing key {name!r}")
-        return cls(**data)
+        return cls(**TOOL_MESSAGE.arguments(data))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, Self, cast, get_args
+from typing import Any, ClassVar, Self
 
 from mockgpt.scripts.checks import (
     DEFAULT_FRAMES,
-    FRAME_NAMES,
     Finish,
     ScriptError,
-    check_bool,
-    check_choice,
-    check_int,
-    check_optional_str,
-    check_str,
     field_names,
-    json_copy,
     mapping_at,
-    refuse_unknown,
     set_field,
 )
 from mockgpt.scripts.chunking import iter_chunks
+from mockgpt.scripts.format import SCRIPT, streamed_text
+from mockgpt.scripts.keys import checked_items
 from mockgpt.scripts.parts import Fault, HttpError, Pacing, Realism, ToolMessage
 
 
@@ -65,94 +59,35 @@ class Script:
     http_error: HttpError | None = None
     realism: Realism = field(default_factory=Realism)
 
-    _NESTED: ClassVar[Mapping[str, Callable[[Mapping[str, Any]], object]]] = MappingProxyType(
-        {
-            "pacing": Pacing.from_dict,
-            "fault": Fault.from_dict,
-            "http_error": HttpError.from_dict,
-            "realism": Realism.from_dict,
-        }
+    #: The classes of the keys that hold parts: what `from_dict` builds from their
+    #: JSON objects, and what a script built in Python must be given.
+    _PARTS: ClassVar[Mapping[str, type[Pacing | Realism | Fault | HttpError]]] = MappingProxyType(
+        {"pacing": Pacing, "realism": Realism, "fault": Fault, "http_error": HttpError}
     )
 
     def __post_init__(self) -> None:
-        text = check_optional_str("text", self.text)
-        if self.content is not None:
-            if text is not None:
-                raise ScriptError("give either text or content, not both", "content")
-            content = json_copy("content", mapping_at("content", self.content))
-            if not isinstance(content.get("content_type"), str):
-                raise ScriptError("must have a string 'content_type'", "content")
-            set_field(self, "content", content)
-        self._check_chunks()
-        self._check_frames()
-        for name, kind in (("pacing", Pacing), ("realism", Realism)):
-            if not isinstance(getattr(self, name), kind):
-                raise ScriptError(f"must be a {kind.__name__}", name)
-        check_optional_str("title", self.title, empty=False)
-        check_optional_str("model_slug", self.model_slug, empty=False)
-        check_choice("finish", self.finish, get_args(Finish))
-        if self.reasoning is not None:
-            check_bool("reasoning", self.reasoning)
-        check_optional_str("reasoning_channel", self.reasoning_channel, empty=False)
-        if self.handoff is not None:
-            check_bool("handoff", self.handoff)
-        messages: list[ToolMessage] = []
-        for i, message in enumerate(self.tool_messages):
-            if isinstance(message, Mapping):
-                try:
-                    message = ToolMessage.from_dict(message)
-                except ScriptError as exc:
-                    raise exc.within(f"tool_messages[{i}]") from None
+        SCRIPT.check_keys(self)
+        if self.chunks is not None:
+            set_field(self, "chunks", tuple(self.chunks))
+        set_field(self, "frames", {**DEFAULT_FRAMES, **self.frames})
+        tools = checked_items(
+            SCRIPT.key("tool_messages"), self.tool_messages, ToolMessage.from_dict
+        )
+        for i, message in enumerate(tools):
             if not isinstance(message, ToolMessage):
-                raise ScriptError("must be a ToolMessage", f"tool_messages[{i}]")
-            messages.append(message)
-        set_field(self, "tool_messages", tuple(messages))
-        if self.fault is not None and not isinstance(self.fault, Fault):
-            raise ScriptError("must be a Fault", "fault")
-        if self.http_error is not None:
-            if not isinstance(self.http_error, HttpError):
-                raise ScriptError("must be an HttpError", "http_error")
-            if self.fault is not None:
-                raise ScriptError("a refused request has no stream to break; drop fault", "fault")
-
-    def _check_chunks(self) -> None:
-        check_int("chunk_words", self.chunk_words, minimum=1)
-        if self.chunks is None:
-            return
-        if isinstance(self.chunks, str) or not isinstance(self.chunks, Sequence):
-            raise ScriptError("must be a list of strings", "chunks")
-        chunks = tuple(self.chunks)
-        for i, chunk in enumerate(chunks):
-            check_str(f"chunks[{i}]", chunk)
-            if not chunk:
-                raise ScriptError("must not be empty", f"chunks[{i}]")
-        if self.chunk_words != 1:
-            raise ScriptError("chunk_words has no effect with explicit chunks", "chunk_words")
-        streamed = self._streamed_text()
-        if streamed is None:
-            raise ScriptError("chunks need a text (or a content with a 'text')", "chunks")
-        if "".join(chunks) != streamed:
-            where = "text" if self.text is not None else "content.text"
-            raise ScriptError(f"chunks must join to {where} exactly", "chunks")
-        set_field(self, "chunks", chunks)
-
-    def _check_frames(self) -> None:
-        frames = mapping_at("frames", self.frames)
-        try:
-            refuse_unknown(frames, FRAME_NAMES)
-        except ScriptError as exc:
-            raise exc.within("frames") from None
-        merged = dict(DEFAULT_FRAMES)
-        for name, value in frames.items():
-            merged[name] = check_bool(f"frames.{name}", value)
-        set_field(self, "frames", merged)
+                got = type(message).__name__
+                raise ScriptError(
+                    f"must be a tool message (a JSON object), got {got}", f"tool_messages[{i}]"
+                )
+        set_field(self, "tool_messages", tuple(tools))
+        for name, kind in self._PARTS.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) and not (value is None and SCRIPT.key(name).nullable):
+                raise ScriptError(f"must be a {kind.__name__}", name)
+        SCRIPT.check_rules(self)
 
     def _streamed_text(self) -> str | None:
-        if self.text is not None:
-            return self.text
-        if self.content is not None and isinstance(self.content.get("text"), str):
-            return cast(str, self.content["text"])
-        return None
+        return streamed_text(self)
 
     def chunked(self) -> list[str]:
         """The pieces the answer is streamed in; they join back to the text exactly.
@@ -173,31 +108,18 @@ class Script:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """A script from its JSON form; unknown keys and bad values raise `ScriptError`."""
-        data = mapping_at("", data)
-        refuse_unknown(data, field_names(cls))
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            parse = cls._NESTED.get(key)
-            if parse is not None and value is not None:
+        kwargs = SCRIPT.arguments(data)
+        for key, value in kwargs.items():
+            part = cls._PARTS.get(key)
+            if part is None:
+                continue
+            if value is None and not SCRIPT.key(key).nullable:
+                raise ScriptError("must be a JSON object, not null", key)
+            if value is not None:
                 try:
-                    value = parse(mapping_at("", value))
+                    kwargs[key] = part.from_dict(mapping_at("", value))
                 except ScriptError as exc:
                     raise exc.within(key) from None
-            elif key == "tool_messages":
-                if not isinstance(value, list):
-                    raise ScriptError("must be a list", key)
-                parsed: list[ToolMessage] = []
-                for i, item in enumerate(value):
-                    try:
-                        parsed.append(ToolMessage.from_dict(mapping_at("", item)))
-                    except ScriptError as exc:
-                        raise exc.within(f"{key}[{i}]") from None
-                value = parsed
-            elif key in ("chunks",) and value is not None and not isinstance(value, list):
-                raise ScriptError("must be a list of strings", key)
-            elif key in ("pacing", "realism", "frames") and value is None:
-                raise ScriptError("must be a JSON object, not null", key)
-            kwargs[key] = value
         return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
