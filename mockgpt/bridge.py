@@ -16,12 +16,16 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: How long stopping waits for granian to close.
 STOP_GRACE = 0.5
+
+#: What chatgpt.com and api.openai.com answer in `server` (both sit behind Cloudflare).
+SERVER_HEADER = (b"server", b"cloudflare")
 
 
 class Bridge:
@@ -29,7 +33,9 @@ class Bridge:
 
     def __init__(self, app: ASGIApp, *, tls: bool) -> None:
         self.clients: dict[int, Any] = {}  # splice's local port -> the front's client address
-        self.app = _AsTheFront(app, "https" if tls else "http", self.clients)
+        #: Requests running behind the bridge, for a stopping server to end.
+        self.active: set[asyncio.Task[Any]] = set()
+        self.app = _AsTheFront(app, "https" if tls else "http", self.clients, self.active)
         self.splices: set[_Front] = set()
         self._port: asyncio.Task[int] | None = None
         self._server: Any = None
@@ -74,19 +80,44 @@ class Bridge:
 
 
 class _AsTheFront:
-    """The app behind the bridge, told the front connection's scheme and client."""
+    """The app behind the bridge, told the front connection's scheme and client; its
+    answers name the real service's server, and its running requests are known."""
 
-    def __init__(self, app: ASGIApp, scheme: str, clients: dict[int, Any]) -> None:
+    def __init__(
+        self, app: ASGIApp, scheme: str, clients: dict[int, Any], active: set[asyncio.Task[Any]]
+    ) -> None:
         self.app = app
         self.scheme = scheme
         self.clients = clients
+        self.active = active
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            client = scope.get("client")
-            front = self.clients.get(client[1]) if client else None
-            scope = {**scope, "scheme": self.scheme, "client": front or client}
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        front = self.clients.get(client[1]) if client else None
+        scope = {**scope, "scheme": self.scheme, "client": front or client}
+        task = asyncio.current_task()
+        if task is not None:
+            self.active.add(task)
+        try:
+            await self.app(scope, receive, _naming_the_server(send))
+        finally:
+            if task is not None:
+                self.active.discard(task)
+
+
+def _naming_the_server(send: Send) -> Send:
+    """`send` with `server: cloudflare` added to the answer's head (granian would add its
+    own name to an answer without one)."""
+
+    def sending(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), SERVER_HEADER]}
+        return send(message)
+
+    return sending
 
 
 class _Front(asyncio.Protocol):

@@ -28,8 +28,7 @@ import signal
 import socket
 import threading
 import time
-from asyncio import current_task
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from email.utils import formatdate
 from types import TracebackType
@@ -37,16 +36,13 @@ from typing import Any, cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockgpt.bridge import Bridge
+from mockgpt.bridge import SERVER_HEADER, Bridge
 
 #: How long stopping waits at each step: requests to end, then the server to close.
 STOP_GRACE = 0.5
 
 _BODY_TIMEOUT_ANSWER = b'{"detail":"Request body not received in time"}'
 
-#: What chatgpt.com and api.openai.com answer in `server` (both sit behind Cloudflare).
-#: Sent on every answer so that the server underneath is not advertised.
-SERVER_HEADER = (b"server", b"cloudflare")
 
 #: Connections the kernel queues before the server accepts them.
 BACKLOG = 1024
@@ -138,39 +134,25 @@ def server_config(
 
 
 class Guarded:
-    """The served app behind two guards: a request whose body has not all arrived
+    """The served app behind the body guard: a request whose body has not all arrived
     `body_timeout` seconds after its head gets 408 and its connection closed (instead of
-    being held open), and every running request is known so that stopping can end them."""
+    being held open). Once the server is `closing`, a request it cancels ends quietly."""
 
     def __init__(self, app: ASGIApp, body_timeout: float) -> None:
         self.app = app
         self.body_timeout = body_timeout
-        self.active: set[asyncio.Task[Any]] = set()
         self.closing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self.app(scope, receive, send)
-            return
-        task = current_task()
-        active = self.active
-        if task is not None:
-            active.add(task)
         try:
-            if kind != "http":
-                await self.app(scope, receive, send)
-            elif _has_body(scope):
-                await self._with_deadline(scope, receive, _as_the_real_server(send))
+            if scope["type"] == "http" and _has_body(scope):
+                await self._with_deadline(scope, receive, send)
             else:
-                await self.app(scope, receive, _as_the_real_server(send))
+                await self.app(scope, receive, send)
         except asyncio.CancelledError:
             if not self.closing:
                 raise
-            # Ended by a stopping server: the connection closes, nothing to report.
-        finally:
-            if task is not None:
-                active.discard(task)
+            # Ended by a stopping server: the connection is closed, nothing to report.
 
     async def _with_deadline(self, scope: Scope, receive: Receive, send: Send) -> None:
         deadline = time.monotonic() + self.body_timeout
@@ -203,31 +185,6 @@ class Guarded:
             await send(message)
 
         await self.app(scope, timed_receive, guarded_send)
-
-    def end_all(self) -> list[asyncio.Task[Any]]:
-        """Cancel every running request (the server is stopping); the tasks cancelled."""
-        self.closing = True
-        ended = [task for task in self.active if not task.done()]
-        for task in ended:
-            task.cancel()
-        return ended
-
-
-def _as_the_real_server(send: Send) -> Send:
-    """`send` with the real service's `server` header added to the answer's head."""
-
-    def sending(message: Message) -> Awaitable[None]:
-        # A plain function handing back send's awaitable: no extra coroutine per body chunk.
-        if message["type"] == "http.response.start":
-            headers = message.get("headers", ())
-            for key, _ in headers:  # a loop, not any(): no generator per answer
-                if key.lower() == b"server":
-                    break
-            else:
-                message = {**message, "headers": [*headers, SERVER_HEADER]}
-        return send(message)
-
-    return sending
 
 
 def _loop_deadline(deadline: float) -> float:
@@ -332,18 +289,26 @@ class Serving:
             dates.stop()
 
     async def _wind_down(self, server: asyncio.Server | None, state: Any, lifespan: Any) -> None:
+        """Stop listening, close every connection (one waiting for its answer gets none),
+        end the requests still running, and close the HTTP/2 bridge and the app."""
         if server is not None:
             server.close()
         elif self.stack.socket is not None:
             self.stack.socket.close()
+        if self.guard is not None:
+            self.guard.closing = True
         for connection in list(state.connections):
-            connection.shutdown()  # closes idle ones; ends the others after their answer
-        ended = self.guard.end_all() if self.guard is not None else []
-        pending = [*ended, *state.tasks]
+            cycle = getattr(connection, "cycle", None)
+            if cycle is not None and not cycle.response_complete:
+                connection.transport.close()  # its request learns the client is gone
+            else:
+                connection.shutdown()  # idle HTTP/1.1 closes; a WebSocket is told 1012
+        await asyncio.sleep(0)  # the closed connections' `connection_lost` runs
+        pending = [*state.tasks, *self.stack.bridge.active]
+        for task in pending:
+            task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=STOP_GRACE)
-        for task in list(state.tasks):
-            task.cancel()
         for connection in list(state.connections):
             connection.transport.close()
         await self.stack.bridge.stop()
@@ -359,7 +324,8 @@ class Serving:
 
 
 class _DateHeader:
-    """Keeps the `date` header the protocol adds to every answer, updated each second."""
+    """The headers the protocol puts on every answer: `date`, updated each second, and
+    `server: cloudflare`, as chatgpt.com and api.openai.com answer (the app sends none)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, state: Any) -> None:
         self.loop = loop
@@ -369,7 +335,8 @@ class _DateHeader:
 
     def tick(self) -> None:
         now = time.time()
-        self.state.default_headers = [(b"date", formatdate(now, usegmt=True).encode("ascii"))]
+        date = formatdate(now, usegmt=True).encode("ascii")
+        self.state.default_headers = [(b"date", date), SERVER_HEADER]
         self.handle = self.loop.call_later(1.0 - now % 1.0, self.tick)
 
     def stop(self) -> None:

@@ -228,6 +228,9 @@ def test_serve_exits_promptly_with_answers_pending(
     assert process.returncode == 0
     assert out.rstrip().endswith("mockgpt stopped")
     assert "Traceback" not in out
+    logged = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert logged, "expected the pending requests' access lines"
+    assert {record["logger"] for record in logged} == {"mockgpt.access"}, logged  # nothing else
     # The target is 2 s; the bound here is loose because the machine may be busy.
     assert took < 15, took
 
