@@ -84,6 +84,9 @@ class Http1(HttpToolsProtocol):
     def _check_head(self) -> None:
         """One timer per connection: it closes a connection whose head is overdue and
         otherwise looks again when the head now being read would be."""
+        if self.transport.is_closing():
+            self._watch = None
+            return
         began = self._head_began
         now = self.loop.time()
         if began is not None and now - began >= self.header_timeout:
@@ -92,6 +95,10 @@ class Http1(HttpToolsProtocol):
             return
         wait = self.header_timeout if began is None else began + self.header_timeout - now
         self._watch = self.loop.call_later(wait, self._check_head)
+
+    def handle_websocket_upgrade(self) -> None:
+        self._stop_watch()  # the connection is the WebSocket protocol's from here
+        super().handle_websocket_upgrade()
 
     def _hand_over(self, data: bytes) -> None:
         self._stop_watch()
