@@ -131,12 +131,14 @@ class _Front(asyncio.Protocol):
         self.waiting: list[bytes] = []
         self.closed = False
         self.local_port: int | None = None
+        self.connecting: asyncio.Task[None] | None = None
 
     def start(self, data: bytes) -> None:
         self.bridge.splices.add(self)
         if data:
             self.waiting.append(data)
-        asyncio.get_running_loop().create_task(self._connect())
+        # Kept on the splice: the loop holds only a weak reference to a task.
+        self.connecting = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
