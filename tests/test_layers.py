@@ -226,7 +226,9 @@ def test_the_lazy_imports_are_few_and_listed() -> None:
     lazy = sorted({f"{i.source} -> {i.target}" for i in IMPORTS if i.in_function})
     assert lazy, "expected the command line's deferred imports"
     assert all(i.marked_lazy for i in IMPORTS if i.in_function)
-    assert len(lazy) <= 14, lazy
+    # 14 for the command line and optional extras, and for start-up: a GET loads no
+    # stream engine, which only a streamed chat completion needs (platform).
+    assert len(lazy) <= 15, lazy
 
 
 def test_no_module_is_over_600_lines() -> None:
