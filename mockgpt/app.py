@@ -161,10 +161,10 @@ class MockApp:
             clock=self.clock,
             new_id=IdFactory(config.seed),
             authority=self.authority,
+            pace=config.pace,
+            id_version=config.id_version,
         )
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
-        self.conversations.planner.pace = config.pace
-        self.conversations.planner.id_version = config.id_version
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )

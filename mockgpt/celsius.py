@@ -37,8 +37,8 @@ from mockgpt.responses import Prepared, json_response
 from mockgpt.turn_topic import LOW_TTL_TOPIC, TURN_TOPIC, TurnItems, offset_index
 
 if TYPE_CHECKING:
-    from mockgpt.conversation import Turn
     from mockgpt.service import ConversationService
+    from mockgpt.web_turn import Turn
 
 #: Seconds a `verify` token stays good after it is handed out.
 VERIFY_SECONDS = 3600

@@ -23,7 +23,7 @@ from mockgpt.turn_topic import TurnItems, offset_index, topic_of
 from mockgpt.wire.stream import STREAM_HEADERS, Steps
 
 if TYPE_CHECKING:
-    from mockgpt.conversation import Turn
+    from mockgpt.web_turn import Turn
 
 #: The typed frames a handoff stub sends before `stream_handoff`.
 STUB_FRAMES = frozenset({"resume_conversation_token", "input_message"})

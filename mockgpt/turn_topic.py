@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt.framing import EMPTY, WireEvent
 
 if TYPE_CHECKING:
-    from mockgpt.conversation import Turn
+    from mockgpt.web_turn import Turn
 
 TURN_TOPIC = "conversation-turn-"
 LOW_TTL_TOPIC = "conv-turn-low-ttl-"
