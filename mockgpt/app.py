@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
@@ -50,7 +50,6 @@ from mockgpt.render import Renderer
 from mockgpt.replay import Recording, load_recording
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
-from mockgpt.responses_api.service import ResponsesAPI
 from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
 from mockgpt.state import Call
 from mockgpt.store import ConversationNotFound
@@ -62,6 +61,9 @@ from mockgpt.validation import (
     path_problems,
     query_problems,
 )
+
+if TYPE_CHECKING:
+    from mockgpt.responses_api.service import ResponsesAPI
 
 access_log = logging.getLogger("mockgpt.access")
 error_log = logging.getLogger("mockgpt.error")
@@ -176,14 +178,7 @@ class MockApp:
             renderer=self.renderer,
             created=self.varier.now().timestamp(),
         )
-        self.responses_api = ResponsesAPI(
-            config=config,
-            clock=self.clock,
-            authority=self.authority,
-            conversations=self.conversations,
-            renderer=self.renderer,
-            platform=self.platform,
-        )
+        self._responses_api: ResponsesAPI | None = None
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,
@@ -264,6 +259,23 @@ class MockApp:
             self._meta,
         )
         return copy.deepcopy(self, {id(part): part for part in shared})
+
+    @property
+    def responses_api(self) -> ResponsesAPI:
+        """The Responses API, built by the first call that uses it: its encoding and
+        the stream engine are then loaded, not at start for a GET that needs neither."""
+        if self._responses_api is None:
+            from mockgpt.responses_api.service import ResponsesAPI  # lazy: as the property says
+
+            self._responses_api = ResponsesAPI(
+                config=self.config,
+                clock=self.clock,
+                authority=self.authority,
+                conversations=self.conversations,
+                renderer=self.renderer,
+                platform=self.platform,
+            )
+        return self._responses_api
 
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""

@@ -38,8 +38,10 @@ class Parts(Protocol):
     conversations: ConversationService
     files: FileStore
     platform: Platform
-    responses_api: ResponsesAPI
     celsius: Celsius
+
+    @property
+    def responses_api(self) -> ResponsesAPI: ...
 
 
 @dataclass(slots=True)
