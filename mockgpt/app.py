@@ -47,7 +47,6 @@ from mockgpt.masking import mask_query
 from mockgpt.openapi import document_answer
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
-from mockgpt.replay import Recording, load_recording
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
@@ -63,6 +62,7 @@ from mockgpt.validation import (
 )
 
 if TYPE_CHECKING:
+    from mockgpt.replay import Recording
     from mockgpt.responses_api.service import ResponsesAPI
 
 access_log = logging.getLogger("mockgpt.access")
@@ -208,6 +208,8 @@ class MockApp:
         #: The answers of a recording in the fixtures folder (`mockgpt record`), if any.
         self.recording: Recording | None = None
         if config.fixtures is not None:
+            from mockgpt.replay import load_recording  # lazy: only a fixtures folder has one
+
             self.recording = load_recording(config.fixtures)
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
