@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -51,7 +52,7 @@ from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
 from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
 from mockgpt.state import Call
-from mockgpt.store import ConversationNotFound
+from mockgpt.store import ConversationNotFound, ConversationStore
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -216,19 +217,12 @@ class MockApp:
             raise errors.MockGPTError(f"no handler for route kinds {sorted(missing)}")
 
     def _load_samples(self, count: int) -> None:
-        """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
-        store = self.conversations.store
-        store.load_detail(self.renderer.document(SAMPLE_FIXTURE))
+        """The sample file now; the sample conversations when the store is first looked
+        at (their titles and answers come from the reply corpus, which a start and a GET
+        of anything else need not wait for)."""
         self._load_sample_file()
-        if count > 1:
-            seed = self.config.seed
-            texts = sample_texts(seed, skip=len(self.varier.identity["titles"]))
-            store.seed_samples(
-                count - 1,
-                rng=random.Random(f"{seed}\x1fsamples"),
-                texts=texts,
-                now=self.varier.now().timestamp(),
-            )
+        fill = partial(_fill_samples, self.renderer, self.varier, self.config.seed, count)
+        self.conversations.fill_later(fill)
 
     def _load_sample_file(self) -> None:
         """The image the catalogue's file examples name, uploaded, so they answer as documented."""
@@ -486,6 +480,21 @@ def _seed_world(config: Config) -> tuple[Varier, Renderer]:
 def _shared_world(seed: int, validate: bool, now: datetime | None) -> tuple[Varier, Renderer]:
     varier = Varier(seed, now=now)
     return varier, Renderer(varier, validate=validate)
+
+
+def _fill_samples(
+    renderer: Renderer, varier: Varier, seed: int, count: int, store: ConversationStore
+) -> None:
+    """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
+    store.load_detail(renderer.document(SAMPLE_FIXTURE))
+    if count > 1:
+        texts = sample_texts(seed, skip=len(varier.identity["titles"]))
+        store.seed_samples(
+            count - 1,
+            rng=random.Random(f"{seed}\x1fsamples"),
+            texts=texts,
+            now=varier.now().timestamp(),
+        )
 
 
 def create_app(

@@ -87,8 +87,10 @@ class ConversationService:
     ) -> None:
         self.seed = seed
         self.clock = clock
-        self.new_id = new_id
-        self.store = ConversationStore(now=clock.now, new_id=new_id)
+        self._ids = new_id
+        #: What fills the store before its first use (`fill_later`), if anything.
+        self._fill: Callable[[ConversationStore], None] | None = None
+        self._store = ConversationStore(now=clock.now, new_id=self.new_id)
         self.book = ScriptBook()
         self._planner: TurnPlanner | None = None
         self._planner_settings = (pace, id_version)
@@ -102,6 +104,29 @@ class ConversationService:
         self.authority = authority
         #: Told of every turn that ends (the WebSocket's `conversations` topic listens).
         self.on_turn_end: Callable[[Turn], None] | None = None
+
+    def new_id(self) -> str:
+        """The next id of the app's seeded sequence; a pending fill draws its ids first."""
+        self._filled()
+        return self._ids()
+
+    @property
+    def store(self) -> ConversationStore:
+        """The conversations, with what `fill_later` put off loaded at the first look."""
+        self._filled()
+        return self._store
+
+    def fill_later(self, fill: Callable[[ConversationStore], None]) -> None:
+        """Fill the store (the sample conversations) when it or an id is first wanted:
+        a server's start and the requests that never look at conversations skip the
+        work, and the ids come out in the same order as if it had been done at once."""
+        self._fill = fill
+
+    def _filled(self) -> None:
+        fill = self._fill
+        if fill is not None:
+            self._fill = None
+            fill(self._store)
 
     @property
     def planner(self) -> TurnPlanner:
