@@ -23,7 +23,8 @@ import time
 import traceback
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
@@ -47,13 +48,11 @@ from mockgpt.masking import mask_query
 from mockgpt.openapi import document_answer
 from mockgpt.platform import Platform
 from mockgpt.render import Renderer
-from mockgpt.replay import Recording, load_recording
 from mockgpt.replies import sample_texts
 from mockgpt.responses import Prepared, json_response
-from mockgpt.responses_api.service import ResponsesAPI
 from mockgpt.service import CONVERSATION_NOT_FOUND, ConversationService, IdFactory
 from mockgpt.state import Call
-from mockgpt.store import ConversationNotFound
+from mockgpt.store import ConversationNotFound, ConversationStore
 from mockgpt.validation import (
     Problem,
     body_problems,
@@ -62,6 +61,10 @@ from mockgpt.validation import (
     path_problems,
     query_problems,
 )
+
+if TYPE_CHECKING:
+    from mockgpt.replay import Recording
+    from mockgpt.responses_api.service import ResponsesAPI
 
 access_log = logging.getLogger("mockgpt.access")
 error_log = logging.getLogger("mockgpt.error")
@@ -161,10 +164,10 @@ class MockApp:
             clock=self.clock,
             new_id=IdFactory(config.seed),
             authority=self.authority,
+            pace=config.pace,
+            id_version=config.id_version,
         )
         self.conversations.store.bound(config.max_conversations, config.conversation_bytes)
-        self.conversations.planner.pace = config.pace
-        self.conversations.planner.id_version = config.id_version
         self.files = FileStore(
             seed=config.seed, max_files=config.max_files, max_bytes=config.file_bytes
         )
@@ -176,14 +179,7 @@ class MockApp:
             renderer=self.renderer,
             created=self.varier.now().timestamp(),
         )
-        self.responses_api = ResponsesAPI(
-            config=config,
-            clock=self.clock,
-            authority=self.authority,
-            conversations=self.conversations,
-            renderer=self.renderer,
-            platform=self.platform,
-        )
+        self._responses_api: ResponsesAPI | None = None
         self.journal = Journal(
             config.journal_entries,
             max_bytes=config.journal_bytes,
@@ -213,25 +209,20 @@ class MockApp:
         #: The answers of a recording in the fixtures folder (`mockgpt record`), if any.
         self.recording: Recording | None = None
         if config.fixtures is not None:
+            from mockgpt.replay import load_recording  # lazy: only a fixtures folder has one
+
             self.recording = load_recording(config.fixtures)
         missing = catalogue.kinds - HANDLERS.keys()
         if missing:
             raise errors.MockGPTError(f"no handler for route kinds {sorted(missing)}")
 
     def _load_samples(self, count: int) -> None:
-        """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
-        store = self.conversations.store
-        store.load_detail(self.renderer.document(SAMPLE_FIXTURE))
+        """The sample file now; the sample conversations when the store is first looked
+        at (their titles and answers come from the reply corpus, which a start and a GET
+        of anything else need not wait for)."""
         self._load_sample_file()
-        if count > 1:
-            seed = self.config.seed
-            texts = sample_texts(seed, skip=len(self.varier.identity["titles"]))
-            store.seed_samples(
-                count - 1,
-                rng=random.Random(f"{seed}\x1fsamples"),
-                texts=texts,
-                now=self.varier.now().timestamp(),
-            )
+        fill = partial(_fill_samples, self.renderer, self.varier, self.config.seed, count)
+        self.conversations.fill_later(fill)
 
     def _load_sample_file(self) -> None:
         """The image the catalogue's file examples name, uploaded, so they answer as documented."""
@@ -264,6 +255,23 @@ class MockApp:
             self._meta,
         )
         return copy.deepcopy(self, {id(part): part for part in shared})
+
+    @property
+    def responses_api(self) -> ResponsesAPI:
+        """The Responses API, built by the first call that uses it: its encoding and
+        the stream engine are then loaded, not at start for a GET that needs neither."""
+        if self._responses_api is None:
+            from mockgpt.responses_api.service import ResponsesAPI  # lazy: as the property says
+
+            self._responses_api = ResponsesAPI(
+                config=self.config,
+                clock=self.clock,
+                authority=self.authority,
+                conversations=self.conversations,
+                renderer=self.renderer,
+                platform=self.platform,
+            )
+        return self._responses_api
 
     def add_meta(self, method: str, path: str, response: Prepared) -> None:
         """Serve a fixed answer on a path outside the catalogue (`/openapi.json`)."""
@@ -472,6 +480,21 @@ def _seed_world(config: Config) -> tuple[Varier, Renderer]:
 def _shared_world(seed: int, validate: bool, now: datetime | None) -> tuple[Varier, Renderer]:
     varier = Varier(seed, now=now)
     return varier, Renderer(varier, validate=validate)
+
+
+def _fill_samples(
+    renderer: Renderer, varier: Varier, seed: int, count: int, store: ConversationStore
+) -> None:
+    """The canonical fixture conversation, then generated ones, for a realistic sidebar."""
+    store.load_detail(renderer.document(SAMPLE_FIXTURE))
+    if count > 1:
+        texts = sample_texts(seed, skip=len(varier.identity["titles"]))
+        store.seed_samples(
+            count - 1,
+            rng=random.Random(f"{seed}\x1fsamples"),
+            texts=texts,
+            now=varier.now().timestamp(),
+        )
 
 
 def create_app(

@@ -31,14 +31,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from mockgpt import errors, tokens
 from mockgpt.auth import Authority, bearer_token
 from mockgpt.clock import Clock
-from mockgpt.handoff import LOW_TTL_TOPIC, TURN_TOPIC, TurnItems, offset_index
 from mockgpt.jsonparse import JsonLimits, parse_json
 from mockgpt.request import Request
 from mockgpt.responses import Prepared, json_response
+from mockgpt.turn_topic import LOW_TTL_TOPIC, TURN_TOPIC, TurnItems, offset_index
 
 if TYPE_CHECKING:
-    from mockgpt.conversation import Turn
     from mockgpt.service import ConversationService
+    from mockgpt.web_turn import Turn
 
 #: Seconds a `verify` token stays good after it is handed out.
 VERIFY_SECONDS = 3600

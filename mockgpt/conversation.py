@@ -15,8 +15,6 @@ import copy
 import random
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal
 
 from mockgpt import tokens
@@ -35,10 +33,11 @@ from mockgpt.prelude import (
     thoughts_message,
 )
 from mockgpt.replies import generate_reply, generate_title, is_pro_model, unscripted_pacing
-from mockgpt.scripts import Fault, Pacing, Script, iter_chunks
+from mockgpt.scripts import Pacing, Script, iter_chunks
 from mockgpt.store import STOP_TOKEN, Conversation, iso_time, new_message
+from mockgpt.web_turn import Turn
 from mockgpt.wire.encodings import encoding
-from mockgpt.wire.stream import STREAM_HEADERS, EventStream, Step, Steps, framing_for
+from mockgpt.wire.stream import STREAM_HEADERS, Step, Steps, framing_for
 from mockgpt.wire.turn import (
     Begin,
     Done,
@@ -50,65 +49,6 @@ from mockgpt.wire.turn import (
     Title,
     TurnEvent,
 )
-
-
-@dataclass(slots=True)
-class Turn:
-    """A web turn: its wire events (made as they are streamed) and what the store needs."""
-
-    conversation_id: str
-    assistant_id: str
-    model_slug: str
-    started_at: float
-    steps: Steps
-    final: dict[str, Any]
-    encoding: str
-    title: str | None = None
-    text: str = ""
-    #: Whether the store holds the final answer already.
-    final_stored: bool = False
-    fault: Fault | None = None
-    pings: int = 0
-    live: bool = True
-    #: Whether a scripted failure cut the turn short (`stream_status` says FAILURE).
-    failed: bool = False
-    #: The turn's `turn_exchange_id`: its WebSocket topic is `conversation-turn-<this>`.
-    exchange_id: str = ""
-    #: Whether the POST's stream hands the turn off (`stream_handoff`) after its opening.
-    handoff: bool = False
-    #: The title this turn gave its conversation (a first turn), for the WebSocket's
-    #: `title-update` when the turn ends.
-    new_title: str | None = None
-
-    @property
-    def sent(self) -> int:
-        """How many of the turn's events have been delivered at least once."""
-        return self.steps.sent
-
-    def stream(
-        self,
-        clock: Clock,
-        *,
-        start: int = 0,
-        on_end: Callable[[Turn, bool], None] | None = None,
-        on_leave: Callable[[Turn, int], None] | None = None,
-    ) -> EventStream:
-        """The response that sends this turn from `start`.
-
-        The scripted fault strikes on the first delivery only: a resume (a later
-        `start`) gets the rest of the turn intact, after the opening events again.
-        """
-        return EventStream(
-            self.steps,
-            clock,
-            start=start,
-            fault=self.fault if start == 0 else None,
-            pings=self.pings,
-            replay=start > 0,
-            on_end=None if on_end is None else partial(on_end, self),
-            on_leave=None if on_leave is None else partial(on_leave, self),
-        )
-
 
 # -- planning ----------------------------------------------------------------------
 

@@ -17,18 +17,14 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mockgpt.errors import openai_error
-from mockgpt.framing import Event
 from mockgpt.jsonfmt import dumpb, dumps
 from mockgpt.jsongen import instance
-from mockgpt.replies import generate_reply, unscripted_pacing
+from mockgpt.replies import generate_reply
 from mockgpt.responses import Prepared
-from mockgpt.scripts import Script, iter_chunks
-from mockgpt.wire import EventStream, Steps, encoding, framing_for
-from mockgpt.wire.turn import Arguments, Begin, Done, Pace, Text, ToolCall, TurnEvent, Usage
+from mockgpt.scripts import Script
 
 if TYPE_CHECKING:
     from mockgpt.auth import Authority
@@ -37,6 +33,7 @@ if TYPE_CHECKING:
     from mockgpt.render import Renderer
     from mockgpt.request import Request
     from mockgpt.service import ConversationService
+    from mockgpt.wire import EventStream
 
 DEFAULT_MODELS = (
     "gpt-4o",
@@ -51,7 +48,6 @@ DEFAULT_MODELS = (
 )
 FINGERPRINT = "fp_mockgpt01"
 ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-STREAM_MEDIA = "text/event-stream; charset=utf-8"
 _TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\sA-Za-z\d]")
 
 
@@ -337,7 +333,26 @@ class Platform:
             "model": model,
         }
         if request.get("stream"):
-            return self._stream(head, choices, usage, request, script, quota_headers)
+            from mockgpt.chat_stream import completion_stream  # lazy: a GET needs no stream engine
+
+            chunk = {
+                **head,
+                "object": "chat.completion.chunk",
+                "service_tier": "default",
+                "system_fingerprint": FINGERPRINT,
+            }
+            return completion_stream(
+                chunk,
+                choices,
+                usage,
+                request,
+                script,
+                pace_setting=self.config.pace,
+                renderer=self.renderer,
+                clock=self.clock,
+                headers=self.headers(quota_headers),
+                logprobs=self._logprobs,
+            )
         body = {
             **head,
             "choices": choices,
@@ -477,86 +492,3 @@ class Platform:
                 }
             )
         return entries
-
-    # -- streaming ----------------------------------------------------------------
-
-    def _stream(
-        self,
-        head: dict[str, Any],
-        choices: list[dict[str, Any]],
-        usage: dict[str, Any],
-        request: dict[str, Any],
-        script: Script | None,
-        extra: dict[str, str],
-    ) -> EventStream:
-        base = {
-            **head,
-            "object": "chat.completion.chunk",
-            "service_tier": "default",
-            "system_fingerprint": FINGERPRINT,
-        }
-        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        encoder = encoding("chunks", base=base, include_usage=include_usage)
-        # Paced like a web turn: time to first token, then the rate, chunk by chunk.
-        pace = Pace(
-            script.pacing
-            if script is not None
-            else unscripted_pacing(self.config.pace, 0, head["model"], head["id"]),
-            random.Random(head["id"]),
-        )
-        turn = self._events(choices, usage, request, script, pace, str(head["id"]))
-        realism = script.realism if script is not None else None
-        steps = Steps(encoder, turn, framing_for(encoder, realism))
-        if self.renderer.validate:
-            for step in steps:  # a validating app checks every chunk before the first is sent
-                if isinstance(step.event, Event):
-                    self.renderer.check("openai/chat_completion_chunk.json", step.event.data)
-        headers = [(b"content-type", STREAM_MEDIA.encode())] + [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers(extra)
-        ]
-        return EventStream(
-            steps,
-            self.clock,
-            fault=script.fault if script is not None else None,
-            pings=realism.pings if realism is not None else 0,
-            headers=headers,
-        )
-
-    def _events(
-        self,
-        choices: list[dict[str, Any]],
-        usage: dict[str, Any],
-        request: dict[str, Any],
-        script: Script | None,
-        pace: Pace,
-        completion_id: str,
-    ) -> Iterator[TurnEvent]:
-        """The completion as turn events: per choice its role, its text or tool call, its end."""
-        for choice in choices:
-            index, message = choice["index"], choice["message"]
-            calls = message.get("tool_calls")
-            if calls:
-                call = calls[0]
-                yield Begin(message, index=index)
-                function = call["function"]
-                yield ToolCall(call["id"], function["name"], index, delay=pace.next(""))
-                arguments = function["arguments"]
-                for start in range(0, len(arguments), 8):
-                    yield Arguments(arguments[start : start + 8], index, delay=pace.next(""))
-            else:
-                yield Begin(message, index=index, delay=pace.next(""))
-                text = message["content"] or ""
-                if script is not None and script.text == message["content"]:
-                    pieces = script.iter_chunked()
-                else:
-                    pieces = iter_chunks(text)
-                for number, piece in enumerate(pieces):
-                    logprobs = None
-                    if choice["logprobs"] is not None:
-                        # Each content chunk carries the logprobs of its own tokens.
-                        draw = random.Random(f"{completion_id}\x1f{index}\x1f{number}")
-                        top = int(request.get("top_logprobs") or 0)
-                        logprobs = {"content": self._logprobs(piece, top, draw), "refusal": None}
-                    yield Text(piece, logprobs, index, delay=pace.next(piece))
-            yield Done(None, choice["finish_reason"], index, delay=pace.next(""))
-        yield Usage(usage, delay=pace.next(""))

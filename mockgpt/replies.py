@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 _CORPUS = Path(__file__).resolve().parent / "corpus"
-#: Characters of scripts written without spaces; they are matched as bigrams.
-_DENSE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 # Letters, with the combining marks of Devanagari and Thai that `\w` leaves out.
 _WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f\u0900-\u097f\u0e00-\u0e7f])+(?:[+#]+)?")
 _UNSPACED = frozenset({"zh_CN", "ja_JP", "th_TH"})
@@ -92,12 +90,20 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+@cache
+def _dense() -> re.Pattern[str]:
+    """Characters of scripts written without spaces (matched as bigrams), compiled at
+    first use: the class takes milliseconds to compile, which start-up need not pay."""
+    return re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
+
+
 def tokens(text: str, stop: frozenset[str] = frozenset()) -> frozenset[str]:
     """Stems of the content words of `text`; character pairs in unspaced scripts."""
     found: set[str] = set()
+    unspaced = _dense()
     for word in _words(text):
-        if _DENSE.search(word):
-            dense = "".join(ch for ch in word if _DENSE.match(ch))
+        if unspaced.search(word):
+            dense = "".join(ch for ch in word if unspaced.match(ch))
             found.update(dense[i : i + 2] for i in range(max(1, len(dense) - 1)))
         elif word not in stop and (len(word) > 1 or word.isdigit()):
             found.add(_stem(word))
@@ -192,7 +198,7 @@ def _has_cue(prompt: str, cues: Sequence[str]) -> bool:
     lowered = " " + " ".join(_WORD.findall(prompt.casefold())) + " "
     raw = prompt.casefold()
     for cue in cues:
-        if _DENSE.search(cue) or not cue[:1].isalnum():
+        if _dense().search(cue) or not cue[:1].isalnum():
             if cue in raw:
                 return True
         elif cue.endswith("*"):

@@ -13,14 +13,11 @@ import random
 import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mockgpt import errors
 from mockgpt.auth import Authority
 from mockgpt.clock import Clock
-from mockgpt.conversation import Turn, TurnPlanner, replay_turn
-from mockgpt.framing import Event
-from mockgpt.handoff import HandoffStream, handoff_headers, topic_of
 from mockgpt.message_text import message_text
 from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
@@ -34,11 +31,12 @@ from mockgpt.store import (
     new_message,
     sender,
 )
-from mockgpt.wire.encodings.web import envelope
-from mockgpt.wire.stream import STREAM_HEADERS, Follower, produce
+from mockgpt.turn_topic import topic_of
 
 if TYPE_CHECKING:
+    from mockgpt.conversation import TurnPlanner
     from mockgpt.request import Request
+    from mockgpt.web_turn import Turn
 
 MESSAGE_SCHEMA = "parts/message.json"
 #: How many finished turns keep their events for resumes (older ones replay from the store).
@@ -84,13 +82,18 @@ class ConversationService:
         clock: Clock,
         new_id: Callable[[], str],
         authority: Authority | None = None,
+        pace: Literal["real", "instant"] = "instant",
+        id_version: Literal[4, 8] = 4,
     ) -> None:
         self.seed = seed
         self.clock = clock
-        self.new_id = new_id
-        self.store = ConversationStore(now=clock.now, new_id=new_id)
+        self._ids = new_id
+        #: What fills the store before its first use (`fill_later`), if anything.
+        self._fill: Callable[[ConversationStore], None] | None = None
+        self._store = ConversationStore(now=clock.now, new_id=self.new_id)
         self.book = ScriptBook()
-        self.planner = TurnPlanner(seed, clock, new_id)
+        self._planner: TurnPlanner | None = None
+        self._planner_settings = (pace, id_version)
         self.turns: dict[str, Turn] = {}
         #: The turns being made with nobody reading, by conversation id.
         self.producers: dict[str, asyncio.Task[bool]] = {}
@@ -101,6 +104,41 @@ class ConversationService:
         self.authority = authority
         #: Told of every turn that ends (the WebSocket's `conversations` topic listens).
         self.on_turn_end: Callable[[Turn], None] | None = None
+
+    def new_id(self) -> str:
+        """The next id of the app's seeded sequence; a pending fill draws its ids first."""
+        self._filled()
+        return self._ids()
+
+    @property
+    def store(self) -> ConversationStore:
+        """The conversations, with what `fill_later` put off loaded at the first look."""
+        self._filled()
+        return self._store
+
+    def fill_later(self, fill: Callable[[ConversationStore], None]) -> None:
+        """Fill the store (the sample conversations) when it or an id is first wanted:
+        a server's start and the requests that never look at conversations skip the
+        work, and the ids come out in the same order as if it had been done at once."""
+        self._fill = fill
+
+    def _filled(self) -> None:
+        fill = self._fill
+        if fill is not None:
+            self._fill = None
+            fill(self._store)
+
+    @property
+    def planner(self) -> TurnPlanner:
+        """The turn planner, made for the first turn: the stream engine it needs is
+        loaded then, not for the reads of the store that a GET does."""
+        if self._planner is None:
+            from mockgpt.conversation import TurnPlanner  # lazy: a GET needs no stream engine
+
+            planner = TurnPlanner(self.seed, self.clock, self.new_id)
+            planner.pace, planner.id_version = self._planner_settings
+            self._planner = planner
+        return self._planner
 
     # -- a turn ------------------------------------------------------------------
 
@@ -202,10 +240,10 @@ class ConversationService:
         self._keep(conversation.id, turn)
         token = self.planner.resume_token(conversation.id, turn.started_at)
         if turn.handoff:
+            from mockgpt.handoff import HandoffStream, handoff_headers  # lazy: as the planner
+
             return HandoffStream(turn, headers=handoff_headers(token), on_leave=self._left)
-        stream = turn.stream(self.clock, on_end=self._ended, on_leave=self._left)
-        stream.headers = [*STREAM_HEADERS, (b"x-conduit-token", token.encode())]
-        return stream
+        return turn.stream(self.clock, on_end=self._ended, on_leave=self._left, token=token)
 
     def _keep(self, conversation_id: str, turn: Turn) -> None:
         """Remember the latest turn of each conversation, for resumes and stream_status.
@@ -302,7 +340,7 @@ class ConversationService:
             self._ended(turn, True)
             return
         conversation.async_status = ASYNC_STREAMING
-        task = asyncio.ensure_future(produce(turn.steps, self.clock, sent, turn.fault))
+        task = asyncio.ensure_future(turn.produce(self.clock, sent))
         self.producers[turn.conversation_id] = task
         task.add_done_callback(partial(self._produced, turn))
 
@@ -384,19 +422,15 @@ class ConversationService:
             return json_response(410, STREAM_GONE)
         if turn is None:
             # Streamed before this app started (the sample conversations): its stored answer.
+            from mockgpt.conversation import replay_turn  # lazy: as the planner
+
             turn = replay_turn(conversation, self.clock.now())
         offset = max(0, int(body.get("offset") or 0))
         steps = turn.steps
         # A resume repeats the opening events (`delta_encoding`), then the rest from `offset`.
         if turn.live:
             start = min(max(offset, steps.opening), steps.sent)
-            return Follower(
-                steps,
-                start=start,
-                live=lambda: turn.live,
-                ending=lambda: self._ending(turn),
-                replay=start > 0,
-            )
+            return turn.follow(start, lambda: self._ending(turn))
         start = min(max(offset, steps.opening), len(steps))
         return turn.stream(self.clock, start=start)
 
@@ -452,15 +486,14 @@ class ConversationService:
         tail: list[Any] = []
         complete = 0 <= steps.final < steps.sent
         if node is not None and node.message is not None and not complete:
+            message = None
             if steps.progress() is not None:
                 message = node.message
                 message["status"] = "finished_partial_completion"
                 message["metadata"].update(
                     {"finish_details": {"type": "interrupted"}, "is_complete": True}
                 )
-                tail = _stop_events(turn, message)
-            elif turn.encoding == "v1":
-                tail = [_stream_complete(conversation_id)]
+            tail = turn.stop_events(message)
         steps.cut(tail)
         self._tell_end(turn)
         conversation.async_status = None
@@ -509,26 +542,6 @@ _SOFT_LIMIT_BANNER = {
     "limit_type": "soft",
     "message": "You've reached the limit of free messages. Log in to keep chatting.",
 }
-
-
-def _stream_complete(conversation_id: str) -> Event:
-    return Event(None, {"type": "message_stream_complete", "conversation_id": conversation_id})
-
-
-def _stop_events(turn: Turn, message: dict[str, Any]) -> list[Event]:
-    """How a stopped answer's stream ends, in the turn's encoding."""
-    cid = turn.conversation_id
-    if turn.encoding != "v1":
-        return [Event(None, envelope(copy.deepcopy(message), cid))]
-    ops = [
-        {"p": "/message/status", "o": "replace", "v": "finished_partial_completion"},
-        {
-            "p": "/message/metadata",
-            "o": "append",
-            "v": {"finish_details": {"type": "interrupted"}, "is_complete": True},
-        },
-    ]
-    return [Event("delta", {"p": "", "o": "patch", "v": ops}), _stream_complete(cid)]
 
 
 def _prompt(messages: list[dict[str, Any]]) -> str:

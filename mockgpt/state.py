@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from mockgpt.auth import Authority
 from mockgpt.catalogue import Route
-from mockgpt.celsius import Celsius
-from mockgpt.clock import Clock
-from mockgpt.config import Config
-from mockgpt.files import FileStore
-from mockgpt.platform import Platform
-from mockgpt.render import Renderer
-from mockgpt.responses_api.service import ResponsesAPI
-from mockgpt.service import ConversationService
+
+if TYPE_CHECKING:  # named for types only: loading this module loads no service
+    from mockgpt.auth import Authority
+    from mockgpt.celsius import Celsius
+    from mockgpt.clock import Clock
+    from mockgpt.config import Config
+    from mockgpt.files import FileStore
+    from mockgpt.platform import Platform
+    from mockgpt.render import Renderer
+    from mockgpt.responses_api.service import ResponsesAPI
+    from mockgpt.service import ConversationService
 
 
 class Parts(Protocol):
@@ -36,8 +38,10 @@ class Parts(Protocol):
     conversations: ConversationService
     files: FileStore
     platform: Platform
-    responses_api: ResponsesAPI
     celsius: Celsius
+
+    @property
+    def responses_api(self) -> ResponsesAPI: ...
 
 
 @dataclass(slots=True)

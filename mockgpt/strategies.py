@@ -54,11 +54,11 @@ from mockgpt.app import MockApp, create_app
 from mockgpt.catalogue import load_catalogue
 from mockgpt.config import Config
 from mockgpt.framing import Framing
-from mockgpt.handoff import TurnItems
 from mockgpt.schemas import resolved_schema
 from mockgpt.scripts import FRAME_NAMES, Realism, Script, ToolMessage
 from mockgpt.server import LiveServer
 from mockgpt.store import first_turn
+from mockgpt.turn_topic import TurnItems
 from mockgpt.turn_variants import bare_patches, turn_variants
 
 __all__ = [

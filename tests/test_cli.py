@@ -405,3 +405,35 @@ def test_the_ready_file_appears_whole_and_leaves_no_partial_file(tmp_path: Path)
     write_ready_file(str(ready), "http://127.0.0.1:8123")
     assert ready.read_text(encoding="utf-8") == "http://127.0.0.1:8123\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ready.txt"]
+
+
+_FIRST_GET = """
+import sys
+from starlette.testclient import TestClient
+import mockgpt.cli
+from mockgpt import MockGPT
+from mockgpt.config import Config
+
+mock = MockGPT(Config(sample_conversations=5))
+answer = TestClient(mock.app).get(
+    "/backend-api/settings/user", headers={"authorization": "Bearer test"}
+)
+print(answer.status_code)
+late = ("wire", "conversation", "web_turn", "handoff", "chat_stream", "replay")
+for name in sorted(sys.modules):
+    if name.startswith(tuple(f"mockgpt.{stem}" for stem in late)) or name.endswith(".service"):
+        print(name)
+"""
+
+
+def test_a_get_after_start_loads_no_stream_engine() -> None:
+    """Start-up: what `mockgpt serve` builds and a first GET load neither the stream
+    engine, the turn planner, the Responses API nor the recording reader (they are
+    loaded by the first request that needs them), so a GET does not wait for them."""
+    ran = subprocess.run(
+        [sys.executable, "-c", _FIRST_GET], capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    status, *loaded = ran.stdout.splitlines()
+    assert status == "200"
+    assert loaded == ["mockgpt.service"]  # the store's service, not the Responses API's

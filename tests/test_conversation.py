@@ -414,6 +414,18 @@ def test_samples_fill_the_sidebar() -> None:
             assert detail.status_code == 200
 
 
+def test_samples_made_at_first_look_keep_the_ids_they_would_have_had_at_start() -> None:
+    """The sample history is made when first wanted; an id drawn before anything looked
+    at the store (a turn's, a conduit token's) still comes after the samples' ids."""
+    looked, drawn = (create_app(make_config(3, sample_conversations=4)) for _ in range(2))
+    listed = [conversation.id for conversation in looked.conversations.store.visible()]
+    following = looked.conversations.new_id()
+    assert drawn.conversations.new_id() == following
+    assert [conversation.id for conversation in drawn.conversations.store.visible()] == listed
+    assert len(listed) == 4
+    assert following not in listed
+
+
 # -- faults -------------------------------------------------------------------------------
 
 

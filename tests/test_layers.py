@@ -226,7 +226,11 @@ def test_the_lazy_imports_are_few_and_listed() -> None:
     lazy = sorted({f"{i.source} -> {i.target}" for i in IMPORTS if i.in_function})
     assert lazy, "expected the command line's deferred imports"
     assert all(i.marked_lazy for i in IMPORTS if i.in_function)
-    assert len(lazy) <= 14, lazy
+    # 14 for the command line and optional extras; 5 for start-up, so that a GET loads
+    # no stream engine: a streamed chat completion (platform), the first web turn and
+    # a handed-off one (service), the Responses API (app); and a recording's reader
+    # only with a fixtures folder (app).
+    assert len(lazy) <= 19, lazy
 
 
 def test_no_module_is_over_600_lines() -> None:
