@@ -313,22 +313,21 @@ class MockApp:
 
     async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        noted: list[Entry] = []
         status = 0
-
-        def watch(message: Message) -> Awaitable[None]:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            return send(message)
-
         try:
-            await self._http(scope, receive, watch)
+            status = await self._http(scope, receive, send, noted)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            target = scope["path"] + (f"?{mask_query(query)}" if query else "")
+            if not status and noted:
+                status = noted[0].status  # cut short: the status sent, if any
+            query = scope.get("query_string", b"")
+            target = scope["path"] + (f"?{mask_query(query.decode('latin-1'))}" if query else "")
             log_access(scope["method"], target, status, (time.perf_counter() - started) * 1000)
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _http(
+        self, scope: Scope, receive: Receive, send: Send, noted: list[Entry] | None = None
+    ) -> int:
+        """Answer one request; the status sent (0: none). `noted` gets the journal entry."""
         method, path = scope["method"], scope["path"]
         platform = path.startswith("/v1/") and path not in _STATSIG_PATHS
         try:
@@ -340,11 +339,11 @@ class MockApp:
                 else _TOO_LARGE
             )
             await too_large(scope, receive, send)
-            return
+            return too_large.status
         meta = self._meta.get((method, path))
         if meta is not None:
             await meta(scope, receive, send)
-            return
+            return meta.status
         route, params, allowed = self.match(method, path)
         entry = Entry(
             method,
@@ -356,19 +355,21 @@ class MockApp:
             route.key if route is not None else None,
         )
         self.journal.record(entry)
+        if noted is not None:
+            noted.append(entry)
         send = _watching(send, entry)
         if self.latencies:
             rule = self.latencies.get(entry.route or "") or self.latencies.get("*")
             wait = rule.draw(self._latency_rng) if rule is not None else 0.0
             if not await pause(self.clock, wait, receive):
-                return  # the client left while waiting: nobody to answer
+                return 0  # the client left while waiting: nobody to answer
         if route is not None:
             override = self.overrides.take(route.key)
             if override is not None:
                 await override.respond(self.clock, scope, receive, send)
-                return
+                return entry.status
         if self.recording is not None and await self._replayed(entry, scope, receive, send):
-            return
+            return entry.status
         if route is None:
             allow = [("allow", ", ".join(sorted(allowed)))]
             if platform:
@@ -380,7 +381,7 @@ class MockApp:
                 await json_response(405, errors.METHOD_NOT_ALLOWED, allow)(scope, receive, send)
             else:
                 await _NOT_FOUND(scope, receive, send)
-            return
+            return entry.status
         try:
             response = await self._answer(route, scope, params, body)
         except ConversationNotFound:
@@ -407,6 +408,7 @@ class MockApp:
             # The answer had started: all that can be done is to cut it and report.
             error_log.exception("answer of %s failed", route.key)
             self.failures.append(f"{route.key}:\n{traceback.format_exc()}")
+        return entry.status
 
     async def _replayed(self, entry: Entry, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer from the recording; False to leave the request to the catalogue."""

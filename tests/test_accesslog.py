@@ -3,6 +3,7 @@ by a thread of its own, in order, and never holding up the caller."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -12,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -207,3 +210,54 @@ def test_an_h2c_upgrade_client_leaves_only_access_lines(form: str, tmp_path: Pat
     else:
         assert len(logged) == 4
         assert all(line.startswith("POST /backend-api/lat/r 422 ") for line in logged[:-1])
+
+
+def test_each_way_out_of_the_app_logs_the_status_it_sent() -> None:
+    """The line's status is what went out: a route (401 without a token), a miss, a
+    fixed meta answer, a body too large, and a request cut short after its answer
+    started."""
+    from mockgpt import Config
+    from mockgpt.app import create_app
+
+    app = create_app(Config(clock="virtual", log_requests=True, max_body_bytes=1024))
+    sink = Collect()
+    previous = accesslog.install(AccessWriter(sink))  # type: ignore[arg-type]
+
+    async def call(method: str, path: str, body: bytes = b"", cut: bool = False) -> None:
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if cut and message["type"] == "http.response.body":
+                raise asyncio.CancelledError  # the server stopping mid-answer
+
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "scheme": "http",
+            "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1),
+            "headers": [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())],
+        }
+        try:
+            await app(scope, receive, send)
+        except asyncio.CancelledError:
+            assert cut
+
+    async def run() -> None:
+        await call("GET", "/backend-api/models")
+        await call("GET", "/backend-api/no-such-route")
+        await call("GET", "/openapi.json")
+        await call("POST", "/backend-api/conversation", b"{" * 2000)
+        await call("GET", "/backend-api/models", cut=True)
+
+    try:
+        asyncio.run(run())
+    finally:
+        accesslog.install(previous)
+    statuses = [line.split(" ")[2] for line in sink.lines]
+    assert statuses == ["401", "404", "200", "413", "401"], sink.lines
