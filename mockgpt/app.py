@@ -289,10 +289,23 @@ class MockApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            if self.config.log_requests:
-                await self._logged(scope, receive, send)
-            else:
+            if not self.config.log_requests:
                 await self._http(scope, receive, send)
+                return
+            # The access line, written here rather than in a wrapper: one coroutine less.
+            started = time.perf_counter()
+            noted: list[Entry] = []
+            status = 0
+            try:
+                status = await self._http(scope, receive, send, noted)
+            finally:
+                if not status and noted:
+                    status = noted[0].status  # cut short: the status sent, if any
+                query = scope.get("query_string", b"")
+                target = scope["path"] + (
+                    f"?{mask_query(query.decode('latin-1'))}" if query else ""
+                )
+                log_access(scope["method"], target, status, (time.perf_counter() - started) * 1000)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
@@ -310,19 +323,6 @@ class MockApp:
                 await self.conversations.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        noted: list[Entry] = []
-        status = 0
-        try:
-            status = await self._http(scope, receive, send, noted)
-        finally:
-            if not status and noted:
-                status = noted[0].status  # cut short: the status sent, if any
-            query = scope.get("query_string", b"")
-            target = scope["path"] + (f"?{mask_query(query.decode('latin-1'))}" if query else "")
-            log_access(scope["method"], target, status, (time.perf_counter() - started) * 1000)
 
     async def _http(
         self, scope: Scope, receive: Receive, send: Send, noted: list[Entry] | None = None
