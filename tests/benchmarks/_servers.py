@@ -102,7 +102,12 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def round_options(
-    parser: argparse.ArgumentParser, *, window: str, connections: int, connections_help: str
+    parser: argparse.ArgumentParser,
+    *,
+    window: str,
+    connections: int,
+    connections_help: str,
+    rounds: int = 3,
 ) -> None:
     """Add `--seconds` (the timed `window`), `--rounds` and `--connections`."""
     parser.add_argument(
@@ -112,7 +117,7 @@ def round_options(
         help=f"timed window per {window} (default: %(default)s)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds per target (default: %(default)s)"
+        "--rounds", type=int, default=rounds, help="rounds per target (default: %(default)s)"
     )
     parser.add_argument(
         "--connections",

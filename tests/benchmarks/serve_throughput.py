@@ -17,8 +17,11 @@ Each server runs in its own subprocess on 127.0.0.1, pinned to one core where
 the machine has two or more (the load generator here gets the others), so
 the client never shares a GIL with a server. The load comes from N
 keep-alive connections over asyncio raw sockets, one request in flight per
-connection. Rounds alternate mockgpt/bare/quiet/mockgpt/… so machine noise
-falls on all alike; each round has a short warm-up, then a timed window.
+connection. Each round starts a fresh process of each target, in an order
+that turns from round to round, so machine noise falls on all alike and no
+target keeps one process's lucky or unlucky memory layout through every
+round (one process can run 20 % off another of the same code for its whole
+life); each round has a short warm-up, then a timed window.
 Besides req/s, each round reads the server process's CPU time (all its
 threads, from /proc) and divides it by the answers it gave: CPU µs per
 request, which a busy machine disturbs far less than req/s.
@@ -37,7 +40,7 @@ median start-up times (target: mockgpt within 1.3 times bare).
 
 Run it from the repository root:
 
-    python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 3] [--starts 5]
+    python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 5] [--starts 5]
 
 It only talks to 127.0.0.1, stops by itself and ends the servers it started.
 """
@@ -319,6 +322,17 @@ async def start_bare(core: int | None, reference: Reference) -> tuple[Server, fl
     return bare, took
 
 
+#: The servers measured, in the order of the first round (each later round starts one on).
+TARGETS = ["mockgpt", "bare", "quiet"]
+
+
+async def start_target(name: str, core: int | None, reference: Reference) -> Server:
+    """A fresh process of one target, answering."""
+    if name == "bare":
+        return (await start_bare(core, reference))[0]
+    return (await start_mockgpt(core, *(["--quiet"] if name == "quiet" else [])))[0]
+
+
 async def time_starts(
     core: int | None, count: int, reference: Reference, starts: dict[str, list[float]]
 ) -> None:
@@ -358,95 +372,95 @@ async def run(args: argparse.Namespace) -> None:
     starts: dict[str, list[float]] = {"mockgpt": [], "bare": []}
     await time_starts(core, args.starts, reference, starts)
 
-    mock, _, _ = await start_mockgpt(core)
-    servers = [mock]
-    try:
-        bare, _ = await start_bare(core, reference)
-        servers.append(bare)
-        quiet, _, _ = await start_mockgpt(core, "--quiet")
-        servers.append(quiet)
-        print(f"GET {PATH}: both answer the same status, content-type and body")
-        pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
-        print(
-            f"mockgpt serve (access log on; and with --quiet) vs bare Starlette on "
-            f"uvicorn httptools+uvloop; {args.connections} keep-alive connections, "
-            f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window, {args.rounds} rounds each "
-            f"(alternating), cpus {os.cpu_count()}, {pinned}; server cpu is the server "
-            "process's CPU time per answer over the round"
-        )
-        print(
-            "start-up: spawn to first 200, bytecode caches warm for both "
-            "(PYTHONDONTWRITEBYTECODE unset, one untimed start each first), "
-            f"{args.starts} starts each, alternating which goes first"
-        )
-        print()
+    print(f"GET {PATH}: both answer the same status, content-type and body")
+    pinned = f"each server pinned to core {core}" if core is not None else "no pinning"
+    print(
+        f"mockgpt serve (access log on; and with --quiet) vs bare Starlette on "
+        f"uvicorn httptools+uvloop; {args.connections} keep-alive connections, "
+        f"{WARMUP_SECONDS} s warm-up + {args.seconds} s window, {args.rounds} rounds each, "
+        "a fresh server process each round, the order turning from round to round; "
+        f"cpus {os.cpu_count()}, {pinned}; server cpu is the server process's CPU time "
+        "per answer over the round"
+    )
+    print(
+        "start-up: spawn to first 200, bytecode caches warm for both "
+        "(PYTHONDONTWRITEBYTECODE unset, one untimed start each first), "
+        f"{args.starts} starts each, alternating which goes first"
+    )
+    print()
 
-        widths = [5, -8, 8, 14, 10]
-        print(report_line(["round", "target", "req/s", "server cpu us", "client cpu"], widths))
-        rounds: dict[str, list[Round]] = {server.name: [] for server in servers}
-        for number in range(1, args.rounds + 1):
-            for server in servers:
+    widths = [5, -8, 8, 14, 10]
+    print(report_line(["round", "target", "req/s", "server cpu us", "client cpu"], widths))
+    rounds: dict[str, list[Round]] = {name: [] for name in TARGETS}
+    for number in range(1, args.rounds + 1):
+        turn = (number - 1) % len(TARGETS)
+        for name in TARGETS[turn:] + TARGETS[:turn]:
+            server = await start_target(name, core, reference)
+            try:
                 result = await measure(server, args.connections, args.seconds)
-                rounds[server.name].append(result)
-                us = result.cpu_us
-                cells = [
-                    str(number),
-                    server.name,
-                    f"{result.rate:.0f}",
-                    "-" if us is None else f"{us:.1f}",
-                    f"{result.client_cpu:.0%}",
-                ]
-                print(report_line(cells, widths))
-        print()
-
-        widths = [-8, 12, 8, 8, 14, 9]
-        header = ["target", "median req/s", "p50 ms", "p99 ms", "server cpu us", "start ms"]
-        print(report_line(header, widths))
-        medians: dict[str, float] = {}
-        cpu: dict[str, float | None] = {}
-        for name, results in rounds.items():
-            medians[name] = statistics.median(r.rate for r in results)
-            cpu[name] = median_of([r.cpu_us for r in results])
-            latencies = [value for r in results for value in r.latencies]
-            p50 = percentile(latencies, 0.50) * 1000
-            p99 = percentile(latencies, 0.99) * 1000
-            start = f"{statistics.median(starts[name]) * 1000:.0f}" if name in starts else "-"
-            us = cpu[name]
+            finally:
+                stop_server(server)
+            rounds[name].append(result)
+            us = result.cpu_us
             cells = [
+                str(number),
                 name,
-                f"{medians[name]:.0f}",
-                f"{p50:.2f}",
-                f"{p99:.2f}",
+                f"{result.rate:.0f}",
                 "-" if us is None else f"{us:.1f}",
-                start,
+                f"{result.client_cpu:.0%}",
             ]
             print(report_line(cells, widths))
+    print()
+
+    widths = [-8, 12, 8, 8, 14, 9]
+    header = ["target", "median req/s", "p50 ms", "p99 ms", "server cpu us", "start ms"]
+    print(report_line(header, widths))
+    medians: dict[str, float] = {}
+    cpu: dict[str, float | None] = {}
+    for name, results in rounds.items():
+        medians[name] = statistics.median(r.rate for r in results)
+        cpu[name] = median_of([r.cpu_us for r in results])
+        latencies = [value for r in results for value in r.latencies]
+        p50 = percentile(latencies, 0.50) * 1000
+        p99 = percentile(latencies, 0.99) * 1000
+        start = f"{statistics.median(starts[name]) * 1000:.0f}" if name in starts else "-"
+        us = cpu[name]
+        cells = [
+            name,
+            f"{medians[name]:.0f}",
+            f"{p50:.2f}",
+            f"{p99:.2f}",
+            "-" if us is None else f"{us:.1f}",
+            start,
+        ]
+        print(report_line(cells, widths))
+    print()
+    ratio = medians["mockgpt"] / medians["bare"]
+    print(f"req/s mockgpt/bare: {ratio:.2f} (target >= 0.90)")
+    mock_us, bare_us, quiet_us = cpu["mockgpt"], cpu["bare"], cpu["quiet"]
+    if mock_us and bare_us:
+        print(f"server cpu per request, bare/mockgpt: {bare_us / mock_us:.2f} (>= 0.90 is par)")
+    cost = 1 - medians["mockgpt"] / medians["quiet"]
+    print(f"access log cost: {cost:.1%} of --quiet's req/s (target < 5 %)", end="")
+    if mock_us and quiet_us:
+        print(f"; {1 - quiet_us / mock_us:.1%} of mockgpt's server cpu per request")
+    else:
         print()
-        ratio = medians["mockgpt"] / medians["bare"]
-        print(f"req/s mockgpt/bare: {ratio:.2f} (target >= 0.90)")
-        mock_us, bare_us, quiet_us = cpu["mockgpt"], cpu["bare"], cpu["quiet"]
-        if mock_us and bare_us:
-            print(f"server cpu per request, bare/mockgpt: {bare_us / mock_us:.2f} (>= 0.90 is par)")
-        cost = 1 - medians["mockgpt"] / medians["quiet"]
-        print(f"access log cost: {cost:.1%} of --quiet's req/s (target < 5 %)", end="")
-        if mock_us and quiet_us:
-            print(f"; {1 - quiet_us / mock_us:.1%} of mockgpt's server cpu per request")
-        else:
-            print()
-        start_ratio = statistics.median(starts["mockgpt"]) / statistics.median(starts["bare"])
-        print(
-            f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
-            f"median of {len(starts['bare'])} starts each)"
-        )
-    finally:
-        for server in reversed(servers):
-            stop_server(server)
+    start_ratio = statistics.median(starts["mockgpt"]) / statistics.median(starts["bare"])
+    print(
+        f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
+        f"median of {len(starts['bare'])} starts each)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     round_options(
-        parser, window="round", connections=16, connections_help="concurrent keep-alive connections"
+        parser,
+        window="round",
+        connections=16,
+        connections_help="concurrent keep-alive connections",
+        rounds=5,
     )
     parser.add_argument(
         "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
