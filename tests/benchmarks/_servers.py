@@ -108,12 +108,13 @@ def round_options(
     connections: int,
     connections_help: str,
     rounds: int = 3,
+    seconds: float = 3.0,
 ) -> None:
     """Add `--seconds` (the timed `window`), `--rounds` and `--connections`."""
     parser.add_argument(
         "--seconds",
         type=float,
-        default=3.0,
+        default=seconds,
         help=f"timed window per {window} (default: %(default)s)",
     )
     parser.add_argument(

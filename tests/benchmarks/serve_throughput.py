@@ -36,11 +36,13 @@ first.
 The report gives the median req/s and CPU µs of each target, the ratios
 (target: mockgpt at 0.90 of bare or better), the access log's cost (target:
 under 5 % of `--quiet`), latency percentiles pooled over all rounds and the
-median start-up times (target: mockgpt within 1.3 times bare).
+median start-up times (target: mockgpt within 1.3 times bare); then the same
+ratios from each target's best round and fastest start, since noise only ever
+slows a round down.
 
 Run it from the repository root:
 
-    python tests/benchmarks/serve_throughput.py [--seconds 3] [--rounds 5] [--starts 5]
+    python tests/benchmarks/serve_throughput.py [--seconds 2] [--rounds 9] [--starts 9]
 
 It only talks to 127.0.0.1, stops by itself and ends the servers it started.
 """
@@ -451,6 +453,15 @@ async def run(args: argparse.Namespace) -> None:
         f"start-up mockgpt/bare: {start_ratio:.2f} (target <= 1.30; "
         f"median of {len(starts['bare'])} starts each)"
     )
+    # Noise only ever slows a round down, so each target's best round is the other
+    # fair view (as timeit takes the minimum): shown beside the medians, not instead.
+    best = {name: max(r.rate for r in results) for name, results in rounds.items()}
+    fastest = min(starts["mockgpt"]) / min(starts["bare"])
+    print(
+        f"best rounds: req/s mockgpt/bare {best['mockgpt'] / best['bare']:.2f}, access log "
+        f"cost {1 - best['mockgpt'] / best['quiet']:.1%}; fastest starts mockgpt/bare "
+        f"{fastest:.2f}"
+    )
 
 
 def main() -> None:
@@ -460,10 +471,11 @@ def main() -> None:
         window="round",
         connections=16,
         connections_help="concurrent keep-alive connections",
-        rounds=5,
+        rounds=9,
+        seconds=2.0,
     )
     parser.add_argument(
-        "--starts", type=int, default=5, help="start-ups timed per target (default: %(default)s)"
+        "--starts", type=int, default=9, help="start-ups timed per target (default: %(default)s)"
     )
     args = parser.parse_args()
     check_rounds(parser, args, "starts")
