@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from test_docs import DOCS, README, ROOT
 
@@ -316,21 +317,21 @@ def _run_as_tests(
     """A block of pytest tests, as a test module of a fresh project."""
     pytester.makepyfile(test_example=source)
     tests = len(_TESTS.findall(block.text))
-    plain = ("-p", "no:cacheprovider")
+    plain = ("-p", "no:cacheprovider", "-p", "no:asyncio")  # in-process: no stray plugin warnings
     monkeypatch.delenv("MOCKGPT_RECORD_UPSTREAM", raising=False)
     recorded = re.findall(r"record=\"([^\"]+)\"", block.text)
     if not recorded:
-        pytester.runpytest_subprocess(*plain).assert_outcomes(passed=tests)
+        pytester.runpytest_inprocess(*plain).assert_outcomes(passed=tests)
         return
     # A record marker: the first run records from an upstream (a local mock here),
     # the next replays the folder with no upstream at all.
     with MockGPT(Config(clock="system", pace="instant")) as upstream:
-        first = pytester.runpytest_subprocess(*plain, f"--mockgpt-record-upstream={upstream.url}")
+        first = pytester.runpytest_inprocess(*plain, f"--mockgpt-record-upstream={upstream.url}")
         first.assert_outcomes(passed=tests)
         assert upstream.calls(), "the recording run never reached the upstream"
     for folder in recorded:
         assert (pytester.path / folder / "recording" / "001.json").is_file(), folder
-    replay = pytester.runpytest_subprocess(*plain, "--mockgpt-record=none")
+    replay = pytester.runpytest_inprocess(*plain, "--mockgpt-record=none")
     replay.assert_outcomes(passed=tests)
 
 
@@ -460,3 +461,49 @@ def test_a_block_run_elsewhere_names_a_test_that_reads_its_page(block: Block) ->
     text = source.read_text()
     assert re.search(rf"^def {named[2]}\(", text, re.MULTILINE), f"no {named[2]} in {named[1]}"
     assert Path(block.page).name in text, f"{named[1]} never reads {block.page}"
+
+
+# -- the HAR page's commands, run in order -----------------------------------------------------
+
+
+def test_the_har_page_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_har import entry_of, v1_turn, write_har
+    from test_record_cli import _start, _stop
+
+    from mockgpt.cli import main
+    from mockgpt.delta import decode_sse
+
+    block = next(b for b in BLOCKS if b.page == "docs/har.md" and b.language == "sh")
+    lines = [argv for argv in map(mockgpt_argv, commands(block)) if argv is not None]
+    assert [argv[:2] for argv in lines] == [
+        ["har", "check"],
+        ["har", "check"],
+        ["har", "import"],
+        ["serve", "--fixtures"],
+    ]
+    # The capture: a session with the mock itself, as a browser would save it.
+    mock = MockGPT(Config(clock="virtual", sample_conversations=0))
+    mock.reply("Answered in the capture", title="Captured")
+    auth = {"Authorization": "Bearer captured"}
+    with mock.test_client(headers=auth) as client:
+        entries = [
+            entry_of(client.get("/backend-api/me")),
+            entry_of(client.post("/backend-api/f/conversation", json=v1_turn())),
+        ]
+    monkeypatch.chdir(tmp_path)
+    write_har(tmp_path, entries, name="session.har")
+    printed = []
+    for argv in lines[:3]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(argv) == 0, out.getvalue()  # the mock's own answers: nothing drifted
+        printed.append(out.getvalue())
+    assert printed[0].startswith("session.har: 2 entries, 2 catalogue routes")
+    assert json.loads(printed[1])["entries"] == 2
+    server, base = _start([*lines[3], "--port", "0", "--ready-file", "ready"], tmp_path / "ready")
+    try:
+        answer = httpx.post(base + "/backend-api/f/conversation", json=v1_turn(), headers=auth)
+    finally:
+        _stop(server)
+    message = decode_sse(answer.text).messages[-1]
+    assert message["content"]["parts"] == ["Answered in the capture"]
