@@ -45,7 +45,7 @@ LANGUAGES = SHELL | {"python", "json"}
 
 _MARKER = re.compile(r"<!-- (not run|run by): (\S.*?) -->")
 _RUN_BY = re.compile(r"((?:tests|contracts)/[\w/]+\.py)::(test_\w+)")
-_OPERATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", "$(", ";;"})
+_OPERATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;"})
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_.-]*")
 _GROUP = re.compile(r"\[([^\]]*)\](?:\.\.\.)?")
 
@@ -143,8 +143,12 @@ def commands(block: Block) -> list[list[str]]:
 
 
 def mockgpt_argv(words: list[str]) -> list[str] | None:
-    """The arguments of a `mockgpt` command (also `.venv/bin/mockgpt`); None for others."""
-    return words[1:] if Path(words[0]).name == "mockgpt" else None
+    """The arguments of `mockgpt` (`.venv/bin/mockgpt`, `python -m mockgpt`); None for others."""
+    if Path(words[0]).name == "mockgpt":
+        return words[1:]
+    if Path(words[0]).name.startswith("python") and words[1:3] == ["-m", "mockgpt"]:
+        return words[3:]
+    return None
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -153,8 +157,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     try:
         with contextlib.redirect_stderr(complaint), contextlib.redirect_stdout(io.StringIO()):
             return _parser().parse_args(argv)
-    except SystemExit as exit:
-        if exit.code == 0:  # --help or --version: accepted
+    except SystemExit as stop:
+        if stop.code == 0:  # --help or --version: accepted
             return argparse.Namespace()
         raise AssertionError(f"mockgpt {shlex.join(argv)}: {complaint.getvalue()}") from None
 
@@ -291,6 +295,8 @@ def test_the_sweep_finds_and_sorts_blocks() -> None:
     ]
     assert found[0].marker == ("not run", "needs a browser")
     assert commands(found[1]) == [["curl", "-s", "x"], ["mockgpt", "routes"]]
+    python = Block("docs/x.md", 1, "sh", "A=1 .venv/bin/python -m mockgpt routes | head\n", None)
+    assert [mockgpt_argv(words) for words in commands(python)] == [["routes"], None]
 
 
 # -- python ----------------------------------------------------------------------------------
