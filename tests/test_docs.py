@@ -3,7 +3,8 @@
 Other tests check the rest against the code where it lives: the route table
 (test_cli), the `Config` fields (test_limits), the pytest examples
 (test_pytest_plugin, test_packaging), the admin curl examples
-(test_pytest_plugin) and the stream-parser example (test_strategies).
+(test_pytest_plugin) and the stream-parser example (test_strategies); every
+other example runs or is parsed in test_docs_examples.
 """
 
 from __future__ import annotations
@@ -154,14 +155,6 @@ def test_the_quick_start_sdk_snippet_runs() -> None:
             )
         assert mock.last("POST /v1/chat/completions").json()["model"] == "gpt-4o"
     assert printed.getvalue() == "Hi from the quick start\n"
-
-
-@pytest.mark.parametrize("name", ["docs/python.md", "docs/scripts.md", "docs/config.md"])
-def test_the_python_examples_of_a_page_run(name: str) -> None:
-    blocks = code_blocks(page_text(name), "python")
-    assert blocks
-    for block in blocks:
-        exec(compile(block, name, "exec"), {})
 
 
 def test_the_mockgpt_table_names_real_calls() -> None:
