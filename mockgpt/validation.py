@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt.catalogue import Param
 from mockgpt.errors import openai_error
 from mockgpt.jsonparse import DEFAULT_LIMITS, JsonLimits, parse_json
-from mockgpt.schemas import format_checker, schema_errors
+from mockgpt.schemas import _is_uuid, format_checker, schema_errors
 
 if TYPE_CHECKING:
     import jsonschema
@@ -304,13 +304,23 @@ _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "string": (str,),
 }
-_PLAIN_KEYWORDS = frozenset({"type", "minimum", "maximum", "enum", "minLength", "maxLength"})
+_PLAIN_KEYWORDS = frozenset(
+    {"type", "minimum", "maximum", "enum", "minLength", "maxLength", "pattern", "format"}
+)
+
+
+def _uuid_text(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and _is_uuid(value)
+    except ValueError:
+        return False
 
 
 def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
-    """True when `value` passes a schema of the plain kind most query parameters have
-    (a type, bounds, an enum), checked without jsonschema, whose import costs the first
-    such request 65 ms. False means "ask jsonschema", which then words any problem."""
+    """True when `value` passes a schema of the plain kind query and path parameters
+    have (a type, bounds, an enum, a pattern, a UUID), checked without jsonschema, whose
+    import costs the first such request 65 ms. False means "ask jsonschema", which
+    then words any problem."""
     kinds = _PLAIN_TYPES.get(str(schema.get("type")))
     if kinds is None or not schema.keys() <= _PLAIN_KEYWORDS:
         return False
@@ -326,6 +336,10 @@ def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
             return False
         if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
             return False
+    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
+        return False
+    if "format" in schema and not (schema["format"] == "uuid" and _uuid_text(value)):
+        return False
     if "enum" in schema:
         # jsonschema tells True from 1, as `in` would not
         return any(type(member) is type(value) and member == value for member in schema["enum"])

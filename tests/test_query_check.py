@@ -16,9 +16,14 @@ from mockgpt.catalogue import Param, load_catalogue
 from mockgpt.validation import _param_validator, _plainly_valid, query_problems
 
 BOUNDS = st.integers(-5, 105)
+UUID = "4c6f6361-6c41-4d6f-8b63-6b4163637431"
 SCALARS = st.one_of(
-    st.integers(-5, 105), st.booleans(), st.floats(-5, 105), st.sampled_from(["a", "bb", "1"])
+    st.integers(-5, 105),
+    st.booleans(),
+    st.floats(-5, 105),
+    st.sampled_from(["a", "bb", "1", "g-x1", "gpt-5", UUID, UUID.upper(), UUID[:-1], UUID + "0"]),
 )
+PATTERNS = ["^[a-z0-9][a-z0-9.-]*$", "^g-[A-Za-z0-9-]+$", "1", "^[A-Z]{3}$"]
 
 
 @st.composite
@@ -28,7 +33,7 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
     schema: dict[str, Any] = {}
     if draw(st.integers(0, 9)):
         schema["type"] = draw(st.sampled_from(["integer", "number", "boolean", "string"]))
-    words = ["minimum", "maximum", "enum", "minLength", "maxLength", "pattern", "const"]
+    words = ["minimum", "maximum", "enum", "minLength", "maxLength", "pattern", "format", "const"]
     for word in draw(st.sets(st.sampled_from(words), max_size=2)):
         if word == "enum":
             schema[word] = draw(st.lists(SCALARS, min_size=1, max_size=4))
@@ -36,6 +41,10 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
             schema[word] = draw(st.integers(0, 3))
         elif word in ("minimum", "maximum"):
             schema[word] = draw(BOUNDS)
+        elif word == "pattern":
+            schema[word] = draw(st.sampled_from(PATTERNS))
+        elif word == "format":
+            schema[word] = draw(st.sampled_from(["uuid", "uuid", "date-time", "email"]))
         else:
             schema[word] = "1"
     return schema
@@ -43,7 +52,8 @@ def schemas(draw: st.DrawFn) -> dict[str, Any]:
 
 RAW = st.one_of(
     st.integers(-10, 120).map(str),
-    st.sampled_from(["true", "false", "yes", "0", "1", "a", "bb", "", "1.5", "updated"]),
+    st.sampled_from(["true", "false", "yes", "0", "1", "a", "bb", "", "1.5", "updated", UUID]),
+    st.sampled_from([UUID.upper(), UUID[1:], "g-ab", "USD", "usd", "gpt-5.1"]),
     st.text(max_size=4),
 )
 
@@ -82,17 +92,25 @@ def test_true_is_not_one_for_an_enum_nor_an_integer() -> None:
     assert not _plainly_valid({"type": "integer", "enum": [True]}, 1)
     assert _plainly_valid({"type": "integer", "enum": [1, 2]}, 1)
     assert not _plainly_valid({"type": "string", "format": "uuid"}, "x")
+    assert _plainly_valid({"type": "string", "format": "uuid"}, UUID.upper())
+    assert not _plainly_valid({"type": "string", "format": "uuid"}, UUID[:-1])
+    assert _plainly_valid({"type": "string", "format": "uuid"}, UUID)
+    assert not _plainly_valid({"type": "string", "format": "email"}, "a@example.com")
+    assert _plainly_valid({"type": "string", "pattern": "^g-[a-z]+$"}, "g-ab")
+    assert not _plainly_valid({"type": "string", "pattern": "^g-[a-z]+$"}, "x-ab")
 
 
 def test_the_catalogue_examples_of_plain_parameters_pass_without_jsonschema() -> None:
     plain = 0
     for route in load_catalogue():
-        for param in route.query:
+        for param in route.query + route.params:
+            if param.schema.get("format", "uuid") != "uuid":
+                continue
             if param.example is None or not set(param.schema) <= validation._PLAIN_KEYWORDS:
                 continue
             plain += 1
             assert _plainly_valid(param.schema, param.example), (route.key, param.name)
-    assert plain >= 20
+    assert plain >= 40
 
 
 def test_the_first_page_of_history_does_not_load_jsonschema() -> None:
