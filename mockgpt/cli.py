@@ -363,9 +363,14 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
         sys.stdout.flush()
         if args.ready_file:
             write_ready_file(args.ready_file, base)
-        # The reply corpus, read now on a thread of its own: the start did not wait for
-        # it, and the first unscripted turn finds it ready.
-        threading.Thread(target=corpus, name="mockgpt-corpus", daemon=True).start()
+        # The seed's person (some 5 ms) and the reply corpus, made now on a thread of
+        # their own: the start did not wait for them, and the first `/me` and the first
+        # unscripted turn find them ready.
+        threading.Thread(target=warm, name="mockgpt-corpus", daemon=True).start()
+
+    def warm() -> None:
+        _ = mock.app.varier.person  # drawn at first use, and kept
+        corpus()
 
     server = LiveServer(
         mock,
