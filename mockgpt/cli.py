@@ -19,7 +19,7 @@ from mockgpt.catalogue import Catalogue, load_catalogue
 from mockgpt.config import Config
 from mockgpt.console import bind_problem, print_escaped, write_ready_file
 from mockgpt.jsonfmt import dumps
-from mockgpt.replies import corpus
+from mockgpt.replies import corpus, generate_reply
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -363,9 +363,16 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
         sys.stdout.flush()
         if args.ready_file:
             write_ready_file(args.ready_file, base)
-        # The reply corpus, read now on a thread of its own: the start did not wait for
-        # it, and the first unscripted turn finds it ready.
-        threading.Thread(target=corpus, name="mockgpt-corpus", daemon=True).start()
+        # The seed's person, the reply corpus and the patterns a reply needs (some 20 ms
+        # in all), made now on a thread of their own: the start did not wait for them,
+        # and the first `/me`, the first look at the history (its sample answers) and
+        # the first unscripted turn find them ready.
+        threading.Thread(target=warm, name="mockgpt-corpus", daemon=True).start()
+
+    def warm() -> None:
+        _ = mock.app.varier.person  # drawn at first use, and kept
+        corpus()
+        generate_reply(args.seed, "Hello", "gpt-5")  # fills the caches of a reply's patterns
 
     server = LiveServer(
         mock,

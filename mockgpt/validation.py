@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mockgpt.catalogue import Param
 from mockgpt.errors import openai_error
 from mockgpt.jsonparse import DEFAULT_LIMITS, JsonLimits, parse_json
-from mockgpt.schemas import format_checker, schema_errors
+from mockgpt.schemas import _is_uuid, format_checker, schema_errors
 
 if TYPE_CHECKING:
     import jsonschema
@@ -291,9 +291,59 @@ def query_problems(
                 msg, type_ = _TYPE_WORDS[kind]
                 problems.append(Problem(loc, msg, type_, validator="type"))
                 continue
+        if _plainly_valid(schema, candidate):
+            continue
         for error in _param_validator(json.dumps(schema, sort_keys=True)).iter_errors(candidate):
             problems.extend(_problem(error, loc))
     return problems
+
+
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "string": (str,),
+}
+_PLAIN_KEYWORDS = frozenset(
+    {"type", "minimum", "maximum", "enum", "minLength", "maxLength", "pattern", "format"}
+)
+
+
+def _uuid_text(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and _is_uuid(value)
+    except ValueError:
+        return False
+
+
+def _plainly_valid(schema: dict[str, Any], value: Any) -> bool:
+    """True when `value` passes a schema of the plain kind query and path parameters
+    have (a type, bounds, an enum, a pattern, a UUID), checked without jsonschema, whose
+    import costs the first such request 65 ms. False means "ask jsonschema", which
+    then words any problem."""
+    kinds = _PLAIN_TYPES.get(str(schema.get("type")))
+    if kinds is None or not schema.keys() <= _PLAIN_KEYWORDS:
+        return False
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        return False
+    if "minimum" in schema or "maximum" in schema:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        if not schema.get("minimum", value) <= value <= schema.get("maximum", value):
+            return False
+    if "minLength" in schema or "maxLength" in schema:
+        if not isinstance(value, str):
+            return False
+        if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+            return False
+    if "pattern" in schema and not (isinstance(value, str) and re.search(schema["pattern"], value)):
+        return False
+    if "format" in schema and not (schema["format"] == "uuid" and _uuid_text(value)):
+        return False
+    if "enum" in schema:
+        # jsonschema tells True from 1, as `in` would not
+        return any(type(member) is type(value) and member == value for member in schema["enum"])
+    return True
 
 
 def fastapi_detail(problems: list[Problem]) -> dict[str, Any]:
