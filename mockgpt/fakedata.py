@@ -105,15 +105,15 @@ def _faker_person_classes() -> tuple[Any, Any]:
     `sys.modules` again: a later `import faker` loads the whole library as if this had
     not happened, and these classes stay mockgpt's own copy.
     """
-    if "faker" in sys.modules:
+    spec = importlib.util.find_spec("faker")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ModuleNotFoundError("mockgpt needs Faker: pip install faker", name="faker")
+    locked = _import_lock()
+    if "faker" in sys.modules or locked is None:
         from faker.generator import Generator
         from faker.providers.person.en_US import Provider
 
         return Generator, Provider
-    spec = importlib.util.find_spec("faker")
-    if spec is None or spec.submodule_search_locations is None:
-        raise ModuleNotFoundError("mockgpt needs Faker: pip install faker", name="faker")
-    locked: Any = getattr(importlib._bootstrap, "_ModuleLockManager")  # noqa: B009
     before = set(sys.modules)
     with locked("faker"):
         package = importlib.util.module_from_spec(spec)
@@ -127,6 +127,13 @@ def _faker_person_classes() -> tuple[Any, Any]:
                 if name == "faker" or name.startswith("faker."):
                     del sys.modules[name]
     return generator.Generator, person.Provider
+
+
+def _import_lock() -> Any:
+    """CPython's per-module import lock (3.11 to 3.13 at least), or None where a Python
+    has none by that name: the person then comes from the ordinary import, slower to
+    start but the same draws."""
+    return getattr(importlib._bootstrap, "_ModuleLockManager", None)
 
 
 _TOKEN_PREFIX = re.compile(r"^(?:[a-z]{1,8}[-_])+")

@@ -17,6 +17,9 @@ import json, sys
 from dataclasses import astuple
 if sys.argv[1] == "faker-first":
     import faker  # Faker already loaded: the person comes from it as it stands
+if sys.argv[1] == "no-lock":
+    import mockgpt.fakedata  # a Python without CPython's module lock: the ordinary import
+    mockgpt.fakedata._import_lock = lambda: None
 from starlette.testclient import TestClient
 from mockgpt import Config, create_app
 from mockgpt.fakedata import _person
@@ -53,6 +56,15 @@ def test_the_first_me_is_the_same_bytes_with_or_without_faker_loaded_before(seed
     assert private_people == loaded_people
     assert private_modules == []  # no `faker` module left behind by the private load
     assert "faker.config" in loaded_modules  # the other process had Faker whole
+
+
+def test_without_cpythons_module_lock_the_person_comes_from_the_whole_faker() -> None:
+    (status, me, session), private_modules, private_people = first_answers("cold", 3)
+    (status_2, me_2, session_2), plain_modules, plain_people = first_answers("no-lock", 3)
+    assert status == status_2 == 200
+    assert (me, session, private_people) == (me_2, session_2, plain_people)
+    assert private_modules == []
+    assert "faker.generator" in plain_modules
 
 
 def test_the_person_is_a_full_fakers_draw_and_faker_still_imports_whole_after_it() -> None:
