@@ -169,9 +169,13 @@ class Celsius:
 
     def turn_ended(self, turn: Turn) -> None:
         """Tell the `conversations` subscribers that a turn is over, its async status, and
-        the title a first turn gave its conversation."""
+        the title the turn gave its conversation, if it gave one (see `Turn.given_title`)
+        and no rename has replaced it since."""
         conversation = self.conversations.store.get(turn.conversation_id)
         status = conversation.async_status if conversation is not None else None
+        title = turn.new_title
+        if conversation is None or conversation.title != title:
+            title = None
         payloads: list[dict[str, Any]] = [
             {
                 "type": "conversation-turn-complete",
@@ -189,14 +193,14 @@ class Celsius:
                     },
                 }
             )
-        if turn.new_title is not None:
+        if title is not None:
             payloads.append(
                 {
                     "type": "conversation-update",
                     "payload": {
                         "conversation_id": turn.conversation_id,
                         "update_type": "title-update",
-                        "update_content": {"title": turn.new_title},
+                        "update_content": {"title": title},
                     },
                 }
             )
