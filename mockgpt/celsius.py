@@ -366,8 +366,15 @@ class Socket:
             old.cancel()
         turn = self._turn(topic)
         if turn is None:
+            # Nothing kept to recover, but the reply has the same fields as a turn topic's.
             self.topics[topic] = None
-            return {"type": "subscribe", "topic_id": topic, "recovered": False}
+            return {
+                "type": "subscribe",
+                "topic_id": topic,
+                "last_offset": "0",
+                "recovered": False,
+                "catchups": [],
+            }
         service = self.hub.conversations
         items = TurnItems(turn, lambda: service._ending(turn))
         start = offset_index(offset) + 1
