@@ -441,7 +441,7 @@ class Socket:
             self._seq += 1
             offset = f"{int(self.hub.clock.now() * 1000)}-{self._seq}"
             frame.append(
-                {"type": "message", "topic_id": topic, "offset": offset, "payload": payload}
+                {"type": "message", "topic_id": topic, "payload": payload, "offset": offset}
             )
         if not self._put(frame):
             # Too slow a reader: the writer stops at its next frame and the socket closes.
