@@ -169,9 +169,13 @@ class Celsius:
 
     def turn_ended(self, turn: Turn) -> None:
         """Tell the `conversations` subscribers that a turn is over, its async status, and
-        the title a first turn gave its conversation."""
+        the title the turn gave its conversation, if it gave one (see `Turn.given_title`)
+        and no rename has replaced it since."""
         conversation = self.conversations.store.get(turn.conversation_id)
         status = conversation.async_status if conversation is not None else None
+        title = turn.new_title
+        if conversation is None or conversation.title != title:
+            title = None
         payloads: list[dict[str, Any]] = [
             {
                 "type": "conversation-turn-complete",
@@ -189,14 +193,14 @@ class Celsius:
                     },
                 }
             )
-        if turn.new_title is not None:
+        if title is not None:
             payloads.append(
                 {
                     "type": "conversation-update",
                     "payload": {
                         "conversation_id": turn.conversation_id,
                         "update_type": "title-update",
-                        "update_content": {"title": turn.new_title},
+                        "update_content": {"title": title},
                     },
                 }
             )
@@ -362,8 +366,15 @@ class Socket:
             old.cancel()
         turn = self._turn(topic)
         if turn is None:
+            # Nothing kept to recover, but the reply has the same fields as a turn topic's.
             self.topics[topic] = None
-            return {"type": "subscribe", "topic_id": topic, "recovered": False}
+            return {
+                "type": "subscribe",
+                "topic_id": topic,
+                "last_offset": "0",
+                "recovered": False,
+                "catchups": [],
+            }
         service = self.hub.conversations
         items = TurnItems(turn, lambda: service._ending(turn))
         start = offset_index(offset) + 1
@@ -430,7 +441,7 @@ class Socket:
             self._seq += 1
             offset = f"{int(self.hub.clock.now() * 1000)}-{self._seq}"
             frame.append(
-                {"type": "message", "topic_id": topic, "offset": offset, "payload": payload}
+                {"type": "message", "topic_id": topic, "payload": payload, "offset": offset}
             )
         if not self._put(frame):
             # Too slow a reader: the writer stops at its next frame and the socket closes.

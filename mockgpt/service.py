@@ -19,7 +19,6 @@ from mockgpt import errors
 from mockgpt.auth import Authority
 from mockgpt.clock import Clock
 from mockgpt.message_text import message_text
-from mockgpt.replies import generate_title
 from mockgpt.responses import Prepared, json_response
 from mockgpt.schemas import schema_errors
 from mockgpt.scripts import ScriptBook
@@ -233,9 +232,6 @@ class ConversationService:
             limits=self.authority.limits_progress() if self.authority else None,
             banner=_SOFT_LIMIT_BANNER if gate else None,
         )
-        if first_turn:
-            conversation.title = turn.title or generate_title(self.seed, prompt or turn.text)
-            turn.new_title = conversation.title
         conversation.async_status = None
         self._keep(conversation.id, turn)
         token = self.planner.resume_token(conversation.id, turn.started_at)
@@ -293,7 +289,10 @@ class ConversationService:
         when it is read, so the hot loop of a stream never calls back into it.
         """
         conversation = self.store.get(turn.conversation_id)
-        node = conversation.mapping.get(turn.assistant_id) if conversation else None
+        if conversation is None:
+            return
+        self._take_title(turn, conversation)
+        node = conversation.mapping.get(turn.assistant_id)
         if node is None or node.message is None:
             return
         steps = turn.steps
@@ -310,6 +309,19 @@ class ConversationService:
                 content["parts"][0] = grown
             else:
                 content["text"] = grown
+
+    @staticmethod
+    def _take_title(turn: Turn, conversation: Conversation) -> None:
+        """Give the conversation the title its turn has produced so far, once.
+
+        A title set meanwhile (a rename by `PATCH`) is the user's and stays; the
+        turn then has given none, and the WebSocket announces none.
+        """
+        if turn.new_title is not None:
+            return
+        title = turn.given_title()
+        if title is not None and conversation.title is None:
+            conversation.title = turn.new_title = title
 
     def sync_live(self) -> None:
         """Bring every running turn's stored answer up to date (before listing)."""
@@ -351,8 +363,8 @@ class ConversationService:
         if task.cancelled():
             # The server stops (or the turn was stopped): what was made is what is stored.
             if turn.live:
-                turn.live = False
                 self._follow(turn)
+                turn.live = False
                 turn.steps.wake()
             return
         completed = task.result()
@@ -388,6 +400,8 @@ class ConversationService:
             self._follow(turn)
             return
         conversation = self.store.get(turn.conversation_id)
+        if conversation is not None:
+            self._take_title(turn, conversation)
         if conversation is not None and turn.assistant_id in conversation.mapping:
             conversation.mapping[turn.assistant_id].message = copy.deepcopy(turn.final)
             self.store.touch(conversation)

@@ -110,7 +110,6 @@ class TurnItems:
         return {
             "type": "message",
             "topic_id": self.topic,
-            "offset": self.offset(index),
             "payload": {
                 "type": "conversation-turn-stream",
                 "payload": {
@@ -119,6 +118,7 @@ class TurnItems:
                     "type": "done",
                 },
             },
+            "offset": self.offset(index),
         }
 
     def heartbeat(self, now_ms: int, last: int) -> dict[str, Any]:

@@ -46,7 +46,7 @@ class Turn:
     exchange_id: str = ""
     #: Whether the POST's stream hands the turn off (`stream_handoff`) after its opening.
     handoff: bool = False
-    #: The title this turn gave its conversation (a first turn), for the WebSocket's
+    #: The title the store took from this turn (see `given_title`), for the WebSocket's
     #: `title-update` when the turn ends.
     new_title: str | None = None
 
@@ -54,6 +54,21 @@ class Turn:
     def sent(self) -> int:
         """How many of the turn's events have been delivered at least once."""
         return self.steps.sent
+
+    def given_title(self) -> str | None:
+        """The title this turn has given its conversation so far, None if none (yet).
+
+        Only a first turn with its `title_generation` frame on makes one, and it
+        counts as given once the turn is past it: on `v1` once that frame is
+        delivered, on `legacy` (no such frame) once what comes before it is. A
+        turn that fails or is stopped before that point gives none. The stream,
+        the store and the WebSocket all follow this one answer.
+        """
+        steps = self.steps
+        # A turn that ended whole has all its events, whether or not anyone read them.
+        delivered = steps.sent if self.live or self.failed else len(steps)
+        end = steps.title_end
+        return self.title if 0 <= end <= delivered else None
 
     def stream(
         self,

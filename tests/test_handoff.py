@@ -286,12 +286,24 @@ def test_the_socket_speaks_the_rest_of_the_protocol() -> None:
         {
             "id": 2,
             "type": "reply",
-            "reply": {"type": "subscribe", "topic_id": "conversations", "recovered": False},
+            "reply": {
+                "type": "subscribe",
+                "topic_id": "conversations",
+                "last_offset": "0",
+                "recovered": False,
+                "catchups": [],
+            },
         }
     ]
     assert [reply["reply"] for reply in replies] == [
         {"type": "presence"},
-        {"type": "subscribe", "topic_id": "conversation-turn-x", "recovered": False},
+        {
+            "type": "subscribe",
+            "topic_id": "conversation-turn-x",
+            "last_offset": "0",
+            "recovered": False,
+            "catchups": [],
+        },
         {"type": "unsubscribe", "topic_id": "conversations"},
         {"type": "subscribe", "topic_id": 7, "error": "invalid_topic"},
         {"type": "teleport", "error": "unknown_command"},

@@ -22,7 +22,7 @@ from mockgpt.clock import Clock
 from mockgpt.framing import Framing, WireEvent
 from mockgpt.scripts import Fault, Realism
 from mockgpt.wire.encodings import Encoding
-from mockgpt.wire.turn import Begin, Done, Text
+from mockgpt.wire.turn import Begin, Done, Text, Title
 
 
 @dataclass(slots=True)
@@ -62,6 +62,9 @@ class Steps:
         self.ends: dict[int, int] = {}
         #: The index of the event that completes the answer (-1: none yet).
         self.final = -1
+        #: How many events must be delivered for the turn's title to count as given (its
+        #: `title_generation` frame and all before it; -1: no title made, or it was cut).
+        self.title_end = -1
         #: How many opening events a resume repeats before its slice.
         self.opening = len(self.events)
         #: How many steps have been delivered at least once.
@@ -109,6 +112,9 @@ class Steps:
                 delay = carry + event.delay
             made = rule(encoding, event) if rule is not None else None
             if not made:
+                if kind is Title:
+                    # A format without a title frame: given once what came before it is out.
+                    self.title_end = len(events)
                 carry = delay
                 continue
             carry = 0.0
@@ -125,6 +131,8 @@ class Steps:
                 end = ends[index] = 0
             elif kind is Done:
                 self.final = index
+            elif kind is Title:
+                self.title_end = index + len(made)
             if len(made) == 1:
                 events.append(made[0])
             else:
@@ -150,6 +158,8 @@ class Steps:
                 del marks[index]
         if self.final >= at:
             self.final = -1
+        if self.title_end > at:
+            self.title_end = -1
         self._turn = None
         self.events.extend(tail)
         self.sent = len(self.events)
