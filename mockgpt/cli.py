@@ -423,9 +423,18 @@ def _tls_files(args: argparse.Namespace) -> _TLS | None:
     from mockgpt.server import TLSFiles  # lazy: only serving loads a server
 
     if args.certfile is not None:
+        if args.tls:
+            raise ValueError("give --tls or --certfile/--keyfile, not both")
         for name in (args.certfile, args.keyfile):
             if not Path(name).is_file():
                 raise ValueError(f"no such file: {name}")
+        import ssl
+
+        try:  # loaded once now, so a bad pair is a line before the banner, not a failed listen
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.certfile, args.keyfile)
+        except ssl.SSLError as error:
+            problem = f"cannot serve HTTPS with {args.certfile} and {args.keyfile}: {error}"
+            raise ValueError(problem) from None
         return _TLS(TLSFiles(args.certfile, args.keyfile), None)
     if not args.tls:
         return None

@@ -184,6 +184,9 @@ class TurnPlanner:
             thoughts = finish_thoughts(start, plan_thoughts(answer or ""))
             messages.append(thoughts)
             parent = thoughts["id"]
+            pace = self._thought_pace(script, model, conversation_id, thoughts["id"])
+            seconds = thinking_seconds(thought_events(thoughts, pace, markers=False))
+            now += seconds  # what follows the thoughts is made once they are streamed
         for tool in script.tool_messages if script is not None else ():
             call = call_message(
                 message_id=self.new_id(),
@@ -205,8 +208,6 @@ class TurnPlanner:
             messages += [call, reply]
             parent = reply["id"]
         if thoughts is not None:
-            pace = self._thought_pace(script, model, conversation_id, thoughts["id"])
-            seconds = thinking_seconds(thought_events(thoughts, pace, markers=False))
             recap = recap_message(
                 message_id=self.new_id(),
                 parent_id=parent,

@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -176,7 +176,9 @@ class RecordingProxy:
                 name = _host_name(value.decode("latin-1"))
                 if name not in self.hosts:
                     return b'{"detail":"Unknown host"}'
-            elif key == b"sec-fetch-site" and value.strip().lower() == b"cross-site":
+            elif (key == b"sec-fetch-site" and value.strip().lower() == b"cross-site") or (
+                key == b"origin" and _origin_name(value.decode("latin-1")) not in self.hosts
+            ):
                 return b'{"detail":"Cross-site requests are not recorded"}'
         return None
 
@@ -325,6 +327,14 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _origin_name(origin: str) -> str | None:
+    """The host name of an `Origin` header (None for `null` or one that is no URL)."""
+    try:
+        return urlsplit(origin.strip()).hostname
+    except ValueError:
+        return None
 
 
 def _host_name(host: str) -> str:

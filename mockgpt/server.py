@@ -113,10 +113,28 @@ class Stack:
 def _websocket_protocol(**options: Any) -> asyncio.Protocol:
     """uvicorn's WebSocket protocol on the `websockets` library, imported when the first
     WebSocket arrives: the library takes longer to import than the rest of the server."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    global _refusable
+    if _refusable is None:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-    protocol: asyncio.Protocol = WebSocketsSansIOProtocol(**options)
+        class Refusable(WebSocketsSansIOProtocol):
+            """uvicorn's protocol, for which an HTTP answer before the upgrade (a 401 for a
+            bad `verify`, a 403 for a foreign origin) completes the handshake: stock, it
+            logs "ASGI callable returned without completing handshake." at ERROR for it."""
+
+            async def send(self, message: Any) -> None:
+                await super().send(message)
+                if message["type"] == "websocket.http.response.body" and not message.get(
+                    "more_body", False
+                ):
+                    self.handshake_complete = True
+
+        _refusable = Refusable
+    protocol: asyncio.Protocol = _refusable(**options)
     return protocol
+
+
+_refusable: Any = None  # the protocol class, made on the first WebSocket
 
 
 def server_config(

@@ -217,6 +217,8 @@ class ConversationService:
         assistant = self.planner.assistant_message(
             message_id=assistant_id, parent_id=anchor, model=slug, message_type=message_type
         )
+        if tools:  # after a reasoning prelude, the answer is made when the thinking ends
+            assistant["create_time"] = max(assistant["create_time"], tools[-1]["create_time"])
         conversation.add_message(assistant, anchor)
         self.store.set_current(conversation, assistant_id)
         self.store.touch(conversation)

@@ -437,3 +437,36 @@ def test_a_get_after_start_loads_no_stream_engine() -> None:
     status, *loaded = ran.stdout.splitlines()
     assert status == "200"
     assert loaded == ["mockgpt.service"]  # the store's service, not the Responses API's
+
+
+def test_serve_refuses_tls_together_with_a_certificate_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Either mockgpt makes the certificate (--tls) or the user gives one: asked for both,
+    # it used to serve the user's and print "clients trust the CA in None".
+    chain, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    chain.write_text("x")
+    key.write_text("x")
+    code = main(["serve", "--tls", "--certfile", str(chain), "--keyfile", str(key), "--port", "1"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err == "mockgpt: give --tls or --certfile/--keyfile, not both\n"
+    assert captured.out == ""
+
+
+def test_serve_refuses_a_certificate_it_cannot_load_before_the_banner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import trustme
+
+    issued = trustme.CA().issue_cert("localhost")
+    chain, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(chain))
+    issued.private_key_pem.write_to_path(str(key))
+    # The files swapped: a user's mistake, one line and status 2 like any other bad option.
+    code = main(["serve", "--certfile", str(key), "--keyfile", str(chain), "--port", "0"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"mockgpt: cannot serve HTTPS with {key} and {chain}: ")
+    assert captured.err.count("\n") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -540,3 +541,25 @@ def test_a_stopped_handed_off_turn_ends_on_the_socket_as_its_stream_would() -> N
     assert answer["status"] == "finished_partial_completion"
     assert answer["metadata"]["finish_details"] == {"type": "interrupted"}
     assert ANSWER.startswith("".join(answer["content"]["parts"]))
+
+
+def test_a_refused_socket_leaves_no_error_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    # A 401 before the upgrade is the answer, not a failure: uvicorn logged
+    # "ASGI callable returned without completing handshake." at ERROR for each one.
+    caplog.set_level(logging.INFO)
+    app = create_app(make_config(0, sample_conversations=0, clock="system"))
+    with LiveServer(app) as server:
+        url = httpx.get(f"{server.url}/backend-api/celsius/ws/user", headers=AUTH).json()[
+            "websocket_url"
+        ]
+        forged = url.rsplit("-", 1)[0] + "-" + "0" * 64
+
+        async def refused() -> int:
+            with pytest.raises(InvalidStatus) as refusal:
+                async with websockets.connect(forged):
+                    pass
+            return refusal.value.response.status_code
+
+        assert asyncio.run(refused()) == 401
+        assert httpx.get(f"{server.url}/api/auth/session").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

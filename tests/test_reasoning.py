@@ -438,3 +438,27 @@ def test_the_id_version_is_a_config_field(version: int) -> None:
 def test_an_unknown_id_version_is_a_config_error(bad: object) -> None:
     with pytest.raises(ConfigError, match="id_version"):
         Config(id_version=bad)  # type: ignore[arg-type]
+
+
+def test_the_recap_and_the_answer_are_made_when_the_thinking_ends() -> None:
+    # On the app clock a thinking turn spends its recap's seconds before the answer
+    # starts: a client timing the reasoning from create_time saw 0 s for "Thought for 9s".
+    with TestClient(MockGPT(make_config(0, sample_conversations=0, pace="real"))) as app:
+        response = app.post(
+            "/backend-api/conversation",
+            json=body("How do tides work?", "gpt-5-thinking", v1=True),
+            headers=AUTH,
+        )
+        decoded = StreamDecoder()
+        decoded.feed(response.content)
+        decoded.close()
+        thoughts, recap, answer = decoded.messages[2:]
+        seconds = recap["metadata"]["finished_duration_sec"]
+        assert seconds >= 2
+        took = recap["create_time"] - thoughts["create_time"]
+        assert seconds - 1 <= took <= seconds + 1
+        assert answer["create_time"] >= recap["create_time"]
+        stored = app.get(f"/backend-api/conversation/{decoded.conversation}", headers=AUTH)
+        kept = stored.json()
+        assert kept["mapping"][answer["id"]]["message"]["create_time"] == answer["create_time"]
+        assert kept["update_time"] >= answer["create_time"]

@@ -565,3 +565,17 @@ def test_a_snapshot_restores_where_the_replay_had_got_to(tmp_path: Path) -> None
         assert kept is not None
         assert mock.app.recording is not None
         assert kept.takes is mock.app.recording.takes  # shared, not copied
+
+
+def test_the_proxy_refuses_a_page_of_another_site_by_its_origin(tmp_path: Path) -> None:
+    # Browsers without Sec-Fetch-Site still send Origin on a cross-site POST: a page
+    # elsewhere must not drive the user's credentials through the proxy.
+    proxy = RecordingProxy("http://127.0.0.1:9", tmp_path)
+    with LiveServer(proxy) as server:
+        url = server.url + "/backend-api/conversation"
+        foreign = httpx.post(url, headers={"origin": "https://evil.example"}, json={})
+        blank = httpx.post(url, headers={"origin": "null"}, json={})
+        local = httpx.post(url, headers={"origin": "http://localhost:3000"}, json={})
+    assert (foreign.status_code, blank.status_code) == (403, 403)
+    assert local.status_code == 502  # a dev page on a loopback name goes through
+    assert proxy.recorded == []
