@@ -236,6 +236,20 @@ def _code_language(prompt: str) -> str:
     return "python"
 
 
+def _other_lead_in(opener: str, text: str, leads: list[str]) -> str:
+    """`opener`, or where the answer already opens with its words ("Happy to help with
+    ...") the next lead-in that does not: never "Happy to help. Happy to help with".
+    Chosen without another draw, so every other answer keeps its bytes."""
+
+    def says(lead: str) -> bool:
+        return text.startswith(lead.rstrip(".!\u3002\uff01"))
+
+    if not says(opener):
+        return opener
+    at = leads.index(opener)
+    return next((lead for lead in leads[at + 1 :] + leads[:at] if not says(lead)), "")
+
+
 def _fill(entry: Entry, prompt: str, topic: str, rng: random.Random) -> str:
     data = corpus()
     # A written-out answer keeps the snippet its prose describes.
@@ -290,6 +304,7 @@ def generate_reply(seed: int, prompt: str, model: str) -> str:
         text = _fill(entry, prompt, topic_of(prompt), rng)
         if not opener or text.startswith(tuple(data.openers[locale][1:])):
             return text
+        opener = _other_lead_in(opener, text, data.openers[locale][1:])
         return opener + ("" if locale in _UNSPACED else " ") + text
     return _fill(entry, prompt, topic_of(prompt), rng)
 

@@ -101,3 +101,27 @@ def test_plain_prompt_gets_no_code() -> None:
     for seed in range(6):
         assert "```" not in generate_reply(seed, "Tell me a fun fact about otters", "gpt-4o")
         assert "```" not in generate_reply(seed, "Comment fonctionne la photosynthèse ?", "m")
+
+
+def test_no_answer_says_its_lead_in_twice() -> None:
+    """A generic answer gets a lead-in ("Happy to help.") unless its text already opens
+    with one, whatever the lead-in's closing punctuation."""
+    import json
+    from importlib import resources
+
+    languages = json.loads(resources.files("mockgpt.corpus").joinpath("languages.json").read_text())
+    leads = [
+        lead for key, data in languages.items() if not key.startswith("_")
+        for lead in data.get("openers", [])
+    ]  # fmt: skip
+    greetings = ["Hello", "hi", "Hola", "Bonjour", "Hallo", "Ciao", "Olá", "Привет", "你好"]
+    answers = [generate_reply(seed, text, "gpt-4o") for seed in range(60) for text in greetings]
+    doubled = [
+        answer[:60]
+        for answer in answers
+        for lead in leads
+        if answer.startswith(lead)
+        and answer[len(lead) :].lstrip().startswith(lead.rstrip(".!\u3002\uff01"))
+    ]
+    assert doubled == []
+    assert any(answer.startswith(tuple(leads)) for answer in answers)  # lead-ins still appear
