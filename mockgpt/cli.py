@@ -370,9 +370,12 @@ def _serve_logged(args: argparse.Namespace, handler: logging.Handler) -> int:
         threading.Thread(target=warm, name="mockgpt-corpus", daemon=True).start()
 
     def warm() -> None:
-        _ = mock.app.varier.person  # drawn at first use, and kept
-        corpus()
-        generate_reply(args.seed, "Hello", "gpt-5")  # fills the caches of a reply's patterns
+        try:
+            _ = mock.app.varier.person  # drawn at first use, and kept
+            corpus()
+            generate_reply(args.seed, "Hello", "gpt-5")  # fills the caches of a reply's patterns
+        except Exception:  # only a head start: the first request makes what is missing
+            logging.getLogger("mockgpt.error").exception("warming up at start failed")
 
     server = LiveServer(
         mock,

@@ -24,11 +24,12 @@ import random
 import re
 import string
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
 from mockgpt._resources import fixtures_dir, read_json
@@ -92,8 +93,23 @@ def _person(seed: int) -> Person:
     return Person(name=f"{first} {last}", email=f"{local}@{domain}", phone_number=number)
 
 
-@cache
+_FAKER_LOCK = threading.Lock()
+_faker_classes: tuple[Any, Any] | None = None
+
+
 def _faker_person_classes() -> tuple[Any, Any]:
+    """Faker's person classes, loaded by one thread at a time: `serve`'s start-up thread
+    and the first request that names the user may both ask, and the quick load below
+    must not see the other's half-made `faker` package in `sys.modules`."""
+    global _faker_classes
+    if _faker_classes is None:
+        with _FAKER_LOCK:
+            if _faker_classes is None:
+                _faker_classes = _load_faker_person_classes()
+    return _faker_classes
+
+
+def _load_faker_person_classes() -> tuple[Any, Any]:
     """Faker's `Generator` and its en_US person `Provider`, loaded once per process.
 
     `import faker` runs the package's `__init__`, which imports all of Faker's provider
