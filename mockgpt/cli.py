@@ -433,8 +433,15 @@ def _tls_files(args: argparse.Namespace) -> _TLS | None:
                 raise ValueError(f"no such file: {name}")
         import ssl
 
+        def no_passphrase() -> bytes:  # rather than OpenSSL asking on the terminal, twice
+            raise ValueError(
+                f"{args.keyfile} is encrypted: mockgpt serve needs a key without a passphrase"
+            )
+
         try:  # loaded once now, so a bad pair is a line before the banner, not a failed listen
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(args.certfile, args.keyfile)
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+                args.certfile, args.keyfile, password=no_passphrase
+            )
         except ssl.SSLError as error:
             problem = f"cannot serve HTTPS with {args.certfile} and {args.keyfile}: {error}"
             raise ValueError(problem) from None

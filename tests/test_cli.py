@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -470,3 +471,30 @@ def test_serve_refuses_a_certificate_it_cannot_load_before_the_banner(
     assert captured.out == ""
     assert captured.err.startswith(f"mockgpt: cannot serve HTTPS with {key} and {chain}: ")
     assert captured.err.count("\n") == 1
+
+
+def test_serve_refuses_an_encrypted_key_without_asking_for_its_passphrase(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trustme
+    from cryptography.hazmat.primitives import serialization
+
+    issued = trustme.CA().issue_cert("localhost")
+    chain, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(chain))
+    private = serialization.load_pem_private_key(issued.private_key_pem.bytes(), password=None)
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a prompt would find no answer
+    code = main(["serve", "--certfile", str(chain), "--keyfile", str(key), "--port", "0"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"mockgpt: {key} is encrypted: mockgpt serve needs a key without a passphrase\n"
+    )
