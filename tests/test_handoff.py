@@ -399,13 +399,16 @@ def test_a_live_socket_gets_the_rest_of_a_handed_off_turn_and_catches_up_after_a
     assert after == items[items.index(live[len(live) // 2]) + 1 :]
 
 
+def _forged_socket_url(server: LiveServer) -> str:
+    """The socket URL the server hands out, with its verify signature replaced by zeros."""
+    url = httpx.get(f"{server.url}/backend-api/celsius/ws/user", headers=AUTH).json()
+    return str(url["websocket_url"]).rsplit("-", 1)[0] + "-" + "0" * 64
+
+
 def test_a_bad_verify_is_refused_with_401_on_a_live_server() -> None:
     app = create_app(make_config(0, sample_conversations=0, clock="system"))
     with LiveServer(app) as server:
-        url = httpx.get(f"{server.url}/backend-api/celsius/ws/user", headers=AUTH).json()[
-            "websocket_url"
-        ]
-        forged = url.rsplit("-", 1)[0] + "-" + "0" * 64
+        forged = _forged_socket_url(server)
 
         async def connect() -> int:
             try:
@@ -549,10 +552,7 @@ def test_a_refused_socket_leaves_no_error_in_the_log(caplog: pytest.LogCaptureFi
     caplog.set_level(logging.INFO)
     app = create_app(make_config(0, sample_conversations=0, clock="system"))
     with LiveServer(app) as server:
-        url = httpx.get(f"{server.url}/backend-api/celsius/ws/user", headers=AUTH).json()[
-            "websocket_url"
-        ]
-        forged = url.rsplit("-", 1)[0] + "-" + "0" * 64
+        forged = _forged_socket_url(server)
 
         async def refused() -> int:
             with pytest.raises(InvalidStatus) as refusal:
